@@ -1,0 +1,53 @@
+# supportloop — the two commands a new user needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test install install-test lint db demo bench clean postgres
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+install-test: $(TEST_STAMP)
+
+## make run: install, create + migrate the database, load demo data if empty, start everything
+run: install
+	$(BIN)/supportloop db upgrade
+	$(BIN)/supportloop demo --if-empty
+	$(BIN)/supportloop serve
+
+## make test: install what the tests need and run the whole suite (SQLite and PostgreSQL)
+test: install-test postgres
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+lint: install-test
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""supportloop core library: every rule of the domain lives here (see DESIGN.md)."""

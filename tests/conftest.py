@@ -1,0 +1,135 @@
+"""Shared fixtures. Every test that takes ``db`` runs twice: on SQLite and on
+PostgreSQL (127.0.0.1:5432, user postgres). Each test session creates its own
+PostgreSQL database and drops it at the end; each test starts with empty tables.
+
+Outside CI an unreachable PostgreSQL skips its half with a clear message; under CI
+(CI=true) it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from core.config import Settings  # noqa: E402
+from core.db import make_engine, session_factory, upgrade  # noqa: E402
+from core.models import Base  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get(
+    "SUPPORTLOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class TestDatabase:
+    backend: str
+    url: str
+    engine: Engine
+    factory: sessionmaker[Session]
+
+    def session(self) -> Session:
+        return self.factory()
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"PostgreSQL is required under CI: {reason}")
+    pytest.skip(f"PostgreSQL not reachable ({reason}); start it with "
+                "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
+
+
+@pytest.fixture(scope="session")
+def _sqlite_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def _postgres_url():
+    name = f"supportloop_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection problem means "unreachable"
+        yield exc
+        return
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_tables(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            ))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+            has_seq = conn.execute(text(
+                "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'"
+            )).first()
+            if has_seq:
+                conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request) -> TestDatabase:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = request.getfixturevalue("_sqlite_url")
+    else:
+        url = request.getfixturevalue("_postgres_url")
+        if isinstance(url, Exception):
+            _unavailable(str(url).splitlines()[0])
+    engine = _ENGINES.get(url) or _ENGINES.setdefault(url, make_engine(url))
+    _empty_tables(engine)
+    yield TestDatabase(request.param, url, engine, session_factory(engine))
+
+
+@pytest.fixture
+def session(db: TestDatabase):
+    s = db.session()
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: TestDatabase) -> Settings:
+    """Settings pointing at the test database and a private data folder."""
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=db.url,
+        index_dir=tmp_path / "var" / "indexes",
+        _env_file=None,
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for engine in _ENGINES.values():
+        engine.dispose()
