@@ -71,7 +71,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Create or migrate the database at ``url`` to ``revision``."""
     make_engine(url).dispose()  # creates the SQLite folder if needed
     command.upgrade(alembic_config(url), revision)
@@ -81,22 +81,22 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
 def require_current(engine: Engine) -> None:
     """Refuse to work on a database that is not migrated to the latest revision."""
-    current = current_revision(engine)
-    if current != head_revision():
+    current, heads = current_revisions(engine), head_revisions()
+    if current != heads:
         raise SupportloopError(
-            f"The database is at revision {current or 'none'}, the code needs "
-            f"{head_revision()}. Run `supportloop db upgrade`."
+            f"The database is at revision {', '.join(sorted(current)) or 'none'}, the code needs "
+            f"{', '.join(sorted(heads))}. Run `supportloop db upgrade`."
         )
 
 

@@ -45,6 +45,15 @@ def main() -> None:
     """supportloop: the self-learning layer for an AI customer-support assistant."""
 
 
+def _register_command_modules() -> None:
+    """Every module in core/cli/ adds its commands to ``main`` when imported."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
 # --- configuration and database -------------------------------------------------------
 @main.command("config")
 def config_cmd() -> None:
@@ -59,7 +68,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 @handle_errors
 def db_upgrade(revision: str) -> None:
     """Create the database if needed and migrate it to the latest revision."""
@@ -69,3 +78,6 @@ def db_upgrade(revision: str) -> None:
     settings.ensure_dirs()
     upgrade(settings.database_url, revision)
     click.echo(f"database at {revision}: {settings.database_url}")
+
+
+_register_command_modules()
