@@ -1,0 +1,1 @@
+"""The public edge: what customers and support channels call (FastAPI)."""

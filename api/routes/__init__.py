@@ -1,0 +1,1 @@
+"""Routers, one module per area. Each module exposes ``router`` (an APIRouter)."""
