@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install install-test lint db demo bench clean postgres
+.PHONY: run test install install-test lint db demo bench clean postgres chromium
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -36,9 +36,12 @@ run: install
 	$(BIN)/supportloop serve
 
 ## make test: install what the tests need and run the whole suite (SQLite and PostgreSQL)
-test: install-test postgres
+test: install-test postgres chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+chromium:
+	@bash scripts/ensure-chromium.sh
 
 postgres:
 	@bash scripts/ensure-postgres.sh
