@@ -90,10 +90,20 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
+def applied_revisions(engine: Engine) -> set[str]:
+    """Every revision the database holds: its current heads and all they build on
+    (down revisions and ``depends_on``), so branched migrations count as applied."""
+    current = current_revisions(engine)
+    if not current:
+        return set()
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {r.revision for r in script.revision_map.iterate_revisions(tuple(current), "base")}
+
+
 def require_current(engine: Engine) -> None:
     """Refuse to work on a database that is not migrated to the latest revision."""
     current, heads = current_revisions(engine), head_revisions()
-    if current != heads:
+    if not heads <= applied_revisions(engine):
         raise SupportloopError(
             f"The database is at revision {', '.join(sorted(current)) or 'none'}, the code needs "
             f"{', '.join(sorted(heads))}. Run `supportloop db upgrade`."
