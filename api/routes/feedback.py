@@ -1,0 +1,189 @@
+"""Feedback votes: signed e-mail links (GET page that POSTs), the widget's JSON POST, stats.
+
+``GET /api/v1/ai/feedback?id=&vote=&sig=`` never votes: it shows a page whose form POSTs the
+vote (automatically with JavaScript, by a button without it), so mail scanners that prefetch
+links do not vote. ``POST /api/v1/ai/feedback`` takes JSON (widget; JSON answer) or a form
+(the page; an HTML thank-you page with a comment box).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.orm import Session
+
+from api.deps import get_session, get_settings
+from api.routes._pages import error_page, esc, page, storable
+from api.schemas import MAX_ID, FeedbackIn, FeedbackOut, StatsOut, limit_body, require_key
+from core import feedback
+from core.config import Settings
+from core.errors import SupportloopError, ValidationError
+from core.signing import ExpiredSignature, InvalidSignature
+
+router = APIRouter(tags=["feedback"], dependencies=[Depends(limit_body)])
+
+_FORM_SCHEMA = {
+    "type": "object",
+    "required": ["id", "vote", "sig"],
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "vote": {"type": "string", "enum": ["up", "down"]},
+        "sig": {"type": "string", "maxLength": 200},
+        "comment": {"type": "string", "maxLength": 2000},
+    },
+}
+
+
+def _clock(request: Request):
+    """The app's clock (tests put a FixedClock on app.state.clock)."""
+    return getattr(request.app.state, "clock", None)
+
+
+def _scrubber(request: Request):
+    from core.pii import get_scrubber
+
+    return get_scrubber(request.app.state.settings)
+
+
+def _error_html(exc: SupportloopError) -> HTMLResponse:
+    if isinstance(exc, ExpiredSignature):
+        return error_page("This link has expired", str(exc), 410)
+    if isinstance(exc, InvalidSignature):
+        return error_page("This link is not valid", str(exc) + " Nothing was recorded.", 403)
+    if exc.http_status == 404:
+        return error_page("We could not find that message", str(exc) + " Nothing was recorded.", 404)
+    return error_page("Your feedback could not be recorded", str(exc), exc.http_status)
+
+
+def _vote_form(message_id: int, vote: str, sig: str) -> str:
+    word = "helpful" if vote == "up" else "not helpful"
+    return (
+        f'<form id=vote method=post action="{feedback.FEEDBACK_PATH}">'
+        f'<input type=hidden name=id value="{esc(message_id)}">'
+        f'<input type=hidden name=vote value="{esc(vote)}">'
+        f'<input type=hidden name=sig value="{esc(sig)}">'
+        f"<p>You are telling us this answer was <strong>{word}</strong>.</p>"
+        f"<button type=submit>Send my feedback</button></form>"
+    )
+
+
+@router.get("/api/v1/ai/feedback", response_class=HTMLResponse, summary="Feedback link page (does not vote)")
+def feedback_page(
+    request: Request,
+    id: str = Query(..., max_length=30, description="Assistant message id"),  # noqa: A002
+    vote: str = Query(..., max_length=10, description="up or down"),
+    sig: str = Query(..., max_length=200, description="Link signature"),
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> HTMLResponse:
+    """The page an e-mail feedback link opens. It checks the link and submits the vote by
+    POST (JavaScript does it at once; without JavaScript the customer presses the button)."""
+    if not id.isdigit() or not 0 < int(id) <= MAX_ID:
+        return error_page(
+            "This link is not valid", "The message id in the link is not a number. Nothing was recorded.", 400
+        )
+    try:
+        feedback.check_link(session, settings, int(id), vote, sig, clock=_clock(request))
+    except SupportloopError as exc:
+        return _error_html(exc)
+    script = "<script>document.getElementById('vote').submit();</script>"
+    body = "<h1>Thanks for your feedback!</h1>" + _vote_form(int(id), vote, sig)
+    return page("Thanks for your feedback", body, script=script)
+
+
+def _thanks(message_id: int, vote: str, sig: str, commented: bool) -> HTMLResponse:
+    if commented:
+        body = "<h1>Thank you!</h1><p>We read every comment; yours helps us answer better.</p>"
+    else:
+        body = (
+            "<h1>Thank you for your feedback!</h1>"
+            "<p>Anything we could do better? (optional)</p>"
+            f'<form method=post action="{feedback.FEEDBACK_PATH}">'
+            f'<input type=hidden name=id value="{esc(message_id)}">'
+            f'<input type=hidden name=vote value="{esc(vote)}">'
+            f'<input type=hidden name=sig value="{esc(sig)}">'
+            '<textarea name=comment maxlength=2000 placeholder="Your comment"></textarea>'
+            "<button type=submit>Send comment</button></form>"
+            "<p class=muted>You can close this page.</p>"
+        )
+    return page("Thank you", body)
+
+
+@router.post(
+    "/api/v1/ai/feedback",
+    response_model=FeedbackOut,
+    summary="Record a vote (JSON from the widget, or the form of the link page)",
+    responses={
+        200: {"content": {"text/html": {}}},
+        403: {"description": "Forged or altered signature"},
+        404: {"description": "Unknown message"},
+        410: {"description": "Expired link"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": FeedbackIn.model_json_schema()},
+                "application/x-www-form-urlencoded": {"schema": _FORM_SCHEMA},
+            },
+        }
+    },
+)
+async def post_feedback(
+    request: Request, session: Session = Depends(get_session), settings: Settings = Depends(get_settings)
+):
+    """One vote per message per voter: voting again changes it, a replay changes nothing."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/x-www-form-urlencoded" or ctype == "multipart/form-data":
+        form = await request.form()
+        mid, vote, sig = str(form.get("id", "")), str(form.get("vote", "")), str(form.get("sig", ""))
+        comment = form.get("comment")
+        comment = storable(str(comment)) if comment is not None else None
+        if not mid.isdigit() or not 0 < int(mid) <= MAX_ID or len(sig) > 200:
+            return error_page("Your feedback could not be recorded", "The form is incomplete.", 400)
+        try:
+            result = await _run(request, session, settings, int(mid), vote, sig, comment)
+        except SupportloopError as exc:
+            session.rollback()
+            return _error_html(exc)
+        return _thanks(int(mid), vote, sig, commented=result.comment_saved or bool(comment))
+    try:
+        data = FeedbackIn.model_validate_json(await request.body())
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            "Invalid feedback body: "
+            + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+            + ". Send JSON {message_id, vote: up|down, sig, comment?}."
+        ) from None
+    result = await _run(request, session, settings, data.message_id, data.vote, data.sig, data.comment)
+    return FeedbackOut(
+        status="recorded" if result.changed or result.comment_saved else "unchanged",
+        message_id=result.message_id,
+        vote=result.vote,
+        previous=result.previous,
+        comment_saved=result.comment_saved,
+    )
+
+
+async def _run(request, session, settings, mid, vote, sig, comment):
+    from starlette.concurrency import run_in_threadpool
+
+    def work():
+        scrubber = _scrubber(request) if comment and comment.strip() else None
+        return feedback.vote_with_signature(
+            session, settings, mid, vote, sig, comment=comment, scrubber=scrubber, clock=_clock(request)
+        )
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/api/v1/ai/feedback/stats", response_model=StatsOut, summary="Feedback and CSAT statistics")
+def feedback_stats(
+    request: Request,
+    days: int = Query(7, ge=1, le=3650),
+    session: Session = Depends(get_session),
+) -> dict:
+    """Votes up/down, feedback rate, CSAT average and distribution, by channel (read API key)."""
+    require_key(request, session, "read")
+    return feedback.feedback_stats(session, days, clock=_clock(request))

@@ -1,0 +1,115 @@
+"""The post-booking survey page: ``GET /survey/{token}`` shows the question (never answers
+it), ``POST /survey/{token}`` stores the score and comment once."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from api.deps import get_session, get_settings
+from api.routes._pages import error_page, esc, page, storable
+from api.routes.chat import app_clock, app_scrubber
+from api.schemas import limit_body
+from core import survey
+from core.config import Settings
+from core.errors import Conflict, SupportloopError
+from core.signing import ExpiredSignature, InvalidSignature
+
+router = APIRouter(tags=["survey"], dependencies=[Depends(limit_body)])
+
+_TOKEN = Path(max_length=300, description="Signed survey token from the e-mail")
+_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["score"],
+                    "properties": {
+                        "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                        "comment": {"type": "string", "maxLength": 2000},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _error(exc: SupportloopError) -> HTMLResponse:
+    if isinstance(exc, ExpiredSignature):
+        return error_page("This survey link has expired", str(exc), 410)
+    if isinstance(exc, InvalidSignature):
+        return error_page("This survey link is not valid", str(exc), 403)
+    if isinstance(exc, Conflict):
+        return error_page("Already answered", "This survey was already answered. Thank you!", 409)
+    return error_page("Your answer could not be saved", str(exc), exc.http_status)
+
+
+def _form(token: str, score: int | None) -> str:
+    options = "".join(
+        f"<label><input type=radio name=score value={n}{' checked' if score == n else ''} required> "
+        f"{n}</label>"
+        for n in range(1, 6)
+    )
+    return (
+        "<h1>How did we do?</h1><p>How satisfied are you with the help you got, from 1 (not at all) "
+        "to 5 (very)?</p>"
+        f'<form method=post action="/survey/{esc(token)}"><div class=scores>{options}</div>'
+        "<p>Anything you want to tell us? (optional)</p>"
+        "<textarea name=comment maxlength=2000></textarea>"
+        "<button type=submit>Send</button></form>"
+    )
+
+
+@router.get("/survey/{token}", response_class=HTMLResponse, summary="Survey page (does not answer)")
+def survey_page(
+    request: Request,
+    token: str = _TOKEN,
+    score: int | None = Query(None, ge=1, le=5, description="Preselected score from the e-mail"),
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> HTMLResponse:
+    """The survey form (a score in the link only preselects it)."""
+    try:
+        s = survey.check_token(session, settings, token, app_clock(request))
+    except SupportloopError as exc:
+        return _error(exc)
+    if s.status == "answered":
+        return page("Already answered", "<h1>Thank you!</h1><p>You already answered this survey.</p>")
+    return page("How did we do?", _form(token, score))
+
+
+@router.post(
+    "/survey/{token}", response_class=HTMLResponse, summary="Answer the survey (once)", openapi_extra=_FORM
+)
+async def survey_answer(
+    request: Request,
+    token: str = _TOKEN,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> HTMLResponse:
+    """Store the score (1-5) and comment; a second answer is refused."""
+    from starlette.concurrency import run_in_threadpool
+
+    form = await request.form()
+    raw = str(form.get("score", ""))
+    comment = form.get("comment")
+    comment = storable(str(comment))[:4000] if comment is not None else None
+    if not raw.isdigit() or not 1 <= int(raw) <= 5:
+        return error_page("Please choose a score", "Pick a score from 1 to 5 and send again.", 422)
+
+    def work():
+        scrubber = app_scrubber(request) if comment and comment.strip() else None
+        return survey.answer_survey(
+            session, settings, token, int(raw), comment, scrubber=scrubber, clock=app_clock(request)
+        )
+
+    try:
+        await run_in_threadpool(work)
+    except SupportloopError as exc:
+        session.rollback()
+        return _error(exc)
+    return page("Thank you", "<h1>Thank you!</h1><p>Your answer helps us serve you better.</p>")

@@ -1,0 +1,233 @@
+"""Request and response bodies of the public API, and the small request guards the routes
+share (body size limit, API key header)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.errors import SupportloopError
+
+MAX_TEXT = 20_000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
+
+class PayloadTooLarge(SupportloopError):
+    """The request body is larger than SUPPORTLOOP_API_MAX_BODY_BYTES."""
+
+    http_status = 413
+
+
+class Unauthorized(SupportloopError):
+    """No API key, or one that is not valid for this call."""
+
+    http_status = 401
+
+
+async def limit_body(request: Request) -> None:
+    """Refuse bodies over ``settings.api_max_body_bytes`` with 413 before parsing them."""
+    limit = request.app.state.settings.api_max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            too_big = int(declared) > limit
+        except ValueError:
+            too_big = False
+        if too_big:
+            raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
+    elif request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()  # chunked upload: read it (cached for the handler) and check
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The request body is {len(body)} bytes; the limit is {limit}.")
+
+
+def api_key_from(request: Request) -> str:
+    """The API key of a request: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer ") and auth[7:].strip():
+        return auth[7:].strip()
+    key = request.headers.get("x-api-key", "").strip()
+    if key:
+        return key
+    raise Unauthorized(
+        "This call needs an API key: send 'Authorization: Bearer <key>' (create one with "
+        "`supportloop apikey create`)."
+    )
+
+
+def _clean_text(value: Any) -> Any:
+    """Refuse text a database cannot store: NUL characters and unpaired surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL (\\u0000) characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("is not valid Unicode text (unpaired surrogate)") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _clean_text(k)
+            _clean_text(v)
+    elif isinstance(value, list):
+        for v in value:
+            _clean_text(v)
+    return value
+
+
+class _Clean(BaseModel):
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        return _clean_text(value)
+
+
+class _Strict(_Clean):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- feedback -----------------------------------------------------------------------------
+class FeedbackIn(_Strict):
+    message_id: int = Field(ge=1, le=MAX_ID, description="The assistant message voted on.")
+    vote: Literal["up", "down"]
+    sig: str = Field(min_length=1, max_length=200, description="Signature from the link or the chat answer.")
+    comment: str | None = Field(None, max_length=2000, description="Optional free-text comment.")
+
+
+class FeedbackOut(BaseModel):
+    status: Literal["recorded", "unchanged"]
+    message_id: int
+    vote: str
+    previous: str | None
+    comment_saved: bool
+
+
+class ChannelStats(BaseModel):
+    conversations: int
+    conversations_with_feedback: int
+    votes_up: int
+    votes_down: int
+    feedback_rate: float
+    csat_average: float | None
+    csat_responses: int
+    csat_distribution: dict[str, int]
+
+
+class StatsOut(ChannelStats):
+    days: int
+    since: dt.datetime
+    by_channel: dict[str, ChannelStats]
+
+
+# --- chat ---------------------------------------------------------------------------------
+class ChatIn(_Strict):
+    message: str = Field(min_length=1, max_length=4000, description="The customer's message.")
+    session_id: str | None = Field(
+        None,
+        min_length=8,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The widget's visitor id (kept in the browser); a new one is issued when missing.",
+    )
+    conversation_id: int | None = Field(None, ge=1, le=MAX_ID, description="Continue this conversation.")
+
+
+class ChatOut(BaseModel):
+    conversation_id: int
+    message_id: int
+    session_id: str
+    answer: str
+    confidence: float
+    escalated: bool
+    feedback_sig: str = Field(description="Pass with POST /api/v1/ai/feedback to vote on this answer.")
+
+
+# --- ingest -------------------------------------------------------------------------------
+class MessageSchema(_Strict):
+    role: Literal["user", "assistant", "system", "agent"]
+    content: str = Field(min_length=1, max_length=MAX_TEXT)
+    created_at: dt.datetime | None = None
+    external_id: str | None = Field(None, max_length=200)
+    confidence: float | None = Field(None, ge=0, le=1)
+    model_used: str | None = Field(None, max_length=200)
+    latency_ms: float | None = Field(None, ge=0, le=1e9)
+    tokens_in: int | None = Field(None, ge=0, le=10**9)
+    tokens_out: int | None = Field(None, ge=0, le=10**9)
+    cost_usd: float | None = Field(None, ge=0, le=1e6)
+
+
+class ConversationSchema(_Strict):
+    external_user_id: str = Field(min_length=1, max_length=200)
+    messages: list[MessageSchema] = Field(min_length=1, max_length=500)
+    external_id: str | None = Field(None, max_length=200)
+    status: Literal["ai", "escalated", "closed"] = "ai"
+    channel_metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: dt.datetime | None = None
+    escalated_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    escalation_reason: str | None = Field(None, max_length=200)
+    assigned_agent: str | None = Field(None, max_length=200)
+    intent: str | None = Field(None, max_length=100)
+
+
+class ConversationOut(BaseModel):
+    conversation_id: int | None
+    created: bool
+    messages: int
+
+
+class MessageOut(BaseModel):
+    message_id: int
+    conversation_id: int
+    redacted_content: str
+    pii_entity_types: list[str]
+
+
+# --- outcomes and survey --------------------------------------------------------------------
+class OutcomeIn(_Strict):
+    conversation_id: int = Field(ge=1, le=MAX_ID)
+    converted: bool
+    value_usd: float | None = Field(None, ge=0, le=1e9)
+    email: str | None = Field(
+        None, max_length=320, description="Where to send the survey (else the conversation's address)."
+    )
+    send_survey: bool = True
+
+
+class OutcomeOut(BaseModel):
+    conversation_id: int
+    booking_converted: bool
+    booking_value_usd: float | None
+    successful_outcome: bool
+    survey_status: str | None = Field(description="sent, failed, answered, or null when none was sent.")
+    survey_note: str | None = None
+
+
+# --- OpenAI-compatible chat completions -------------------------------------------------------
+class ChatMessage(_Clean):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool", "developer", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatCompletionIn(_Clean):
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field("supportloop", max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    stream: bool = False
+    user: str | None = Field(None, max_length=200)
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=100_000)
+
+
+def require_key(request: Request, session, scope: str):
+    """Check the request's API key for ``scope`` (core.apikeys); 401 without a valid key,
+    403 when the key lacks the scope. Returns what ``verify_api_key`` returns."""
+    from core import apikeys
+
+    plaintext = api_key_from(request)
+    return apikeys.verify_api_key(session, plaintext, scope)

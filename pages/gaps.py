@@ -1,0 +1,65 @@
+"""Knowledge gaps: clusters of questions the assistant handles badly (escalated, low
+confidence, voted down), with counts and examples, and "write an answer" to propose a chunk."""
+
+import pandas as pd
+import streamlit as st
+
+from core import gaps, knowledge
+from pages.resources import embedder, index_cache, login_required, query, run_action, settings
+
+user = login_required("view")
+
+
+def main() -> None:
+    """The page (a function, so that an empty state can return early)."""
+    st.title(":material/help_center: Knowledge gaps")
+    rows = query(gaps.list_gaps, limit=100)
+    m = st.columns(4)
+    m[0].metric("Gaps", len(rows), border=True)
+    m[1].metric("Questions in gaps", sum(g["question_count"] for g in rows), border=True)
+    m[2].metric("Growing", sum(g["trend"] in ("rising", "new") for g in rows), border=True)
+    refreshed = rows[0]["refreshed_at"] if rows else None
+    m[3].metric("Last clustered", f"{refreshed:%Y-%m-%d %H:%M}" if refreshed else "never", border=True)
+
+    if user.can("manage_kb") and st.button("Recluster now", icon=":material/refresh:"):
+        with st.status("Clustering the badly handled questions...") as box:
+            rep = run_action("Recluster", gaps.refresh_gaps, embedder(), settings(),
+                             index_cache=index_cache())
+            box.update(label="Clustering done" if rep is not None else "Clustering failed",
+                       state="complete" if rep is not None else "error", expanded=True)
+        if rep is not None:
+            st.rerun()
+    if not rows:
+        st.info("No knowledge gaps: either the assistant handles everything, or the daily clustering has not "
+                "run yet (`supportloop gaps refresh`).")
+        return
+
+    st.dataframe(
+        pd.DataFrame([{"gap": g["label"], "questions": g["question_count"],
+                       "conversations": g["conversation_count"],
+                       "this week": g["this_week"], "last week": g["last_week"], "trend": g["trend"],
+                       "intent": g["intent"], "closest chunk": g["closest_chunk_id"],
+                       "similarity": g["closest_chunk_score"]} for g in rows]),
+        hide_index=True, width="stretch", height=300,
+    )
+    labels = {g["id"]: f"{g['label'][:90]} ({g['question_count']})" for g in rows}
+    gap_id = st.selectbox("Gap", list(labels), format_func=labels.get)
+    g = next(r for r in rows if r["id"] == gap_id)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Example questions** (redacted)")
+        for ex in g["examples"]:
+            st.info(ex if isinstance(ex, str) else ex.get("text", str(ex)))
+        st.caption("Why: " + ", ".join(f"{k} {v}" for k, v in g["reasons"].items()))
+    with right, st.form(f"answer-{gap_id}"):
+        st.markdown("**Write an answer**: it becomes a proposed KB chunk, live after the next refresh")
+        title = st.text_input("Title", g["label"][:300])
+        text = st.text_area("Answer", height=160)
+        if st.form_submit_button("Propose chunk", type="primary", disabled=not user.can("manage_kb")):
+            chunk = run_action("Propose", knowledge.propose_chunk, text=text, title=title,
+                               category=g["intent"], source_type="manual", proposed_by=user.name)
+            if chunk is not None:
+                st.success(f"Proposed as chunk #{chunk.id}; the next KB refresh evaluates it.")
+
+
+main()

@@ -1,0 +1,141 @@
+"""Knowledge base: chunks with performance and stale flags (edit), versions with evaluation
+reports (refresh, activate, roll back) and a search playground that shows scores."""
+
+import pandas as pd
+import streamlit as st
+
+from core import kb_versions, knowledge, refresh, responder
+from core.dashboard_queries import chunks_with_performance, kb_versions_table
+from core.errors import SupportloopError
+from core.models import CHUNK_STATUSES
+from pages.charts import lines
+from pages.resources import (
+    embedder,
+    index_cache,
+    login_required,
+    query,
+    run_action,
+    score_column,
+    session,
+    settings,
+    show_error,
+)
+
+user = login_required("view")
+admin = user.can("manage_kb")
+st.title(":material/menu_book: Knowledge base")
+versions = query(kb_versions_table)
+active = next((v for v in versions if v["status"] == "active"), None)
+chunks = query(chunks_with_performance)
+m = st.columns(5)
+m[0].metric("Active version", f"v{active['id']}" if active else "none", border=True)
+m[1].metric("Active chunks", sum(c["status"] == "active" for c in chunks), border=True)
+m[2].metric("Proposed", sum(c["status"] == "proposed" for c in chunks), border=True,
+            help="Approved answers waiting for the next refresh")
+m[3].metric("Stale", sum(c["stale"] for c in chunks), border=True, help="Not reviewed for too long")
+m[4].metric("hit@1 (active)", f"{active['hit@1']:.1%}" if active and active["hit@1"] is not None else "–",
+            border=True)
+
+tab_chunks, tab_versions, tab_search = st.tabs(["Chunks", "Versions", "Search playground"])
+with tab_chunks:
+    c1, c2, c3 = st.columns([1, 1, 2])
+    status = c1.selectbox("Status", ["any", *CHUNK_STATUSES], index=2)
+    category = c2.selectbox("Category", ["any", *sorted({c["category"] for c in chunks})])
+    stale_only = c3.toggle("Stale only")
+    rows = [c for c in chunks if (status == "any" or c["status"] == status)
+            and (category == "any" or c["category"] == category) and (not stale_only or c["stale"])]
+    table = pd.DataFrame(rows, columns=list(chunks[0]) if chunks else None)
+    st.dataframe(
+        table.drop(columns=["text"], errors="ignore"),
+        hide_index=True, width="stretch", height=360,
+        column_config={"score": score_column("score"), "stale": st.column_config.CheckboxColumn("stale")},
+    )
+    st.caption("Click a column header to sort (score, retrievals, bookings, rating).")
+    if rows:
+        labels = {c["id"]: f"#{c['id']} · {c['status']} · {c['title'][:70]}" for c in rows}
+        cid = st.selectbox("Chunk", list(labels), format_func=labels.get)
+        c = next(r for r in rows if r["id"] == cid)
+        with st.form(f"chunk-{cid}"):
+            title = st.text_input("Title", c["title"], disabled=not admin)
+            text = st.text_area("Text", c["text"], height=140, disabled=not admin)
+            cat = st.text_input("Category", c["category"], disabled=not admin)
+            b1, b2, b3 = st.columns(3)
+            save = b1.form_submit_button("Save", type="primary", disabled=not admin)
+            reviewed = b2.form_submit_button("Mark reviewed (clears stale)", disabled=not admin)
+            archive = b3.form_submit_button("Archive", disabled=not admin)
+        if save and run_action("Save", knowledge.update_chunk, cid, actor=user.name, title=title, text=text,
+                               category=cat):
+            st.toast("Saved: it is re-embedded at the next refresh")
+            st.rerun()
+        if reviewed and run_action("Review", knowledge.mark_reviewed, cid, actor=user.name):
+            st.rerun()
+        if archive and run_action("Archive", knowledge.archive_chunk, cid, actor=user.name):
+            st.rerun()
+        if c["update_of"] and admin and st.button(f"Apply this update to chunk #{c['update_of']}"):
+            if run_action("Apply", knowledge.apply_update_proposal, cid, actor=user.name):
+                st.rerun()
+
+with tab_versions:
+    if admin:
+        a, b, c = st.columns([2, 2, 3])
+        if a.button("Refresh now: build, evaluate, activate if not worse", type="primary",
+                    icon=":material/refresh:"):
+            with st.status("Refreshing the knowledge base...", expanded=True) as box:
+                box.write("Embedding new and changed chunks, building the index, evaluating...")
+                rep = run_action("Refresh", refresh.weekly_refresh, embedder(), settings(), actor=user.name,
+                                 reason="dashboard refresh")
+                if rep is not None:
+                    box.code(rep.summary())
+                    box.update(label=f"Refresh: {rep.status}", state="complete")
+                else:
+                    box.update(label="Refresh failed", state="error", expanded=True)
+        if b.button("Roll back to the previous version", icon=":material/undo:", disabled=active is None):
+            v = run_action("Rollback", kb_versions.rollback, settings(), actor=user.name)
+            if v is not None:
+                st.toast(f"Version {v.id} is active again")
+                st.rerun()
+        others = [v["id"] for v in versions if v["status"] != "active"]
+        with c.form("activate", border=False):
+            pick = st.selectbox("Activate a version", others, format_func=lambda i: f"v{i}")
+            force = st.checkbox("Even if the gate rejected it")
+            if st.form_submit_button("Activate", disabled=not others) and run_action(
+                "Activate", kb_versions.activate_version, pick, settings(), actor=user.name, force=force
+            ):
+                st.rerun()
+    if versions:
+        table = pd.DataFrame(versions).drop(columns=["report"])
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(c, format="%.3f")
+                                    for c in ("hit@1", "hit@5", "mrr", "escalation", "accuracy")})
+        trend = table.dropna(subset=["hit@1"]).sort_values("id")
+        if len(trend) > 1:
+            st.plotly_chart(lines(trend, "id", ["hit@1", "hit@5", "mrr"], title="Evaluation by version",
+                                  height=280), width="stretch")
+        pick = st.selectbox("Evaluation report of", [v["id"] for v in versions],
+                            format_func=lambda i: f"v{i}")
+        st.json(next(v for v in versions if v["id"] == pick)["report"], expanded=False)
+    else:
+        st.info("No KB version yet: import chunks (`supportloop kb import FILE`) and refresh.")
+
+with tab_search:
+    q = st.text_input("Ask like a customer would", placeholder="how much is the travel fee to Irvine?")
+    k = st.slider("Chunks to retrieve", 1, 20, 5)
+    if q:
+        try:
+            kw = {"embedder": embedder(), "settings": settings(), "index_cache": index_cache()}
+            with session() as s:
+                ans = responder.answer(s, q, **kw)
+                hits = knowledge.search(s, q, k, **kw)
+        except SupportloopError as exc:
+            show_error(exc)
+        else:
+            verdict = "hand off to a human" if ans.escalated else "answer"
+            st.markdown(f"**Would {verdict}** (confidence {ans.confidence:.2f}, "
+                        f"version v{ans.kb_version_id})")
+            st.info(ans.text)
+            st.dataframe(
+                pd.DataFrame([{"rank": h.rank, "score": h.score, "chunk": h.label, "title": h.title,
+                               "category": h.category, "text": h.text} for h in hits]),
+                hide_index=True, width="stretch",
+                column_config={"score": score_column("score", "%.3f")},
+            )

@@ -1,0 +1,120 @@
+import datetime as dt
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from api.main import create_app
+from core import feedback
+from core.clock import FixedClock
+from core.models import Feedback
+from tests.core.test_feedback import make_answer
+
+
+@pytest.fixture
+def client(settings):
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def _votes(session):
+    session.expire_all()
+    return session.execute(select(Feedback.message_id, Feedback.voter, Feedback.vote)).all()
+
+
+def _link(session, settings, msg_id, vote):
+    footer = feedback.email_footer(msg_id, session=session, settings=settings)
+    url = footer.up_url if vote == "up" else footer.down_url
+    parsed = urlparse(url)
+    return f"{parsed.path}?{parsed.query}", {k: v[0] for k, v in parse_qs(parsed.query).items()}
+
+
+def test_get_link_page_does_not_vote_and_its_form_does(client, session, settings):
+    _, _, ans = make_answer(session)
+    path, params = _link(session, settings, ans.id, "down")
+    page = client.get(path)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "<form id=vote method=post" in page.text and ".submit()" in page.text
+    assert _votes(session) == []  # a prefetching mail scanner votes nothing
+
+    thanks = client.post(
+        "/api/v1/ai/feedback", data={"id": params["id"], "vote": "down", "sig": params["sig"]}
+    )
+    assert thanks.status_code == 200 and "Thank you" in thanks.text and "<textarea" in thanks.text
+    assert _votes(session) == [(ans.id, "cust@example.com", "down")]
+    # replaying the same POST changes nothing
+    client.post("/api/v1/ai/feedback", data={"id": params["id"], "vote": "down", "sig": params["sig"]})
+    assert len(_votes(session)) == 1
+
+
+def test_forged_altered_expired_and_unknown_links_get_clear_pages(client, session, settings):
+    _, _, ans = make_answer(session)
+    path, params = _link(session, settings, ans.id, "up")
+    altered = client.get(path.replace("vote=up", "vote=down"))
+    assert altered.status_code == 403 and "not valid" in altered.text
+    forged = client.post("/api/v1/ai/feedback", data={"id": ans.id, "vote": "up", "sig": "abc.def"})
+    assert forged.status_code == 403 and "Nothing was recorded" in forged.text
+    unknown = client.get(path.replace(f"id={ans.id}", f"id={ans.id + 500}"))
+    assert unknown.status_code == 404 and "could not find" in unknown.text
+    garbage = client.get("/api/v1/ai/feedback?id=abc&vote=up&sig=x")
+    assert garbage.status_code == 400
+    client.app.state.clock = FixedClock(
+        dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=settings.feedback_link_days + 1)
+    )
+    expired = client.get(path)
+    assert expired.status_code == 410 and "expired" in expired.text
+    assert _votes(session) == []
+
+
+def test_json_vote_for_the_widget(client, session, settings):
+    _, _, ans = make_answer(session, channel="web", user="visitor-abcdef12")
+    sig = feedback.widget_signature(session, settings, ans.id)
+    r = client.post("/api/v1/ai/feedback", json={"message_id": ans.id, "vote": "up", "sig": sig})
+    assert r.status_code == 200 and r.json()["status"] == "recorded" and r.json()["previous"] is None
+    r = client.post("/api/v1/ai/feedback", json={"message_id": ans.id, "vote": "up", "sig": sig})
+    assert r.json()["status"] == "unchanged"
+    r = client.post("/api/v1/ai/feedback", json={"message_id": ans.id, "vote": "down", "sig": sig})
+    assert r.json() == {
+        "status": "recorded",
+        "message_id": ans.id,
+        "vote": "down",
+        "previous": "up",
+        "comment_saved": False,
+    }
+    assert _votes(session) == [(ans.id, "visitor-abcdef12", "down")]
+
+    bad = client.post("/api/v1/ai/feedback", json={"message_id": ans.id, "vote": "up", "sig": "x.y"})
+    assert bad.status_code == 403 and bad.json()["error"] == "InvalidSignature"
+    missing = client.post("/api/v1/ai/feedback", json={"message_id": ans.id + 99, "vote": "up", "sig": sig})
+    assert missing.status_code == 404
+    invalid = client.post("/api/v1/ai/feedback", json={"message_id": ans.id, "vote": "meh", "sig": sig})
+    assert invalid.status_code == 422
+    not_json = client.post(
+        "/api/v1/ai/feedback", content=b"{oops", headers={"content-type": "application/json"}
+    )
+    assert not_json.status_code == 422
+
+
+def test_oversized_bodies_are_refused(client, session, settings):
+    big = "x" * (settings.api_max_body_bytes + 10)
+    r = client.post("/api/v1/ai/feedback", content=big.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"] == "PayloadTooLarge"
+    assert session.scalar(select(func.count()).select_from(Feedback)) == 0
+
+
+@pytest.mark.slow
+def test_comment_from_the_thank_you_page_is_scrubbed(client, session, settings):
+    _, _, ans = make_answer(session)
+    _, params = _link(session, settings, ans.id, "up")
+    form = {"id": params["id"], "vote": "up", "sig": params["sig"]}
+    client.post("/api/v1/ai/feedback", data=form)
+    r = client.post(
+        "/api/v1/ai/feedback", data={**form, "comment": "Great! Call me at 212-555-0187, John Smith"}
+    )
+    assert r.status_code == 200 and "We read every comment" in r.text
+    session.expire_all()
+    stored = session.scalar(select(Feedback.comment))
+    assert "555-0187" not in stored and "<PHONE_NUMBER>" in stored
+    assert re.search("John Smith", stored) is None

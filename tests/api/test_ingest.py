@@ -1,0 +1,108 @@
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from api.main import create_app
+from core.apikeys import create_api_key, revoke_api_key
+from core.models import Conversation, Message
+
+
+@pytest.fixture
+def client(settings):
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def _key(session, scope):
+    kid, plaintext = create_api_key(session, scope, f"test {scope}")
+    session.commit()
+    return kid, plaintext
+
+
+CONV = {
+    "external_user_id": "+15550100",
+    "external_id": "sms-thread-1",
+    "messages": [
+        {"role": "user", "content": "Hi, this is Maria Lopez, can you do 30 people on June 3?"},
+        {"role": "assistant", "content": "Yes! For 30 guests it is $60 per adult.", "confidence": 0.8},
+    ],
+}
+
+
+@pytest.mark.slow
+def test_ingest_with_per_channel_keys(client, session):
+    _, sms = _key(session, "ingest:sms")
+    _, web = _key(session, "ingest:web")
+    r = client.post("/api/v1/conversations", json=CONV, headers={"Authorization": f"Bearer {sms}"})
+    assert r.status_code == 201, r.text
+    cid = r.json()["conversation_id"]
+    assert r.json() == {"conversation_id": cid, "created": True, "messages": 2}
+    conv = session.get(Conversation, cid)
+    assert conv.channel == "sms"
+    first = session.scalars(
+        select(Message).where(Message.conversation_id == cid).order_by(Message.id)
+    ).first()
+    assert "Maria Lopez" not in first.redacted_content and "PERSON" in first.pii_entity_types
+
+    again = client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": sms})
+    assert again.json() == {"conversation_id": cid, "created": False, "messages": 0}
+
+    m = client.post(
+        f"/api/v1/conversations/{cid}/messages",
+        headers={"X-API-Key": sms},
+        json={"role": "user", "content": "Great, my email is maria@example.com", "external_id": "m-9"},
+    )
+    assert m.status_code == 201 and "maria@example.com" not in m.json()["redacted_content"]
+    dup = client.post(
+        f"/api/v1/conversations/{cid}/messages",
+        headers={"X-API-Key": sms},
+        json={"role": "user", "content": "Great, my email is maria@example.com", "external_id": "m-9"},
+    )
+    assert dup.json()["message_id"] == m.json()["message_id"]  # a retry stores nothing new
+
+    # a key of another channel may not write this conversation
+    other = client.post(
+        f"/api/v1/conversations/{cid}/messages",
+        headers={"X-API-Key": web},
+        json={"role": "user", "content": "hello"},
+    )
+    assert other.status_code == 403
+    assert (
+        session.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == cid)) == 3
+    )
+
+
+def test_wrong_missing_and_revoked_keys(client, session):
+    kid, sms = _key(session, "ingest:sms")
+    _, read = _key(session, "read")
+    assert client.post("/api/v1/conversations", json=CONV).status_code == 401
+    assert (
+        client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": "sl_wrong"}).status_code == 401
+    )
+    assert client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": read}).status_code == 403
+    revoke_api_key(session, kid)
+    session.commit()
+    assert client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": sms}).status_code == 401
+    assert (
+        client.post("/api/v1/conversations/999/messages", json={"role": "user", "content": "x"}).status_code
+        == 401
+    )
+    assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+
+
+def test_invalid_bodies_are_refused_with_every_problem(client, session):
+    _, sms = _key(session, "ingest:sms")
+    h = {"X-API-Key": sms}
+    bad = {"external_user_id": "", "messages": [{"role": "robot", "content": ""}]}
+    r = client.post("/api/v1/conversations", json=bad, headers=h)
+    assert r.status_code == 422
+    fields = {tuple(e["loc"][1:]) for e in r.json()["detail"]}
+    assert ("external_user_id",) in fields and ("messages", 0, "role") in fields
+    assert client.post("/api/v1/conversations", json={**CONV, "messages": []}, headers=h).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/conversations/5/messages", json={"role": "user", "content": "x"}, headers=h
+        ).status_code
+        == 404
+    )
+    assert session.scalar(select(func.count()).select_from(Conversation)) == 0

@@ -1,0 +1,175 @@
+"""End-to-end fixtures: the real dashboard (`streamlit run app.py`) on a free port against a
+seeded SQLite database, and Debian's Chromium driven by Playwright (never `playwright install`).
+
+Screenshots go to test-artifacts/screenshots/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core import auth, knowledge, refresh
+from core.config import Settings
+from core.db import make_engine, session_factory, session_scope, upgrade
+from core.embeddings import get_embedder
+from tests.pages.conftest import seed_conversations, seed_held_draft
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ADMIN, PASSWORD = "e2e-admin", "e2e-password-1"
+KB = [
+    {"external_id": ext, "title": title, "text": text, "category": cat}
+    for ext, title, text, cat in [
+        ("kb-price", "Adult price", "Adults are $60 per person.", "pricing"),
+        ("kb-travel", "Travel fee", "Travel to Irvine costs $50.", "travel"),
+        ("kb-kids", "Kids price", "Kids under 12 are $30.", "pricing"),
+    ]
+]
+HELD_QUESTION = "Do you have a gluten free sauce?"
+HELD_ANSWER = "Yes: our chef brings a gluten-free tamari teriyaki sauce on request, at no extra charge."
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(url: str, var: Path) -> Settings:
+    """A database with conversations, metrics, a held draft, a KB with one active version and an admin."""
+    upgrade(url)
+    settings = Settings(_env_file=None, database_url=url, data_dir=var, index_dir=var / "indexes")
+    factory = session_factory(make_engine(url))
+    with factory() as s:
+        seed_conversations(s, 20)
+        seed_held_draft(s, settings, HELD_QUESTION, HELD_ANSWER)
+    with session_scope(factory) as s:
+        knowledge.import_chunks(s, KB, actor="e2e")
+        refresh.weekly_refresh(s, get_embedder(settings), settings, actor="e2e")
+        auth.create_user(s, ADMIN, "admin", PASSWORD)
+        from core import alerts
+        from core.clock import SystemClock
+
+        alerts.seed_default_rules(s, SystemClock())
+    return settings
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    """The URL of a running dashboard on a seeded database; stopped at the end."""
+    var = tmp_path_factory.mktemp("e2e") / "var"
+    url = f"sqlite:///{var / 'supportloop.db'}"
+    settings = seed(url, var)
+    port = free_port()
+    env = dict(os.environ, SUPPORTLOOP_DATABASE_URL=url, SUPPORTLOOP_DATA_DIR=str(settings.data_dir),
+               SUPPORTLOOP_INDEX_DIR=str(settings.index_dir), HF_HUB_OFFLINE="1",
+               TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="", TOKENIZERS_PARALLELISM="false")
+    log = open(var / "streamlit.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/_stcore/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the dashboard did not start in 60 s: " + (var / "streamlit.log").read_text()[-2000:])
+    if proc.poll() is not None:
+        pytest.fail("the dashboard exited: " + (var / "streamlit.log").read_text()[-2000:])
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is missing: run `make chromium` (installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def app(dashboard, browser):
+    """A logged-in page (1440x1000) on the dashboard."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(60_000)
+    login(page, dashboard, ADMIN, PASSWORD)
+    yield page
+    page.close()
+
+
+def login(page, base: str, name: str, password: str) -> None:
+    page.goto(base)
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.locator('[data-testid="stSidebarNav"]').wait_for()
+    settle(page)
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
+    page.wait_for_timeout(200)
+
+
+def open_page(page, title: str) -> None:
+    """Click ``title`` in the sidebar menu and wait until that page has rendered."""
+    from playwright.sync_api import expect
+
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
+    expect(page.locator("h1").first).to_contain_text(title, timeout=60_000)
+    settle(page)
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def metric_value(page, label: str):
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]')
+
+
+def metric(page, label: str) -> str:
+    return metric_value(page, label).inner_text().strip()
+
+
+def wait_metric(page, label: str, value: str, timeout_ms: int = 60_000) -> None:
+    """Wait until the tile ``label`` shows ``value`` (after an action reruns the page)."""
+    from playwright.sync_api import expect
+
+    expect(metric_value(page, label)).to_have_text(value, timeout=timeout_ms)

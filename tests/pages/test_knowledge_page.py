@@ -1,0 +1,81 @@
+import pytest
+
+from core import kb_versions, knowledge, refresh
+from core.audit import history
+from core.config import Settings
+from core.embeddings import get_embedder
+from tests.pages.conftest import button, page, refused, token_for
+
+CHUNKS = [
+    {"external_id": ext, "title": title, "text": text, "category": cat}
+    for ext, title, text, cat in [
+        ("kb-price", "Adult price", "Adults are $60 per person.", "pricing"),
+        ("kb-travel", "Travel fee", "Travel to Irvine costs $50.", "travel"),
+        ("kb-kids", "Kids price", "Kids under 12 are $30.", "pricing"),
+    ]
+]
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return get_embedder(Settings(_env_file=None))  # the dashboard's embedder (same process cache)
+
+
+def _seed_versions(session, embedder, tmp_path, n=2) -> list[int]:
+    s = Settings(_env_file=None, index_dir=tmp_path / "var" / "indexes", data_dir=tmp_path / "var")
+    knowledge.import_chunks(session, CHUNKS, actor="test")
+    ids = [refresh.weekly_refresh(session, embedder, s, actor="test").active_version_id]
+    for i in range(1, n):
+        knowledge.update_chunk(session, 1, actor="test", text=f"Adults are ${60 + i} per person.")
+        ids.append(refresh.weekly_refresh(session, embedder, s, actor="test").active_version_id)
+    session.commit()
+    return ids
+
+
+def test_anonymous_visitor_is_refused(app_db, session):
+    assert refused(page("knowledge").run())
+
+
+def test_viewer_sees_chunks_versions_and_search_scores(app_db, session, embedder, tmp_path):
+    _seed_versions(session, embedder, tmp_path, n=1)
+    at = page("knowledge", token_for(app_db, "viewer")).run()
+    assert not at.exception
+    m = {x.label: x.value for x in at.metric}
+    assert m["Active version"] == "v1" and m["Active chunks"] == "3"
+    assert len(at.dataframe[0].value) == 3
+    assert not [b for b in at.button if b.label.startswith("Refresh now")]  # admins only
+    ask = next(t for t in at.text_input if t.label == "Ask like a customer would")
+    ask.input("travel fee to Irvine").run()
+    assert not at.exception
+    hits = at.dataframe[-1].value
+    assert hits.iloc[0]["chunk"] == "kb-travel" and 0 < hits.iloc[0]["score"] <= 1
+
+
+def test_admin_rolls_back_to_the_previous_version(app_db, session, embedder, tmp_path):
+    v1, v2 = _seed_versions(session, embedder, tmp_path, n=2)
+    assert v1 != v2
+    at = page("knowledge", token_for(app_db, "admin", "ada")).run()
+    assert {x.label: x.value for x in at.metric}["Active version"] == f"v{v2}"
+    button(at, "Roll back to the previous version").click().run()
+    assert not at.exception
+    with app_db.session() as s:
+        assert kb_versions.active_version(s).id == v1
+    assert {x.label: x.value for x in at.metric}["Active version"] == f"v{v1}"
+
+
+def test_admin_edits_a_chunk(app_db, session, embedder, tmp_path):
+    _seed_versions(session, embedder, tmp_path, n=1)
+    at = page("knowledge", token_for(app_db, "admin", "ada")).run()
+    next(t for t in at.text_area if t.label == "Text").input("Adults are $65 per person.")
+    button(at, "Save").click().run()
+    assert not at.exception
+    with app_db.session() as s:
+        chunk = knowledge.get_chunk(s, at.selectbox[2].value)
+        assert chunk.text == "Adults are $65 per person."
+        assert history(s, "chunk", chunk.id)
+
+
+def test_empty_knowledge_base_renders(app_db, session):
+    at = page("knowledge", token_for(app_db, "admin")).run()
+    assert not at.exception
+    assert {x.label: x.value for x in at.metric}["Active version"] == "none"

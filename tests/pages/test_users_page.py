@@ -1,0 +1,33 @@
+from core import auth
+from tests.pages.conftest import button, page, refused, token_for
+
+
+def test_only_admins_manage_users(app_db, session):
+    assert refused(page("users").run())
+    assert refused(page("users", token_for(app_db, "reviewer")).run())
+
+
+def test_admin_adds_a_user_and_sees_the_password_once(app_db, session):
+    at = page("users", token_for(app_db, "admin")).run()
+    assert not at.exception
+    at.text_input[0].input("newbie")
+    button(at, "Add").click().run()
+    assert not at.exception
+    shown = at.success[0].value
+    password = shown.split("`")[1]
+    with app_db.session() as s:
+        assert auth.authenticate(s, "newbie", password).user.role == "viewer"
+
+
+def test_login_page_logs_in_and_refuses_wrong_passwords(app_db, session):
+    token_for(app_db, "viewer", "vic")
+    at = page("login").run()
+    at.text_input[0].input("vic")
+    at.text_input[1].input("wrong-password")
+    button(at, "Log in").click().run()
+    assert "Wrong user name or password" in at.error[0].value
+    assert "auth_token" not in at.session_state
+    at.text_input[1].input("password-123")
+    button(at, "Log in").click().run()
+    assert not at.exception
+    assert at.session_state["auth_token"]
