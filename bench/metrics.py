@@ -288,7 +288,7 @@ def bench_backend(name: str, url: str, n: int, reload: bool, repeats: int) -> di
     upgrade(url)
     engine = make_engine(url)
     factory = session_factory(engine)
-    result: dict = {"url": url}
+    result: dict = {"url": url.replace(str(ROOT) + "/", "")}
     with factory() as s:
         have = s.scalar(select(func.count()).select_from(Conversation))
     # the data ends "now"; an existing data set is reused with its own end time
