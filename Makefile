@@ -33,6 +33,7 @@ install-test: $(TEST_STAMP)
 run: install
 	$(BIN)/supportloop db upgrade
 	$(BIN)/supportloop demo --if-empty
+	$(BIN)/supportloop user ensure-demo-admin
 	$(BIN)/supportloop serve
 
 ## make test: install what the tests need and run the whole suite (SQLite and PostgreSQL)
@@ -49,8 +50,20 @@ postgres:
 lint: install-test
 	$(BIN)/ruff check .
 
-bench: install
+bench: install-test
+	$(BIN)/python -m bench.pii
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.metrics
+	$(BIN)/python -m bench.enrich
+	$(BIN)/python -m bench.datasets
+	$(BIN)/python -m bench.experiments
+	$(BIN)/python -m bench.feedback_load
 
 clean:
 	rm -rf $(VENV) var
+
+.PHONY: bench-learning
+## make bench-learning: the self-learning benchmark on BANKING77 (about 5-10 minutes; docs/learning_curve.md)
+bench-learning: install-test
+	$(BIN)/python -m bench.learning_curve

@@ -8,12 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import api.routes
 from core.config import Settings, get_settings
 from core.db import make_engine, session_factory
 from core.errors import SupportloopError
+
+WIDGET_PATHS = frozenset({"/api/v1/chat", "/api/v1/ai/feedback"})  # what the embedded widget calls
 
 
 def _routers():
@@ -65,7 +69,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in _routers():
         app.include_router(router)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(WidgetCORS, origins=origins)
     return app
+
+
+class WidgetCORS:
+    """CORS for the chat widget's public endpoints only (``WIDGET_PATHS``), so the widget can
+    be embedded on another site. Requests carry no cookies (``allow_credentials`` stays off):
+    votes are authorised by their signature, chat by its session id, so letting any origin
+    call them exposes nothing a plain HTTP client could not do. Every other path (API-key
+    routes, stats, metrics) gets no CORS headers."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["POST"],
+            allow_headers=["Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in WIDGET_PATHS:
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -143,6 +144,19 @@ class Settings(BaseSettings):
         le=1,
         description="Answers with a confidence below this are handed to a human (escalated).",
     )
+    kb_confidence_method: Literal["margin", "vote"] = Field(
+        "margin",
+        description="How the responder picks the answering chunk and its confidence: 'margin' (the "
+        "best chunk; penalised when another topic scores close) or 'vote' (retrieved chunks vote "
+        "for their category; for KBs with many approved Q&A chunks per topic; docs/knowledge.md).",
+    )
+    kb_vote_temperature: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Vote method: a chunk's vote weighs exp((score - best score) / this); smaller "
+        "values trust the nearest chunks more.",
+    )
     kb_gate_tolerance: float = Field(
         0.0,
         ge=0,
@@ -224,7 +238,17 @@ class Settings(BaseSettings):
     delivery_retry_minutes: float = Field(
         5.0, gt=0, description="Minutes before a failed delivery is retried (doubles each round)."
     )
-    api_workers: int = Field(2, ge=1, description="Uvicorn worker processes of the public API.")
+    api_workers: int = Field(
+        2, ge=1,
+        description="Uvicorn worker processes of the public API (`supportloop serve` passes it as "
+        "--workers; 2 measured best on a 2-core machine, see docs/api.md).",
+    )
+    cors_origins: str = Field(
+        "*",
+        description="Comma-separated browser origins allowed to call the chat widget's public "
+        "endpoints (POST /api/v1/chat, POST /api/v1/ai/feedback) from other sites; * for any site "
+        "(safe: they take no cookies or API keys), empty to turn CORS off.",
+    )
     api_max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Largest request body the public API accepts (413 above)."
     )
@@ -253,6 +277,13 @@ class Settings(BaseSettings):
     )
     metrics_interval_minutes: int = Field(
         5, ge=1, le=60, description="Minutes between metrics roll-ups and alert checks."
+    )
+    review_refresh_minutes: int = Field(
+        15, ge=1, le=1440, description="Minutes between the job runner's scans that fill the review queue."
+    )
+    delivery_poll_seconds: int = Field(
+        60, ge=5, le=3600, description="Seconds between the job runner's sends of replies due for a "
+        "(re)try."
     )
     jobs_tick_seconds: float = Field(
         5.0, gt=0, le=60, description="Seconds between the job runner's checks for due tasks."

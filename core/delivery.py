@@ -7,7 +7,7 @@ succeeded. A failed round is recorded (attempts, the error, a log of every round
 retried later with a doubling wait (``retry_due``) until ``delivery_max_attempts`` rounds
 have failed; then it stays ``failed``.
 
-Statuses: ``held`` (a risky draft waiting for pre-send approval, see ``core.review``),
+Statuses: ``held`` (a risky or flagged draft waiting for pre-send approval, see ``core.review``),
 ``pending`` (to send, at ``next_attempt_at``), ``sent``, ``failed``, ``cancelled`` (rejected).
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import feedback, review
+from core import enrich, feedback, review
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.errors import Conflict, NotFound, ProviderError, ValidationError
@@ -51,9 +51,12 @@ def queue_reply(
     *,
     intent: str | None = None,
     clock: Clock | None = None,
+    enricher=None,
 ) -> Delivery:
     """Create the delivery of an assistant message: ``held`` for pre-send approval when the
-    draft is risky (low confidence or a risky intent), else ``pending``. Idempotent."""
+    draft is risky (low confidence, a risky intent, or flagged for profanity/abuse by
+    ``core.enrich``), else ``pending``. A draft not enriched yet is enriched first when an
+    ``enricher`` is given. Idempotent."""
     msg = session.get(Message, message_id)
     if msg is None:
         raise NotFound(f"Message {message_id} does not exist.")
@@ -64,11 +67,12 @@ def queue_reply(
         return existing
     conv = session.get(Conversation, msg.conversation_id)
     now = (clock or SystemClock()).now()
-    reasons = (
-        review.risk_reasons(settings, msg.confidence, intent or conv.intent)
-        if msg.role == "assistant"
-        else []
-    )
+    reasons = []
+    if msg.role == "assistant":
+        if enricher is not None and msg.enriched_at is None:
+            enrich.enrich_message(session, msg.id, enricher, clock)
+        reasons = review.risk_reasons(settings, msg.confidence, intent or conv.intent)
+        reasons += enrich.hold_reasons(msg)
     d = Delivery(
         message_id=message_id,
         channel=conv.channel,
@@ -232,9 +236,10 @@ def send_reply(
     *,
     intent: str | None = None,
     clock: Clock | None = None,
+    enricher=None,
 ) -> Delivery:
     """Queue a reply and send it now unless it is held for approval."""
-    d = queue_reply(session, message_id, settings, intent=intent, clock=clock)
+    d = queue_reply(session, message_id, settings, intent=intent, clock=clock, enricher=enricher)
     if d.status == "pending":
         d = deliver(session, d.id, notifier, settings, clock)
     return d

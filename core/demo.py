@@ -6,11 +6,12 @@
 - ``generate_conversations(size, seed, now)``: 90 days of conversations ending at ``now``
   across the six channels, with week-day/hour patterns, a spring/summer growth trend,
   escalations, bookings, CSAT, model costs and realistic personal data in the raw text.
-- ``load_demo(session, scrubber, settings, ...)``: stores them through ``core.ingest``.
+- ``load_demo(session, scrubber, settings, ..., embedder=...)``: stores them through
+  ``core.ingest``; with an embedder it also runs the learning loop over them (see
+  ``load_demo``), so every dashboard page has something to show.
 
 Everything comes from one ``random.Random(seed)``: the same seed and the same ``now`` give
-the same data. Later issues extend the demo with their own objects (KB chunks, review items,
-...) from these functions.
+the same data.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.clock import Clock, SystemClock
@@ -230,6 +231,11 @@ ESCALATIONS = {  # reason -> (weight, customer message templates)
         "The booking page says {day} is full but we really need that date. Anything you can do?",
     ]),
 }
+# Some angry customers swear: enrichment flags these messages (core.enrich), they stay out of
+# training data, and the answers to them enter the review queue.
+SWEARING = ["This is fucking ridiculous. ", "What the fuck? ", "Seriously, this is shitty service. "]
+HANDOFF_TEXT = ("I want to make sure you get the right answer, so I'm passing this to our team. "
+                "Someone will reply here shortly.")
 AGENT_REPLIES = {
     "pricing exception": "Hi {first}, this is {agent} from Ember Grill. For {adults} guests I can take "
     "$5 off per adult on a weekday; for weekends our regular price applies. Want me to hold a date?",
@@ -272,6 +278,7 @@ class DemoReport:
     conversations_skipped: int = 0
     seconds: float = 0.0
     scrub_seconds: float = 0.0
+    loop: dict = field(default_factory=dict)  # what the learning loop over the demo made
 
     def summary(self) -> str:
         """One human-readable paragraph."""
@@ -284,6 +291,7 @@ class DemoReport:
             f"channels: {chans}\n"
             f"{self.escalated} escalated, {self.bookings} bookings (${self.booking_value_usd:,.0f}), "
             f"{self.csat_responses} CSAT responses, model cost ${self.cost_usd:,.2f}"
+            + ("\nlearning loop: " + ", ".join(f"{k} {v}" for k, v in self.loop.items()) if self.loop else "")
         )
 
 
@@ -535,7 +543,21 @@ def generate_conversations(
                 pool.append(cust)
             out.append(_conversation(rng, len(out) + 1, seed, channel, cust, start, now, kb_by_id,
                                      topics, topic_w, reasons, reason_w))
+    _add_swearing(out)
     return out
+
+
+def _add_swearing(convs: list[ConversationIn]) -> None:
+    """Every other complaint (and at least three escalations in all) starts with a swear word."""
+    complaints = [c for c in convs if c.escalation_reason == "complaint"]
+    angry = complaints[::2]
+    if len(angry) < 3:
+        others = [c for c in convs if c.escalation_reason and c.escalation_reason != "complaint"]
+        angry += (complaints[1::2] + others)[: 3 - len(angry)]
+    for k, conv in enumerate(angry):
+        i = next(i for i, m in enumerate(conv.messages)
+                 if m.role == "assistant" and m.content == HANDOFF_TEXT)
+        conv.messages[i - 1].content = SWEARING[k % len(SWEARING)] + conv.messages[i - 1].content
 
 
 def _conversation(rng, n, seed, channel, cust, start, now, kb_by_id, topics, topic_w, reasons, reason_w):
@@ -605,8 +627,7 @@ def _conversation(rng, n, seed, channel, cust, start, now, kb_by_id, topics, top
             text = _opening(rng, channel, cust, _pii_intro(rng, cust, channel), text)
         b.user(_styled(rng, channel, text, emoji=reason != "complaint"))
         conf = rng.uniform(0.2, 0.45) if reason == "low confidence" else rng.uniform(0.5, 0.8)
-        b.assistant("I want to make sure you get the right answer, so I'm passing this to our team. "
-                    "Someone will reply here shortly.", conf)
+        b.assistant(HANDOFF_TEXT, conf)
         escalated_at = b.at
         agent = rng.choice(AGENTS)
         b.agent(AGENT_REPLIES[reason].format(agent=agent.split()[0], **fmt))
@@ -709,6 +730,8 @@ def load_demo(
     if_empty: bool = False,
     batch_size: int = 200,
     progress: Callable[[int, int], None] | None = None,
+    embedder=None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> DemoReport:
     """Store the demo conversations (scrubbed) in batches of ``batch_size``; the caller commits.
 
@@ -717,6 +740,10 @@ def load_demo(
     ``progress(done, total)`` is called with conversation counts after every batch.
     Conversations already stored (same demo external id) are skipped and counted; the
     other counts are of what this call stored.
+
+    With an ``embedder`` the learning loop runs over the demo (``run_learning_loop``): the demo
+    KB, enrichment, votes, held drafts, the review queue, knowledge gaps, alert rules and the
+    metrics roll-up. ``on_stage(name)`` is called as each step starts. Safe to run again.
     """
     started = time.perf_counter()
     seed = settings.demo_seed if seed is None else seed
@@ -751,5 +778,154 @@ def load_demo(
     report.booking_value_usd = sum(c.outcome.booking_value_usd or 0 for c in convs if c.outcome)
     report.csat_responses = sum(1 for c in convs if c.outcome and c.outcome.csat)
     report.cost_usd = round(sum(m.cost_usd or 0 for c in convs for m in c.messages), 4)
+    if embedder is not None:
+        report.loop = run_learning_loop(session, settings, embedder, clock, seed=seed, on_stage=on_stage)
     report.seconds = time.perf_counter() - started
     return report
+
+
+# --- the learning loop over the demo --------------------------------------------------------
+def run_learning_loop(
+    session: Session,
+    settings: Settings,
+    embedder,
+    clock: Clock | None = None,
+    *,
+    seed: int = 7,
+    on_stage: Callable[[str], None] | None = None,
+) -> dict:
+    """What the running system would have made of the demo conversations, so every dashboard
+    page has something to show: the demo KB (built, evaluated, activated), the assistant answers
+    linked to the chunks they quote (with the chunks' uses, bookings and CSAT), enrichment
+    (intents, flags, tone scores), customer votes, a few held drafts, the review queue, the
+    knowledge gaps, the default alert rules and the metrics roll-up. Idempotent. Returns counts.
+    """
+    from core import alerts, enrich, gaps, knowledge, metrics, review
+
+    clock = clock or SystemClock()
+    stage = on_stage or (lambda _name: None)
+    out: dict = {}
+    stage("knowledge base")
+    kb = knowledge.load_demo_knowledge(session, embedder, settings, clock)
+    out["kb_version"] = kb.active_version_id
+    out["answers_linked"] = _link_answers(session, settings, clock)
+    stage("enrichment")
+    enricher = enrich.get_enricher(settings, embedder)
+    rep = enrich.backfill(session, enricher, only_missing=True, clock=clock)
+    out["enriched"], out["flagged"] = rep.messages, rep.flagged
+    stage("votes and held drafts")
+    out["votes"] = _votes(session, settings, random.Random(seed), clock)
+    out["held_drafts"] = _held_drafts(session, settings, clock)
+    stage("review queue and knowledge gaps")
+    out["review_reasons"] = review.refresh_queue(session, settings, clock)
+    out["gaps"] = gaps.refresh_gaps(session, embedder, settings, clock).gaps
+    stage("alert rules and metrics")
+    alerts.seed_default_rules(session, clock)
+    metrics.rollup(session, clock, full=True)
+    session.flush()
+    return out
+
+
+def _link_answers(session: Session, settings: Settings, clock: Clock) -> int:
+    """Record which active chunk each demo answer quotes (``message_chunk``, used) and credit
+    the chunks with those uses, the bookings and the CSAT of their conversations."""
+    from sqlalchemy import exists, insert
+
+    from core.knowledge import _prior_weight, performance_score
+    from core.models import Chunk, ConversationOutcome, Message, MessageChunk
+
+    chunks = sorted(session.execute(select(Chunk.id, Chunk.text).where(Chunk.status == "active")).all(),
+                    key=lambda c: -len(c.text))
+    rows = session.execute(
+        select(Message.id, Message.raw_content, Message.redacted_content,
+               ConversationOutcome.booking_converted, ConversationOutcome.csat)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(ConversationOutcome, ConversationOutcome.conversation_id == Conversation.id)
+        .where(Message.role == "assistant", Conversation.external_id.like("demo-%"),
+               ~exists().where(MessageChunk.message_id == Message.id))
+        .order_by(Message.id)
+    ).all()
+    links, uses, bookings, ratings = [], Counter(), Counter(), {}
+    for mid, raw, redacted, booked, csat in rows:
+        text = raw or redacted or ""
+        cid = next((c.id for c in chunks if c.text in text), None)
+        if cid is None:
+            continue
+        links.append({"message_id": mid, "chunk_id": cid, "rank": 1, "score": 1.0, "used": True})
+        uses[cid] += 1
+        bookings[cid] += bool(booked)
+        if csat:
+            n, total = ratings.get(cid, (0, 0.0))
+            ratings[cid] = (n + 1, total + csat)
+    if links:
+        session.execute(insert(MessageChunk.__table__), links)
+        prior = _prior_weight(settings)
+        for chunk in session.scalars(select(Chunk).where(Chunk.id.in_(list(uses)))):
+            n, total = ratings.get(chunk.id, (0, 0.0))
+            chunk.times_retrieved = (chunk.times_retrieved or 0) + uses[chunk.id]
+            chunk.times_used_in_response = (chunk.times_used_in_response or 0) + uses[chunk.id]
+            chunk.times_led_to_booking = (chunk.times_led_to_booking or 0) + bookings[chunk.id]
+            chunk.rating_count = (chunk.rating_count or 0) + n
+            chunk.rating_sum = (chunk.rating_sum or 0.0) + total
+            chunk.last_user_feedback_at = clock.now()
+            chunk.performance_score = performance_score(chunk, prior)
+        session.flush()
+    return len(links)
+
+
+def _votes(session: Session, settings: Settings, rng: random.Random, clock: Clock) -> int:
+    """Customer thumbs on demo answers, a few minutes after each answer: down on the answers of
+    complaints and low-CSAT conversations (a handful), up on a few percent of the others."""
+    from core.clock import FixedClock
+    from core.feedback import record_vote
+    from core.models import ConversationOutcome, Feedback, Message
+
+    if session.scalar(select(Feedback.id).limit(1)) is not None:
+        return 0  # voted already
+    rows = session.execute(
+        select(Message.id, Message.created_at, Conversation.external_user_id, Conversation.channel,
+               Conversation.escalation_reason, ConversationOutcome.csat)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(ConversationOutcome, ConversationOutcome.conversation_id == Conversation.id)
+        .where(Message.role == "assistant", Conversation.external_id.like("demo-%"))
+        .order_by(Message.id)
+    ).all()
+    now = clock.now()
+    source = {"email": "email", "web": "widget"}
+    n = 0
+    for mid, at, user, channel, reason, csat in rows:
+        unhappy = reason == "complaint" or (csat is not None and csat <= 2)
+        if unhappy and rng.random() < 0.5:
+            vote = "down"
+        elif not unhappy and rng.random() < 0.04:
+            vote = "up"
+        else:
+            continue
+        when = min(now, at + dt.timedelta(minutes=rng.uniform(1, 90)))
+        record_vote(session, mid, vote, user, source=source.get(channel, "api"), settings=settings,
+                    clock=FixedClock(when))
+        n += 1
+    return n
+
+
+def _held_drafts(session: Session, settings: Settings, clock: Clock, limit: int = 5) -> int:
+    """The newest risky drafts (low confidence, a risky intent, flagged) held for pre-send
+    approval through ``core.delivery``, as the chat API would have held them."""
+    from core import delivery, enrich, review
+    from core.models import Delivery, Message
+
+    held = session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "held")) or 0
+    q = (
+        select(Message, Conversation.intent)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.role == "assistant", Conversation.external_id.like("demo-%"))
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(2000)
+    )
+    for msg, intent in session.execute(q):
+        if held >= limit:
+            break
+        if review.risk_reasons(settings, msg.confidence, intent) or enrich.hold_reasons(msg):
+            if delivery.delivery_for(session, msg.id) is None:
+                held += delivery.queue_reply(session, msg.id, settings, clock=clock).status == "held"
+    return held

@@ -2,16 +2,20 @@
 
 Each evaluation question names what should serve it: a chunk (``expected_chunk_id`` or
 ``expected_external_id``), or only an expected answer (a retrieved chunk whose text is at
-least ``kb_answer_match_similarity`` similar to it counts), or ``should_escalate`` for a
-question the KB must not answer (out of scope).
+least ``kb_answer_match_similarity`` similar to it counts), or only an ``intent`` (any chunk
+of that category counts: for knowledge bases of many answered questions per topic), or
+``should_escalate`` for a question the KB must not answer (out of scope).
 
 Metrics (over the active questions):
 
 - hit@1, hit@5, MRR: over in-scope questions, from the ranks of the first correct chunk in
-  the top 5 (a question whose chunk is missing from the version is a miss);
+  the top 5 (a question whose chunk is missing from the version is a miss); for a question
+  served by its intent, from the rank of that intent among the distinct categories of the
+  retrieved chunks (within the first 5);
 - escalation rate: share of in-scope questions whose confidence is below the threshold;
 - answered accuracy: of the questions answered (not escalated), the share answered from a
-  correct chunk; an out-of-scope question that was answered counts as wrong.
+  correct chunk (the chunk ``core.kb_confidence.decide`` picks, as the responder does); an
+  out-of-scope question that was answered counts as wrong.
 
 The gate: a candidate is not worse when every higher-is-better metric is at least the
 active one's minus ``kb_gate_tolerance`` and the escalation rate at most the active one's
@@ -29,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock, SystemClock
 from core.errors import ImportFailed, ImportProblem, NotFound, ValidationError
-from core.kb_confidence import confidence, escalates
+from core.kb_confidence import decide, escalates
 from core.kb_index import KBIndex
 from core.models import Chunk, EvaluationQuestion
 
@@ -57,10 +61,17 @@ def add_question(
     question = (question or "").strip()
     if not question:
         raise ValidationError("An evaluation question needs the question text.")
-    if not (expected_chunk_id or expected_external_id or (expected_answer or "").strip() or should_escalate):
+    if not (
+        expected_chunk_id
+        or expected_external_id
+        or (expected_answer or "").strip()
+        or should_escalate
+        or (intent or "").strip()
+    ):
         raise ValidationError(
             "An evaluation question needs what should serve it: expected_external_id, "
-            "expected_chunk_id, expected_answer, or should_escalate=true."
+            "expected_chunk_id, expected_answer, an intent (any chunk of that category), or "
+            "should_escalate=true."
         )
     if expected_chunk_id is not None and session.get(Chunk, expected_chunk_id) is None:
         raise NotFound(f"Chunk {expected_chunk_id} does not exist.")
@@ -152,7 +163,37 @@ def _relevant_positions(index: KBIndex, q: EvaluationQuestion, answer_hits: set[
             rel.add(pos)
     if answer_hits:
         rel |= answer_hits
+    if _by_intent(q):
+        rel |= {pos for pos, row in enumerate(index.rows) if row.category == q.intent.strip().lower()}
     return rel
+
+
+def _category_rank(index: KBIndex, positions, intent: str) -> int | None:
+    """Rank of ``intent`` among the distinct categories of the retrieved chunks (1 = the best
+    chunk's), within the first TOP_K categories: more chunks of one topic never push another
+    topic down, so adding answered questions to a KB cannot lower hit@5 by itself."""
+    seen: list[str] = []
+    for p in positions:
+        if p < 0:
+            continue
+        cat = index.rows[int(p)].category
+        if cat not in seen:
+            seen.append(cat)
+            if cat == intent:
+                return len(seen)
+            if len(seen) >= TOP_K:
+                return None
+    return None
+
+
+def _by_intent(q: EvaluationQuestion) -> bool:
+    """A question served by any chunk of its intent (it names no chunk and no answer)."""
+    return bool(
+        (q.intent or "").strip()
+        and q.expected_chunk_id is None
+        and not q.expected_external_id
+        and not (q.expected_answer or "").strip()
+    )
 
 
 def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder, settings) -> dict:
@@ -191,7 +232,8 @@ def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder, 
     misses = []
     for i, q in enumerate(questions):
         hits = index.hits(scores[i], positions[i])
-        esc = escalates(confidence(hits[: settings.kb_search_k], settings), settings)
+        decision = decide(hits[: settings.kb_search_k], settings)
+        esc = escalates(decision.confidence, settings)
         if q.should_escalate:
             oos += 1
             oos_escalated += esc
@@ -199,14 +241,17 @@ def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder, 
             continue
         in_scope += 1
         rel = _relevant_positions(index, q, answer_hits.get(i))
-        rank = next((r + 1 for r, p in enumerate(positions[i][:TOP_K]) if int(p) in rel), None)
+        if _by_intent(q):
+            rank = _category_rank(index, positions[i], q.intent.strip().lower())
+        else:
+            rank = next((r + 1 for r, p in enumerate(positions[i][:TOP_K]) if int(p) in rel), None)
         hit1 += rank == 1
         hit5 += rank is not None
         rr_sum += 1.0 / rank if rank else 0.0
         escalated += esc
         if not esc:
             answered += 1
-            answered_right += rank == 1
+            answered_right += int(positions[i][decision.position]) in rel
         if rank != 1 and len(misses) < 25:
             misses.append(
                 {

@@ -216,6 +216,26 @@ def default_embedder_loader(settings) -> Callable[[str], Any]:
     return lambda path: get_embedder(settings.model_copy(update={"embedding_model_path": path}))
 
 
+def production_embedder(session: Session, settings, *, base: Callable[[], Any] | None = None,
+                        loader: Callable[[str], Any] | None = None):
+    """The embedder production serves: the embedding model an experiment promoted (the
+    ``production_config`` row) when there is one, else the model of the settings
+    (``embedding_model_path``). ``base()`` gives the settings' embedder when the caller already
+    holds it (default ``core.embeddings.get_embedder(settings)``); ``loader(path)`` loads a
+    promoted one (default ``default_embedder_loader``). Models are loaded once per process, so
+    calling this per request or per job run only costs one small query: a promotion or a
+    rollback is followed without a restart. The job runner, the API's enrichment, the weekly KB
+    refresh and the ``kb`` / ``enrich`` commands all get their embedder here."""
+    path = production_value(session, "embedding_model_path")
+    if path is None or path == (settings.embedding_model_path or ""):
+        if base is not None:
+            return base()
+        from core.embeddings import get_embedder
+
+        return get_embedder(settings)
+    return (loader or default_embedder_loader(settings))(path)
+
+
 def _answer_with(session: Session, question: str, target: dict[str, Any], *, embedder, embedder_loader,
                  settings, index_cache, clock, intent) -> responder.Answer:
     """The responder's answer with a target's chat model, embedding model and KB version."""
@@ -324,6 +344,7 @@ def record_answer(
     scrubber=None,
     escalate_conversation: bool = True,
     settings=None,
+    enricher=None,
 ) -> Message:
     """``responder.record_answer`` plus the experiment bookkeeping of a :class:`RoutedAnswer`:
     ``message.experiment_id`` / ``arm`` (the first experiment), one exposure row per
@@ -332,7 +353,8 @@ def record_answer(
     ``scrubber``). A plain ``Answer`` is recorded as the responder does."""
     clock = clock or SystemClock()
     msg = responder.record_answer(session, conversation_id, answer, clock=clock, scrubber=scrubber,
-                                  escalate_conversation=escalate_conversation, settings=settings)
+                                  escalate_conversation=escalate_conversation, settings=settings,
+                                  enricher=enricher)
     if not isinstance(answer, RoutedAnswer) or not answer.assignments:
         return msg
     now = msg.created_at or clock.now()

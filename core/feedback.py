@@ -7,10 +7,18 @@ nothing is recorded. The widget gets a signature over ``vote="*"`` that allows e
 
 One vote per message per voter (a unique index): voting again changes the vote, replaying
 the same vote changes nothing, and the conversation's down-vote count is recounted from the
-votes (never incremented), so nothing is double-counted. Votes on one conversation are
-serialised by a row lock (PostgreSQL) or the write lock (SQLite), so concurrent votes are
-safe. A vote also updates the chunks that answered the message (``core.knowledge``), the
-conversation outcome (``core.outcomes``) and, for a down vote, the review queue.
+votes (never incremented), so nothing is double-counted. A vote also updates the chunks that
+answered the message (``core.knowledge``), the conversation outcome (``core.outcomes``) and,
+for a down vote, the review queue.
+
+The vote path is the hottest write of the public API, so it is written with SQLAlchemy Core
+statements built once: one SELECT reads the message, its voter, the current vote and whether
+the answer used KB chunks; a replay stops there. A first vote is one ``INSERT ... ON CONFLICT
+DO NOTHING``, a changed vote one ``UPDATE ... WHERE vote <> new`` (both atomic per row, so two
+concurrent requests cannot both count); only a vote that changed touches the outcome, the
+chunks and the review queue. The down-vote recount runs under a lock on the conversation's
+outcome row (PostgreSQL ``SELECT ... FOR UPDATE``; on SQLite the vote's write already holds
+the database write lock), so concurrent votes on one conversation never lose a count.
 """
 
 from __future__ import annotations
@@ -20,14 +28,23 @@ import html
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from core import outcomes, signing
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.errors import NotFound, ValidationError
-from core.models import VOTES, Conversation, ConversationOutcome, Feedback, Message
+from core.models import (
+    VOTES,
+    Chunk,
+    Conversation,
+    ConversationOutcome,
+    Feedback,
+    Message,
+    MessageChunk,
+)
 
 PURPOSE = "feedback"
 ANY_VOTE = "*"
@@ -69,23 +86,141 @@ class LinkCheck:
     expires_at: dt.datetime
 
 
+# --- statements (built once; SQLAlchemy caches their compiled form) ------------------------
+_MSG = Message.__table__
+_CONV = Conversation.__table__
+_FB = Feedback.__table__
+_OUT = ConversationOutcome.__table__
+_MC = MessageChunk.__table__
+
+
+def _target_query(voter):
+    """Everything a vote needs in one SELECT: the message's role and conversation, the
+    conversation's user (the voter of signed links), ``voter``'s current vote and comment,
+    and whether the answer used KB chunks."""
+    used_chunks = exists().where(_MC.c.message_id == _MSG.c.id, _MC.c.used.is_(True))
+    return (
+        select(
+            _MSG.c.role,
+            _MSG.c.conversation_id,
+            _CONV.c.external_user_id.label("owner"),
+            _FB.c.id.label("feedback_id"),
+            _FB.c.vote.label("current"),
+            _FB.c.comment.label("current_comment"),
+            used_chunks.label("has_chunks"),
+        )
+        .select_from(
+            _MSG.join(_CONV, _CONV.c.id == _MSG.c.conversation_id).outerjoin(
+                _FB, and_(_FB.c.message_id == _MSG.c.id, _FB.c.voter == voter)
+            )
+        )
+        .where(_MSG.c.id == bindparam("mid"))
+    )
+
+
+_TARGET_OF_OWNER = _target_query(_CONV.c.external_user_id)  # signed links: the user votes
+_TARGET_OF_VOTER = _target_query(bindparam("voter"))
+_MINE = and_(_FB.c.message_id == bindparam("mid"), _FB.c.voter == bindparam("who"))
+_CHANGE_VOTE = (
+    update(_FB)
+    .where(_MINE, _FB.c.vote != bindparam("new_vote"))
+    .values(vote=bindparam("new_vote"), source=bindparam("new_source"), updated_at=bindparam("now"))
+    .returning(_FB.c.id)
+)
+_SET_COMMENT = (
+    update(_FB)
+    .where(_MINE, or_(_FB.c.comment.is_(None), _FB.c.comment != bindparam("new_comment")))
+    .values(comment=bindparam("new_comment"), source=bindparam("new_source"), updated_at=bindparam("now"))
+    .returning(_FB.c.id)
+)
+_FEEDBACK_ID = select(_FB.c.id).where(_MINE)
+_LOCK_OUTCOME = (
+    select(_OUT.c.booking_converted, _OUT.c.csat, _CONV.c.status, _CONV.c.escalated_at)
+    .select_from(_OUT.join(_CONV, _CONV.c.id == _OUT.c.conversation_id))
+    .where(_OUT.c.conversation_id == bindparam("cid"))
+    .with_for_update(of=_OUT)
+)
+_LOCK_CONVERSATION = (
+    update(_CONV).where(_CONV.c.id == bindparam("cid")).values(updated_at=_CONV.c.updated_at)
+)
+_COUNT_DOWNS = (
+    select(func.count())
+    .select_from(_FB)
+    .where(_FB.c.conversation_id == bindparam("cid"), _FB.c.vote == "down")
+)
+_SET_DOWNS = (
+    update(_OUT)
+    .where(_OUT.c.conversation_id == bindparam("cid"))
+    .values(down_votes=bindparam("downs"), successful_outcome=bindparam("ok"), updated_at=bindparam("now"))
+)
+_CH = Chunk.__table__
+_USED_CHUNKS = (  # locked in id order (PostgreSQL), so concurrent votes never deadlock on chunks
+    select(_CH.c.id)
+    .where(
+        _CH.c.id.in_(
+            select(_MC.c.chunk_id).where(_MC.c.message_id == bindparam("mid"), _MC.c.used.is_(True))
+        )
+    )
+    .order_by(_CH.c.id)
+    .with_for_update()
+    .subquery("used_chunk")
+)
+_RATE_CHUNKS = (
+    update(_CH)
+    .where(_CH.c.id == _USED_CHUNKS.c.id)
+    .values(
+        rating_count=_CH.c.rating_count + bindparam("count_delta"),
+        rating_sum=_CH.c.rating_sum + bindparam("sum_delta"),
+        last_user_feedback_at=bindparam("now"),
+    )
+    .returning(
+        _CH.c.id,
+        _CH.c.times_used_in_response,
+        _CH.c.times_led_to_booking,
+        _CH.c.rating_count,
+        _CH.c.rating_sum,
+    )
+)
+_SET_CHUNK_SCORE = (
+    update(_CH).where(_CH.c.id == bindparam("cid")).values(performance_score=bindparam("score"))
+)
+_INSERTS: dict[str, object] = {}
+
+
+def _insert_vote(dialect: str):
+    """``INSERT INTO feedback ... ON CONFLICT (message_id, voter) DO NOTHING RETURNING id``."""
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - only the two supported databases
+            raise ValidationError(f"Votes need SQLite or PostgreSQL, not {dialect}.")
+        stmt = insert(_FB).on_conflict_do_nothing(index_elements=["message_id", "voter"]).returning(_FB.c.id)
+        _INSERTS[dialect] = stmt
+    return stmt
+
+
 # --- signing ------------------------------------------------------------------------------
-def _voter_of(session: Session, message_id: int):
-    """The message (id, role, conversation_id) and its voter, the conversation's user."""
+def _target(session: Session, message_id: int, voter: str | None = None) -> Row:
+    """The vote target row of ``_target_query`` (voter None: the conversation's user).
+    Raises NotFound for an unknown message, ValidationError for a message that is no answer."""
     if isinstance(message_id, bool) or not isinstance(message_id, int):
         raise ValidationError(f"Message id must be a whole number, got {message_id!r}.")
     if not 0 < message_id < 2**31:  # ids are 32-bit integers
         raise NotFound(f"Message {message_id} does not exist; check the link or the id.")
-    row = session.execute(
-        select(Message.id, Message.role, Message.conversation_id, Conversation.external_user_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.id == message_id)
-    ).first()
+    session.flush()  # the statements below bypass the ORM's autoflush
+    conn = session.connection()
+    if voter is None:
+        row = conn.execute(_TARGET_OF_OWNER, {"mid": message_id}).first()
+    else:
+        row = conn.execute(_TARGET_OF_VOTER, {"mid": message_id, "voter": voter}).first()
     if row is None:
         raise NotFound(f"Message {message_id} does not exist; check the link or the id.")
     if row.role != "assistant":
         raise ValidationError(f"Message {message_id} is not an assistant answer; only answers take votes.")
-    return row, row.external_user_id
+    return row
 
 
 def sign_vote(settings: Settings, message_id: int, voter: str, vote: str, clock: Clock | None = None) -> str:
@@ -100,14 +235,27 @@ def widget_signature(
     session: Session, settings: Settings, message_id: int, clock: Clock | None = None
 ) -> str:
     """A signature that lets the chat widget vote either way on ``message_id``."""
-    _, voter = _voter_of(session, message_id)
-    return sign_vote(settings, message_id, voter, ANY_VOTE, clock)
+    return sign_vote(settings, message_id, _target(session, message_id).owner, ANY_VOTE, clock)
 
 
 def feedback_url(settings: Settings, message_id: int, vote: str, sig: str) -> str:
     """The public URL of a signed feedback link."""
     query = urlencode({"id": message_id, "vote": vote, "sig": sig})
     return f"{settings.public_base_url.rstrip('/')}{FEEDBACK_PATH}?{query}"
+
+
+def _verify(
+    settings: Settings, message_id: int, voter: str, vote: str, sig: str, clock: Clock | None
+) -> tuple[dt.datetime, str]:
+    """(expiry, allowed vote) of a valid signature; raises InvalidSignature / ExpiredSignature."""
+    now = (clock or SystemClock()).now()
+    try:
+        return signing.verify(settings.secret_key, PURPOSE, [message_id, voter, vote], sig, now), vote
+    except signing.ExpiredSignature:
+        raise
+    except signing.InvalidSignature:
+        exp = signing.verify(settings.secret_key, PURPOSE, [message_id, voter, ANY_VOTE], sig, now)
+        return exp, ANY_VOTE
 
 
 def check_link(
@@ -122,35 +270,21 @@ def check_link(
     altered) or ExpiredSignature; returns who may vote what."""
     if vote not in VOTES:
         raise ValidationError(f"Vote must be 'up' or 'down', got {vote!r}.")
-    message, voter = _voter_of(session, message_id)
-    now = (clock or SystemClock()).now()
-    try:
-        exp = signing.verify(settings.secret_key, PURPOSE, [message_id, voter, vote], sig, now)
-        allowed = vote
-    except signing.ExpiredSignature:
-        raise
-    except signing.InvalidSignature:
-        exp = signing.verify(settings.secret_key, PURPOSE, [message_id, voter, ANY_VOTE], sig, now)
-        allowed = ANY_VOTE
-    return LinkCheck(message.id, message.conversation_id, voter, allowed, exp)
+    target = _target(session, message_id)
+    exp, allowed = _verify(settings, message_id, target.owner, vote, sig, clock)
+    return LinkCheck(message_id, target.conversation_id, target.owner, allowed, exp)
 
 
 # --- votes --------------------------------------------------------------------------------
-def _upsert(session: Session, values: dict, comment_given: bool):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(Feedback).values(**values)
-    set_ = {
-        "vote": stmt.excluded.vote,
-        "source": stmt.excluded.source,
-        "updated_at": stmt.excluded.updated_at,
-    }
-    if comment_given:
-        set_["comment"] = stmt.excluded.comment
-    return stmt.on_conflict_do_update(index_elements=["message_id", "voter"], set_=set_)
+def _clean_comment(comment: str | None, scrubber) -> str | None:
+    if comment is None:
+        return None
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise ValidationError(f"The comment is {len(comment)} characters; the limit is {MAX_COMMENT_CHARS}.")
+    if not comment:
+        return None
+    return scrubber.scrub(comment).text if scrubber is not None else comment
 
 
 def record_vote(
@@ -176,82 +310,145 @@ def record_vote(
         raise ValidationError(f"Vote must be 'up' or 'down', got {vote!r}.")
     if not isinstance(voter, str) or not voter.strip() or len(voter) > 200:
         raise ValidationError("A vote needs a voter id (1-200 characters).")
-    if comment is not None:
-        comment = comment.strip()
-        if len(comment) > MAX_COMMENT_CHARS:
-            raise ValidationError(
-                f"The comment is {len(comment)} characters; the limit is {MAX_COMMENT_CHARS}."
-            )
-        if not comment:
-            comment = None
-        elif scrubber is not None:
-            comment = scrubber.scrub(comment).text
-    message, _ = _voter_of(session, message_id)
+    comment = _clean_comment(comment, scrubber)
+    target = _target(session, message_id, voter)
+    return _record(session, message_id, target, vote, voter, source, comment, settings, clock)
+
+
+def _record(
+    session: Session,
+    message_id: int,
+    target: Row,
+    vote: str,
+    voter: str,
+    source: str,
+    comment: str | None,
+    settings: Settings | None,
+    clock: Clock | None,
+) -> VoteResult:
+    cid = target.conversation_id
+    if target.current == vote and (comment is None or comment == target.current_comment):
+        return VoteResult(target.feedback_id, message_id, cid, vote, vote, changed=False)  # a replay
+    conn = session.connection()
     now = (clock or SystemClock()).now()
-    cid = message.conversation_id
-    mine = (Feedback.message_id == message_id) & (Feedback.voter == voter)
-    if comment is None:
-        same = session.execute(select(Feedback.id, Feedback.vote).where(mine)).first()
-        if same is not None and same.vote == vote:  # a replay: no write at all
-            return VoteResult(same.id, message_id, cid, vote, vote, changed=False)
+    keys = {"mid": message_id, "who": voter}
+    previous, fid = target.current, None
+    if previous is None:  # a first vote (nothing happens if a concurrent request inserted it first)
+        fid = conn.execute(
+            _insert_vote(conn.dialect.name),
+            {
+                "message_id": message_id,
+                "conversation_id": cid,
+                "voter": voter,
+                "vote": vote,
+                "source": source,
+                "comment": comment,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).scalar()
+    if fid is not None:
+        changed, comment_saved = True, comment is not None
+    else:
+        # The voter has a vote: change it only if it differs. There are two votes, so a row that
+        # matched ``vote <> new`` held the other one; no match means it already was ``vote``.
+        change = {**keys, "new_vote": vote, "new_source": source, "now": now}
+        fid = conn.execute(_CHANGE_VOTE, change).scalar()
+        changed = fid is not None
+        previous = _other(vote) if changed else vote
+        comment_saved = False
+        if comment is not None:
+            saved = conn.execute(
+                _SET_COMMENT, {**keys, "new_comment": comment, "new_source": source, "now": now}
+            ).scalar()
+            comment_saved = changed or saved is not None
+            fid = fid or saved
+        if fid is None:
+            fid = target.feedback_id or conn.execute(_FEEDBACK_ID, keys).scalar_one()
+    if changed:
+        chunks = bool(target.has_chunks)
+        _after_vote_change(session, message_id, cid, chunks, previous, vote, settings, clock, now)
+    return VoteResult(fid, message_id, cid, vote, previous, changed=changed, comment_saved=comment_saved)
 
-    # Serialise votes on this conversation: a row lock on PostgreSQL, the database write
-    # lock on SQLite (this is the transaction's first write, so no stale snapshot is upgraded).
-    session.execute(
-        update(Conversation).where(Conversation.id == cid).values(updated_at=Conversation.updated_at)
-    )
-    prev = session.execute(select(Feedback.id, Feedback.vote, Feedback.comment).where(mine)).first()
-    previous = prev.vote if prev else None
-    if prev is not None and prev.vote == vote and (comment is None or comment == prev.comment):
-        return VoteResult(prev.id, message_id, cid, vote, previous, changed=False)
 
-    values = {
-        "message_id": message_id,
-        "conversation_id": cid,
-        "voter": voter,
-        "vote": vote,
-        "source": source,
-        "comment": comment,
-        "created_at": now,
-        "updated_at": now,
-    }
-    fid = session.scalar(_upsert(session, values, comment_given=comment is not None).returning(Feedback.id))
-    if previous != vote:
-        _after_vote_change(session, message, previous, vote, settings, clock)
-    return VoteResult(
-        fid, message_id, cid, vote, previous, changed=previous != vote, comment_saved=comment is not None
-    )
+def _other(vote: str) -> str:
+    return "down" if vote == "up" else "up"
 
 
 def _after_vote_change(
-    session: Session, message: Message, previous: str | None, vote: str, settings, clock: Clock | None
+    session: Session,
+    message_id: int,
+    cid: int,
+    has_chunks: bool,
+    previous: str | None,
+    vote: str,
+    settings: Settings | None,
+    clock: Clock | None,
+    now: dt.datetime,
 ) -> None:
-    cid = message.conversation_id
+    """A vote was added or changed: outcome (when a down vote is involved), chunks, review queue.
+    The order (vote row, outcome row, chunk rows, review item) is the same for every vote, so
+    concurrent votes never wait on each other in a cycle."""
     if "down" in (previous, vote):  # the down-vote count changed: recount it (never increment)
-        downs = session.scalar(
-            select(func.count())
-            .select_from(Feedback)
-            .where(Feedback.conversation_id == cid, Feedback.vote == "down")
-        )
-        outcomes.set_down_votes(session, cid, int(downs or 0), clock)
-    _update_chunks(session, message.id, previous, vote, settings, clock)
+        _recount_down_votes(session, cid, now, clock)
+    if has_chunks:
+        _update_chunks(session, message_id, previous, vote, settings, now)
     if vote == "down":
         from core import review
 
-        review.flag_message(session, message.id, "down_vote", clock=clock)
+        review.flag_message(session, message_id, "down_vote", clock=clock)
+
+
+def _recount_down_votes(session: Session, cid: int, now: dt.datetime, clock: Clock | None) -> None:
+    """Recount a conversation's down votes and its successful outcome, under a lock on its
+    outcome row: a concurrent vote on the same conversation waits, then counts this one too."""
+    conn = session.connection()
+    row = conn.execute(_LOCK_OUTCOME, {"cid": cid}).first()
+    if row is None:  # no outcome row yet: lock the conversation and let core.outcomes create it
+        conn.execute(_LOCK_CONVERSATION, {"cid": cid})
+        downs = conn.execute(_COUNT_DOWNS, {"cid": cid}).scalar_one()
+        outcomes.set_down_votes(session, cid, int(downs), clock)
+        return
+    downs = int(conn.execute(_COUNT_DOWNS, {"cid": cid}).scalar_one())
+    ok = outcomes.is_successful(
+        booking_converted=bool(row.booking_converted),
+        status=row.status,
+        escalated_at=row.escalated_at,
+        down_votes=downs,
+        csat=row.csat,
+    )
+    conn.execute(_SET_DOWNS, {"cid": cid, "downs": downs, "ok": ok, "now": now})
 
 
 def _update_chunks(
-    session: Session, message_id: int, previous: str | None, vote: str, settings, clock
+    session: Session,
+    message_id: int,
+    previous: str | None,
+    vote: str,
+    settings: Settings | None,
+    now: dt.datetime,
 ) -> None:
-    """Tell the knowledge base how the chunks behind this answer did (once per voter)."""
+    """Tell the knowledge base how the chunks behind this answer did, once per voter: a first
+    vote adds a rating, a changed vote replaces the previous rating (the count stays). The same
+    arithmetic as ``knowledge.record_chunk_feedback`` / ``change_chunk_feedback`` in two Core
+    statements: the counters are incremented in SQL (atomic under concurrent votes) and the
+    performance score is recomputed from the values that UPDATE returned."""
     from core import knowledge
 
-    if previous is None:
-        knowledge.record_chunk_feedback(session, message_id, rating=vote, settings=settings, clock=clock)
-    else:
-        knowledge.change_chunk_feedback(
-            session, message_id, previous=previous, rating=vote, settings=settings, clock=clock
+    new = float(knowledge.VOTE_RATINGS[vote])
+    delta = new - float(knowledge.VOTE_RATINGS[previous]) if previous is not None else new
+    conn = session.connection()
+    rows = conn.execute(
+        _RATE_CHUNKS, {"mid": message_id, "count_delta": 0 if previous else 1, "sum_delta": delta, "now": now}
+    ).all()
+    if rows:
+        if settings is None:
+            from core.config import get_settings
+
+            settings = get_settings()
+        prior = settings.kb_score_prior_weight
+        conn.execute(
+            _SET_CHUNK_SCORE, [{"cid": r.id, "score": knowledge.performance_score(r, prior)} for r in rows]
         )
 
 
@@ -265,9 +462,7 @@ def add_comment(
     clock: Clock | None = None,
 ) -> VoteResult:
     """Attach a comment to ``voter``'s existing vote on a message (the thank-you page's box)."""
-    current = session.scalar(
-        select(Feedback.vote).where(Feedback.message_id == message_id, Feedback.voter == voter)
-    )
+    current = current_vote(session, message_id, voter)
     if current is None:
         raise NotFound(f"There is no vote on message {message_id} to comment on; vote first.")
     if not comment or not comment.strip():
@@ -298,19 +493,13 @@ def vote_with_signature(
 ) -> VoteResult:
     """Verify a signed link (e-mail or widget) and record its vote; nothing is recorded
     when the signature is forged, altered or expired."""
-    link = check_link(session, settings, message_id, vote, sig, clock)
-    source = "widget" if link.vote == ANY_VOTE else "email"
-    return record_vote(
-        session,
-        message_id,
-        vote,
-        link.voter,
-        source=source,
-        comment=comment,
-        scrubber=scrubber,
-        settings=settings,
-        clock=clock,
-    )
+    if vote not in VOTES:
+        raise ValidationError(f"Vote must be 'up' or 'down', got {vote!r}.")
+    target = _target(session, message_id)
+    _, allowed = _verify(settings, message_id, target.owner, vote, sig, clock)
+    comment = _clean_comment(comment, scrubber)
+    source = "widget" if allowed == ANY_VOTE else "email"
+    return _record(session, message_id, target, vote, target.owner, source, comment, settings, clock)
 
 
 def current_vote(session: Session, message_id: int, voter: str) -> str | None:
@@ -342,7 +531,7 @@ def email_footer(
                 return email_footer(message_id, session=s, settings=settings, clock=clock)
         finally:
             engine.dispose()
-    _, voter = _voter_of(session, message_id)
+    voter = _target(session, message_id).owner
     up = feedback_url(settings, message_id, "up", sign_vote(settings, message_id, voter, "up", clock))
     down = feedback_url(settings, message_id, "down", sign_vote(settings, message_id, voter, "down", clock))
     eu, ed = html.escape(up, quote=True), html.escape(down, quote=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,6 +127,22 @@ class ImportReport:
 
 
 # --- validation -------------------------------------------------------------------------
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unstorable_chars(value: str) -> str | None:
+    """Why a text cannot be stored (PostgreSQL refuses NUL characters and lone surrogates,
+    and both are signs of a broken encoding upstream), or None when it can."""
+    if "\x00" in value:
+        return (f"contains a NUL character (\\u0000) at position {value.index(chr(0))}; "
+                "remove it (it usually means binary data or a broken encoding)")
+    m = _SURROGATE.search(value)
+    if m:
+        return (f"contains a lone surrogate (\\u{ord(m.group()):04x}) at position {m.start()}; "
+                "send valid UTF-8 text (it usually means a broken encoding)")
+    return None
+
+
 def _check_text(value: Any, name: str, problems: list, limit: int = 200, required: bool = False) -> None:
     if value is None or value == "":
         if required:
@@ -135,6 +152,8 @@ def _check_text(value: Any, name: str, problems: list, limit: int = 200, require
         problems.append((name, f"must be text, got {type(value).__name__}"))
     elif len(value) > limit:
         problems.append((name, f"is {len(value)} characters long; the limit is {limit}"))
+    elif (why := unstorable_chars(value)) is not None:
+        problems.append((name, why))
 
 
 def validate_message(msg: MessageIn, settings: Settings, prefix: str = "") -> list[tuple[str, str]]:
@@ -154,6 +173,8 @@ def validate_message(msg: MessageIn, settings: Settings, prefix: str = "") -> li
                 "(SUPPORTLOOP_MAX_MESSAGE_CHARS)",
             )
         )
+    elif (why := unstorable_chars(msg.content)) is not None:
+        problems.append((f"{prefix}content", why))
     _check_text(msg.external_id, f"{prefix}external_id", problems)
     _check_text(msg.model_used, f"{prefix}model_used", problems)
     for name in ("confidence", "latency_ms", "cost_usd", "tokens_in", "tokens_out"):
@@ -238,7 +259,7 @@ def _existing(session: Session, column, values: list[str]) -> set[str]:
 
 def _message_row(msg: MessageIn, result, at: dt.datetime, settings: Settings) -> dict[str, Any]:
     return {
-        "external_id": msg.external_id,
+        "external_id": msg.external_id or None,  # "" is no id (ids are unique)
         "role": msg.role,
         "raw_content": msg.content if settings.store_raw_content else None,
         "redacted_content": result.text,
@@ -261,6 +282,7 @@ def store_conversations(
     scrubber,
     settings: Settings,
     clock: Clock | None = None,
+    enricher=None,
 ) -> StoreReport:
     """Validate, scrub and write conversations with their messages and outcome rows.
 
@@ -269,6 +291,8 @@ def store_conversations(
     when any conversation is invalid (nothing is written then). Message texts are scrubbed
     in one ``scrubber.scrub_batch`` call; rows go in with multi-row inserts.
     Missing timestamps default to the conversation's ``created_at``, else the clock.
+    With an ``enricher`` (``core.enrich.get_enricher``) the new conversations are enriched
+    (intents, flags, tone scores) in the same transaction.
     """
     now = (clock or SystemClock()).now()
     problems = []
@@ -331,7 +355,7 @@ def store_conversations(
         out = conv.outcome or OutcomeIn()
         conv_rows.append(
             {
-                "external_id": conv.external_id,
+                "external_id": conv.external_id or None,
                 "channel": conv.channel,
                 "external_user_id": conv.external_user_id,
                 "status": conv.status,
@@ -387,6 +411,10 @@ def store_conversations(
     report.conversations_created = len(new_ids)
     report.messages_created = len(all_msgs)
     report.conversation_ids = new_ids
+    if enricher is not None and new_ids:
+        from core import enrich
+
+        enrich.enrich_conversations(session, new_ids, enricher, clock)
     return report
 
 
@@ -397,11 +425,13 @@ def add_message(
     scrubber,
     settings: Settings,
     clock: Clock | None = None,
+    enricher=None,
 ) -> Message:
     """Scrub and append one message to a stored conversation; refreshes its outcome.
 
     Idempotent on ``msg.external_id``: a message already stored with that id in this
     conversation is returned unchanged (a retry); in another conversation it is a Conflict.
+    With an ``enricher`` the new message is enriched (``core.enrich.enrich_message``).
     """
     problems = validate_message(msg, settings)
     if problems:
@@ -427,6 +457,10 @@ def add_message(
     conv.updated_at = now
     session.flush()
     outcomes.refresh_outcome(session, conv, clock)
+    if enricher is not None:
+        from core import enrich
+
+        enrich.enrich_message(session, row.id, enricher, clock)
     return row
 
 
@@ -451,6 +485,7 @@ def import_file(
     rejects_path: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     clock: Clock | None = None,
+    enricher=None,
 ) -> ImportReport:
     """Import one file of conversations (jsonl, csv, vtt or turns; see docs/import.md).
 
@@ -461,6 +496,7 @@ def import_file(
     per row with line, field, message and the raw row. Conversations already imported (same
     external id) are skipped, so re-importing a file creates no duplicates.
     ``progress(done, total)`` is called with message counts as batches are written.
+    With an ``enricher`` every imported conversation is enriched batch by batch.
     """
     from core.importers import detect_format, parse_file
 
@@ -498,7 +534,7 @@ def import_file(
 
     def flush() -> None:
         nonlocal done
-        res = store_conversations(session, batch, scrubber, settings, clock)
+        res = store_conversations(session, batch, scrubber, settings, clock, enricher=enricher)
         report.conversations_created += res.conversations_created
         report.conversations_skipped += res.conversations_skipped
         report.messages_created += res.messages_created

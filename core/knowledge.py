@@ -390,19 +390,24 @@ def propose_chunk(
     """Propose a chunk for the next refresh (status ``proposed``).
 
     Give ``text`` (and optionally ``title``), or an approved ``question`` and ``answer``
-    (title = question, text = answer). The category defaults to the intent of the source
+    (title = question, cut to 300 characters when longer: the whole question is kept in the
+    metadata, text = answer). The category defaults to the intent of the source
     message's conversation. The next ``weekly_refresh`` deduplicates it against the KB:
     near-identical to an existing chunk, it becomes an update proposal for that chunk.
     Proposing the same text twice returns the first proposal. Text is expected redacted;
     pass ``scrubber`` to redact it here.
     """
     text = text if text is not None else answer
+    from_question = title is None
     title = title if title is not None else (question or "")
     if not text or not str(text).strip():
         raise ValidationError("A proposed chunk needs text (or the approved answer).")
     if scrubber is not None:
         text = scrubber.scrub(text).text
         title = scrubber.scrub(title).text if title else title
+    if from_question and len(title.strip()) > MAX_TITLE:
+        # a long customer question: the title keeps its start, the metadata the whole question
+        title = title.strip()[: MAX_TITLE - 1].rstrip() + "…"
     if category is None and source_message_id is not None:
         category = session.scalar(
             select(Conversation.intent)
@@ -619,6 +624,34 @@ def record_conversation_feedback(
         rating_delta=value or 0.0,
         count_delta=1 if value is not None else 0,
         booking_delta=1 if booked else 0,
+        settings=settings,
+        clock=clock,
+    )
+
+
+def change_conversation_feedback(
+    session: Session,
+    conversation_id: int,
+    *,
+    previous: int | float | str,
+    rating: int | float | str,
+    settings=None,
+    clock: Clock | None = None,
+) -> list[int]:
+    """A conversation's CSAT changed: replace the ``previous`` score by ``rating`` on the
+    chunks its answers used (the rating count stays the same)."""
+    old, new = _rating_value(previous), _rating_value(rating)
+    mids = list(
+        session.scalars(
+            select(Message.id).where(Message.conversation_id == conversation_id, Message.role == "assistant")
+        )
+    )
+    return _apply_feedback(
+        session,
+        used_chunk_ids(session, mids),
+        rating_delta=(new or 0.0) - (old or 0.0),
+        count_delta=0,
+        booking_delta=0,
         settings=settings,
         clock=clock,
     )

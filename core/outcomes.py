@@ -130,28 +130,53 @@ def record_booking(
     converted: bool,
     value_usd: float | None = None,
     clock: Clock | None = None,
+    *,
+    settings=None,
 ) -> ConversationOutcome:
     """Record whether a conversation ended in a booking (and its value), keeping
-    successful_outcome current."""
+    successful_outcome current. The first time a conversation is booked, the KB chunks its
+    answers used are credited with the booking (``core.knowledge``); repeating the report
+    credits nothing more. ``settings`` gives the chunk score's smoothing."""
     if value_usd is not None and value_usd < 0:
         raise ValidationError(f"Booking value must be 0 or more, got {value_usd}.")
     conv = _conversation(session, conversation_id)
     row = _outcome_row(session, conv)
+    newly_booked = bool(converted) and not row.booking_converted
     row.booking_converted = bool(converted)
     row.booking_value_usd = value_usd if converted else None
-    return refresh_outcome(session, conv, clock)
+    out = refresh_outcome(session, conv, clock)
+    if newly_booked:
+        from core import knowledge
+
+        knowledge.record_conversation_feedback(session, conv.id, booked=True, settings=settings, clock=clock)
+    return out
 
 
 def record_csat(
-    session: Session, conversation_id: int, score: int, clock: Clock | None = None
+    session: Session, conversation_id: int, score: int, clock: Clock | None = None, *, settings=None
 ) -> ConversationOutcome:
-    """Record the 1-5 CSAT survey score of a conversation, keeping successful_outcome current."""
+    """Record the 1-5 CSAT survey score of a conversation, keeping successful_outcome current.
+    The KB chunks its answers used are credited with the score once per conversation (a
+    changed score replaces the earlier one; the same score again changes nothing)."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise ValidationError(f"CSAT must be a whole number from 1 to 5, got {score!r}.")
     conv = _conversation(session, conversation_id)
     row = _outcome_row(session, conv)
+    previous = row.csat
     row.csat = score
-    return refresh_outcome(session, conv, clock)
+    out = refresh_outcome(session, conv, clock)
+    if previous != score:
+        from core import knowledge
+
+        if previous is None:
+            knowledge.record_conversation_feedback(
+                session, conv.id, rating=score, settings=settings, clock=clock
+            )
+        else:
+            knowledge.change_conversation_feedback(
+                session, conv.id, previous=previous, rating=score, settings=settings, clock=clock
+            )
+    return out
 
 
 def set_down_votes(

@@ -12,7 +12,10 @@
 3. evaluates candidate and active version on the evaluation set and activates the
    candidate only if it is not worse (``core.evaluation.compare``); otherwise marks it
    rejected with its report, keeps the active version serving and records a
-   ``kb.refresh_rejected`` warning event;
+   ``kb.refresh_rejected`` warning event. While an experiment of kind ``kb_version`` or
+   ``embedding_model`` runs, a candidate that passes stays a candidate (status ``held``,
+   the reason in the report and a ``kb.refresh_held`` info event): the experiment's
+   control is the active version, and its promote / rollback decides what serves next;
 4. flags stale chunks; returns a ``RefreshReport``.
 
 Everything happens in the caller's transaction: a failure anywhere leaves the previous
@@ -42,10 +45,13 @@ from core.kb_versions import (
 )
 from core.models import Chunk, KBVersionChunk
 
+HOLDING_KINDS = ("kb_version", "embedding_model")  # experiments that pin the active KB version
+
 
 @dataclass
 class RefreshReport:
-    """What a refresh did. ``status``: activated, rejected or unchanged."""
+    """What a refresh did. ``status``: activated, rejected, held (passed the gate, not
+    activated while an experiment runs) or unchanged."""
 
     status: str
     candidate_version_id: int | None = None
@@ -163,11 +169,28 @@ def _evaluate_version(session: Session, version, embedder, settings) -> dict:
     return evaluate(idx, active_questions(session), embedder, settings)
 
 
+def experiment_hold(session: Session) -> str | None:
+    """Why a refresh must not switch the active KB version now: a running experiment of kind
+    ``kb_version`` or ``embedding_model`` compares against the active version (its control)
+    and decides itself what serves next. None when nothing holds the switch."""
+    from core.experiments import running_experiments
+
+    running = [e for kind in HOLDING_KINDS for e in running_experiments(session, kind)]
+    if not running:
+        return None
+    names = ", ".join(f"{e.id} ({e.kind})" for e in running)
+    return (f"not activated: experiment {names} is running; its promote or rollback decides the "
+            "KB version, so this candidate waits (activate it later with `supportloop kb activate`)")
+
+
 def gate_version(
-    session: Session, version_id: int, embedder, settings, *, actor: str, clock: Clock | None = None
+    session: Session, version_id: int, embedder, settings, *, actor: str, clock: Clock | None = None,
+    hold: str | None = None,
 ) -> RefreshReport:
     """Evaluate a candidate against the active version; activate it if not worse, else
-    mark it rejected (the active version keeps serving) and record a warning event."""
+    mark it rejected (the active version keeps serving) and record a warning event. With
+    ``hold`` (``experiment_hold``) a candidate that passes is kept as a candidate, not
+    activated (status ``held``), with an info event saying why."""
     clock = clock or SystemClock()
     cand = get_version(session, version_id)
     if cand.status != "candidate":
@@ -211,7 +234,19 @@ def gate_version(
         report.reasons.append(
             "no evaluation questions: the gate could not compare (add some with `supportloop kb eval-import`)"
         )
-    if ok:
+    if ok and hold:
+        cand.decision = hold[:2000]
+        report.status = "held"
+        report.active_version_id = active.id if active else None
+        report.reasons.append(hold)
+        events.record(
+            session,
+            "kb.refresh_held",
+            f"KB candidate {cand.id} passed the gate but was not activated: an experiment is running",
+            clock=clock,
+            details={"candidate_id": cand.id, "active_id": report.active_version_id, "reason": hold},
+        )
+    elif ok:
         decision = "not worse than the active version" if active else "first version"
         activate_version(session, cand.id, settings, actor=actor, clock=clock, reason=decision)
         report.status = "activated"
@@ -305,7 +340,8 @@ def weekly_refresh(
             progress=progress,
         )
         version.embedded_count += embedded  # embedded by the dedupe step just before the build
-        report = gate_version(session, version.id, embedder, settings, actor=actor, clock=clock)
+        report = gate_version(session, version.id, embedder, settings, actor=actor, clock=clock,
+                              hold=experiment_hold(session) if current is not None else None)
         report.update_proposals, report.duplicates_archived = updates, archived
         if report.status == "activated":
             now = clock.now()

@@ -1,14 +1,19 @@
 """The responder: answer a customer question from the active KB version.
 
-``answer`` retrieves the ``kb_search_k`` closest chunks, computes a confidence
-(``core.kb_confidence``) and then
+``answer`` retrieves the ``kb_search_k`` closest chunks, lets ``core.kb_confidence.decide``
+pick the answering chunk and the confidence (``kb_confidence_method``: the best chunk, or the
+best chunk of the category most retrieved chunks vote for) and then
 
 - escalates to a human below ``kb_escalation_threshold`` (a hand-off message, no chunk used);
-- otherwise answers extractively from the best chunk (the default, no API key needed: the
-  chunk's sentences that best match the question, up to ``kb_answer_max_chars``);
+- otherwise answers extractively from the answering chunk (the default, no API key needed:
+  the chunk's sentences that best match the question, up to ``kb_answer_max_chars``);
 - or, when ``openai_base_url`` is set, asks an OpenAI-compatible chat model with an
-  intent-specific system prompt and the top ``chat_context_chunks`` chunks as context. If
-  the model call fails, the extractive answer is given and ``Answer.error`` says why.
+  intent-specific system prompt and the top ``chat_context_chunks`` chunks (the answering
+  chunk first) as context. If the model call fails, the extractive answer is given and
+  ``Answer.error`` says why.
+
+``answer_batch`` decides many questions at once (one embedding call, one index search) the
+way ``answer`` would, without a chat model and without storing anything: for evaluations.
 
 ``record_answer`` stores the answer as an assistant message with its KB version, one
 ``message_chunk`` row per retrieved chunk (rank, score, used) and updates the chunks'
@@ -31,7 +36,7 @@ from sqlalchemy.orm import Session
 from core import events
 from core.clock import Clock, SystemClock
 from core.errors import NotFound, ValidationError
-from core.kb_confidence import confidence, escalates
+from core.kb_confidence import decide, escalates
 from core.kb_index import DEFAULT_CACHE, IndexCache, SearchHit
 from core.models import Chunk, Conversation, Message, MessageChunk
 
@@ -197,38 +202,81 @@ def answer(
     question = question.strip()
     idx = (index_cache or DEFAULT_CACHE).active(session, settings)
     hits = idx.search(embedder, question, settings.kb_search_k)
-    conf = confidence(hits, settings)
-    retrieved = [(h.chunk_id, h.external_id, h.score) for h in hits]
-    intent = intent or (hits[0].category if hits else None)
-    result = Answer(
-        text=ESCALATION_TEXT,
-        confidence=conf,
-        escalated=True,
-        retrieved=retrieved,
-        used_chunk_ids=[],
-        kb_version_id=idx.version_id,
-        model_used=EXTRACTIVE_MODEL,
-        latency_ms=0.0,
-        intent=intent,
-        hits=hits,
-    )
-    if hits and not escalates(conf, settings):
-        result.escalated = False
+    result = _decided_answer(question, hits, idx.version_id, settings, intent)
+    if not result.escalated:
         if settings.openai_base_url:
-            context = hits[: settings.chat_context_chunks]
+            context = _context(hits, result.used_chunk_ids[0], settings.chat_context_chunks)
             try:
                 result.text, result.tokens_in, result.tokens_out = chat_answer(
-                    question, context, intent, settings
+                    question, context, result.intent, settings
                 )
                 result.model_used = settings.chat_model
                 result.used_chunk_ids = [h.chunk_id for h in context]
             except Exception as exc:  # noqa: BLE001 - any provider failure falls back to extractive
                 result.error = f"chat model failed, answered extractively: {type(exc).__name__}: {exc}"[:500]
-        if not result.used_chunk_ids:
-            result.text = extract_answer(question, hits[0].text, settings.kb_answer_max_chars)
-            result.used_chunk_ids = [hits[0].chunk_id]
     result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
     return result
+
+
+def _context(hits: list[SearchHit], answering_id: int, n: int) -> list[SearchHit]:
+    """The chat model's context: the answering chunk first, then the other best hits."""
+    first = [h for h in hits if h.chunk_id == answering_id][:1]
+    return (first + [h for h in hits if h.chunk_id != answering_id])[:n]
+
+
+def _decided_answer(
+    question: str, hits: list[SearchHit], version_id: int | None, settings, intent: str | None
+) -> Answer:
+    """The extractive answer (or hand-off) that ``core.kb_confidence.decide`` picks from hits."""
+    d = decide(hits, settings)
+    result = Answer(
+        text=ESCALATION_TEXT,
+        confidence=d.confidence,
+        escalated=True,
+        retrieved=[(h.chunk_id, h.external_id, h.score) for h in hits],
+        used_chunk_ids=[],
+        kb_version_id=version_id,
+        model_used=EXTRACTIVE_MODEL,
+        latency_ms=0.0,
+        intent=intent or d.category,
+        hits=hits,
+    )
+    if d.hit is not None and not escalates(d.confidence, settings):
+        result.escalated = False
+        result.text = extract_answer(question, d.hit.text, settings.kb_answer_max_chars)
+        result.used_chunk_ids = [d.hit.chunk_id]
+    return result
+
+
+def answer_batch(
+    session: Session,
+    questions: list[str],
+    *,
+    embedder,
+    settings,
+    index_cache: IndexCache | None = None,
+) -> list[Answer]:
+    """Extractive answers (or hand-offs) to many questions from the active KB version, with
+    one embedding call and one index search: what ``answer`` would decide for each, without
+    a chat model and without storing anything (for evaluations and benchmarks). ``latency_ms``
+    is the batch's time per question."""
+    if any(not q or not q.strip() for q in questions):
+        raise ValidationError("A question in the batch is empty.")
+    if not questions:
+        return []
+    started = time.perf_counter()
+    idx = (index_cache or DEFAULT_CACHE).active(session, settings)
+    idx.check_model(embedder.model_id)
+    clean = [q.strip() for q in questions]
+    scores, positions = idx.search_vectors(embedder.encode(clean), settings.kb_search_k)
+    out = [
+        _decided_answer(q, idx.hits(scores[i], positions[i]), idx.version_id, settings, None)
+        for i, q in enumerate(clean)
+    ]
+    per = round((time.perf_counter() - started) * 1000 / len(clean), 3)
+    for a in out:
+        a.latency_ms = per
+    return out
 
 
 def record_answer(
@@ -240,6 +288,7 @@ def record_answer(
     scrubber=None,
     escalate_conversation: bool = True,
     settings=None,
+    enricher=None,
 ) -> Message:
     """Store an answer as the conversation's next assistant message.
 
@@ -250,7 +299,8 @@ def record_answer(
     ``escalate_conversation``. The used chunks' performance scores are recomputed (their
     booking rate has one more use; ``settings`` gives the smoothing). ``scrubber`` redacts
     the stored text (a model may echo personal data from the question); without it the text
-    is stored as is.
+    is stored as is. With an ``enricher`` (``core.enrich``) the message gets its tone score
+    and profanity flags (and the conversation its mean tone) in the same transaction.
     """
     from core import outcomes
     from core.knowledge import _prior_weight, performance_score
@@ -328,4 +378,8 @@ def record_answer(
     conv.updated_at = now
     session.flush()
     outcomes.refresh_outcome(session, conv, clock)
+    if enricher is not None:
+        from core import enrich
+
+        enrich.enrich_message(session, msg.id, enricher, clock)
     return msg

@@ -1,7 +1,8 @@
 """The review queue, gold training examples and pre-send approval.
 
 Review items are assistant messages an admin should look at: a down vote, a low
-confidence, an escalation, a low CSAT or a stale chunk behind the answer. The queue is
+confidence, an escalation, a low CSAT, a stale chunk behind the answer, or a profanity/abuse
+flag (``core.enrich``) on the answer or its question. The queue is
 ordered by expected value: how much fixing the answer is worth = the weight of its
 reasons x how often similar questions come in (same intent, or the same question text,
 over the last 30 days).
@@ -12,10 +13,13 @@ Actions (each written to the audit log in the same transaction):
   ``preview``), optionally also a proposed KB chunk for the next refresh;
 - **edit**: the edited text is stored on the message as ``human_edit_content`` with reason,
   editor and time, and becomes the gold answer;
+- neither creates training data or a KB proposal when the answer or its question is flagged
+  or not safe for training (``training_block_reason``; the decision's notes say why);
 - **reject**: with a reason; any training example from the message is deactivated.
 
 **Pre-send approval**: a draft in the risk class (confidence below
-``presend_confidence_below`` or an intent in ``presend_risk_intents``) is held: its
+``presend_confidence_below``, an intent in ``presend_risk_intents``, or flagged by
+``core.enrich.hold_reasons``) is held: its
 delivery stays ``held`` until an admin approves or edits it (then it is released to
 ``core.delivery``) or rejects it (then it is never sent).
 """
@@ -54,6 +58,7 @@ REASON_WEIGHTS = {
     "risky_draft": 2.0,
     "low_confidence": 1.0,
     "stale_chunk": 1.0,
+    "flagged": 3.0,
 }
 DEMAND_DAYS = 30
 MAX_EDIT_CHARS = 20_000
@@ -126,17 +131,10 @@ def _demand(session: Session, message: Message, now: dt.datetime, counter: Count
     q = question_of(session, message)
     if q is None:
         return 1
-    if counter is None:  # one message: count the same question text in SQL
-        n = session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(
-                Message.role == "user",
-                Message.created_at >= since,
-                Message.redacted_content == q.redacted_content,
-            )
-        )
-        return max(1, int(n or 0))
+    if counter is None:
+        # One message flagged on the hot path (a vote): counting the same text would scan
+        # every recent message, so start at 1; refresh_queue recounts with its counter.
+        return 1
     return max(1, counter.get(_norm(q.redacted_content), 0))
 
 
@@ -220,9 +218,31 @@ def _stale_chunk_message_ids(session: Session, since: dt.datetime) -> set[int]:
     return set(knowledge.messages_with_stale_chunks(session, since=since))
 
 
+def _flagged_answer_ids(session: Session, since: dt.datetime) -> set[int]:
+    """Assistant messages flagged for profanity/abuse (``core.enrich``), and the answers to
+    flagged customer messages."""
+    out = set(session.scalars(
+        select(Message.id).where(Message.role == "assistant", Message.created_at >= since,
+                                 Message.flagged.is_(True))
+    ))
+    flagged_questions = session.execute(
+        select(Message.id, Message.conversation_id).where(
+            Message.role == "user", Message.created_at >= since, Message.flagged.is_(True))
+    ).all()
+    for qid, cid in flagged_questions:
+        answer = session.scalar(
+            select(func.min(Message.id)).where(Message.conversation_id == cid, Message.id > qid,
+                                               Message.role == "assistant")
+        )
+        if answer is not None:
+            out.add(answer)
+    return out
+
+
 def refresh_queue(session: Session, settings: Settings, clock: Clock | None = None, days: int = 30) -> int:
     """Scan the assistant messages of the last ``days`` days and queue those with a down
-    vote, a low confidence, an escalated conversation, a low CSAT or a stale chunk.
+    vote, a low confidence, an escalated conversation, a low CSAT, a stale chunk, or a
+    profanity/abuse flag on the answer or on the question it answers (``flagged``).
     Returns how many reasons were newly added."""
     now = (clock or SystemClock()).now()
     since = now - dt.timedelta(days=days)
@@ -250,6 +270,8 @@ def refresh_queue(session: Session, settings: Settings, clock: Clock | None = No
         add(mid, "down_vote")
     for mid in _stale_chunk_message_ids(session, since):
         add(mid, "stale_chunk")
+    for mid in _flagged_answer_ids(session, since):
+        add(mid, "flagged")
 
     existing: dict[int, set[str]] = {}
     if candidates:
@@ -376,6 +398,22 @@ def _propose(session: Session, question: str, answer: str, msg: Message, actor: 
     return chunk.id
 
 
+def training_block_reason(session: Session, msg: Message) -> str | None:
+    """Why an approved or edited answer must not become a training example or a KB chunk
+    (``core.enrich.eligible_for_training``), or None when it may."""
+    from core import enrich
+
+    if enrich.eligible_for_training(session, msg):
+        return None
+    q = question_of(session, msg)
+    if msg.flagged or (q is not None and q.flagged):
+        what = "the answer" if msg.flagged else "the customer's question"
+        return (f"not added to training data or the knowledge base: {what} is flagged for "
+                "profanity or abuse")
+    return ("not added to training data or the knowledge base: the answer may contain personal "
+            "data the scrubber was unsure about (not safe for training)")
+
+
 def _check_actor(actor: str) -> None:
     if not isinstance(actor, str) or not actor.strip():
         raise ValidationError("Every review action needs the admin's name (actor).")
@@ -417,18 +455,22 @@ def approve(
     clock: Clock | None = None,
 ) -> Decision:
     """Approve the answer: it becomes a gold training example (its redacted text), and with
-    ``propose_chunk`` a proposed KB chunk. A held draft is released (and sent when a
-    ``notifier`` is given)."""
+    ``propose_chunk`` a proposed KB chunk, unless the answer or its question is flagged for
+    profanity/abuse or not safe for training (then ``Decision.notes`` says why and nothing is
+    created). A held draft is released (and sent when a ``notifier`` is given)."""
     _check_actor(actor)
     now = (clock or SystemClock()).now()
     item = _item(session, item_id)
     before = _snapshot(item)
     _decide(item, "approved", actor, None, now)
     msg = session.get(Message, item.message_id)
-    ex = _example(session, item, msg, msg.redacted_content, "approved", actor, now)
-    item.training_example_id = ex.id
-    if propose_chunk:
-        item.proposed_chunk_id = _propose(session, ex.question, ex.answer, msg, actor, clock)
+    blocked = training_block_reason(session, msg)
+    ex = None
+    if blocked is None:
+        ex = _example(session, item, msg, msg.redacted_content, "approved", actor, now)
+        item.training_example_id = ex.id
+        if propose_chunk:
+            item.proposed_chunk_id = _propose(session, ex.question, ex.answer, msg, actor, clock)
     dstatus = _release(session, item, notifier, settings, clock) if item.kind == "presend" else None
     audit.record(
         session,
@@ -439,14 +481,16 @@ def approve(
         before=before,
         after={
             **_snapshot(item),
-            "training_example_id": ex.id,
+            "training_example_id": ex.id if ex else None,
             "proposed_chunk_id": item.proposed_chunk_id,
             "delivery": dstatus,
+            **({"note": blocked} if blocked else {}),
         },
         clock=clock,
     )
     session.flush()
-    return Decision(item.id, item.status, ex.id, item.proposed_chunk_id, dstatus)
+    return Decision(item.id, item.status, ex.id if ex else None, item.proposed_chunk_id, dstatus,
+                    notes=[blocked] if blocked else [])
 
 
 def edit(
@@ -461,10 +505,14 @@ def edit(
     notifier=None,
     settings: Settings | None = None,
     clock: Clock | None = None,
+    enricher=None,
 ) -> Decision:
     """Replace the answer with ``new_text``: stored on the message as human_edit_content with
     ``reason``, editor and time; its redacted form (``scrubber``) becomes the gold answer. A
-    held draft is released with the edited text."""
+    held draft is released with the edited text. With an ``enricher`` the message is
+    enriched again, so its flags describe the edited text. Nothing becomes training data or
+    a KB proposal when the answer or its question is flagged or not safe for training
+    (``Decision.notes`` says why)."""
     _check_actor(actor)
     if not isinstance(new_text, str) or not new_text.strip():
         raise ValidationError("The edited answer is empty; write the answer the customer should get.")
@@ -486,10 +534,17 @@ def edit(
     msg.edited_by = actor
     msg.edited_at = now
     redacted = scrubber.scrub(new_text.strip()).text if scrubber is not None else new_text.strip()
-    ex = _example(session, item, msg, redacted, "edited", actor, now)
-    item.training_example_id = ex.id
-    if propose_chunk:
-        item.proposed_chunk_id = _propose(session, ex.question, ex.answer, msg, actor, clock)
+    if enricher is not None:  # the flags and tone score now describe the edited text
+        from core import enrich
+
+        enrich.enrich_message(session, msg.id, enricher, clock)
+    blocked = training_block_reason(session, msg)
+    ex = None
+    if blocked is None:
+        ex = _example(session, item, msg, redacted, "edited", actor, now)
+        item.training_example_id = ex.id
+        if propose_chunk:
+            item.proposed_chunk_id = _propose(session, ex.question, ex.answer, msg, actor, clock)
     dstatus = _release(session, item, notifier, settings, clock) if item.kind == "presend" else None
     audit.record(
         session,
@@ -502,13 +557,15 @@ def edit(
             **_snapshot(item),
             "human_edit_content": msg.human_edit_content,
             "edit_reason": msg.edit_reason,
-            "training_example_id": ex.id,
+            "training_example_id": ex.id if ex else None,
             "delivery": dstatus,
+            **({"note": blocked} if blocked else {}),
         },
         clock=clock,
     )
     session.flush()
-    return Decision(item.id, item.status, ex.id, item.proposed_chunk_id, dstatus)
+    return Decision(item.id, item.status, ex.id if ex else None, item.proposed_chunk_id, dstatus,
+                    notes=[blocked] if blocked else [])
 
 
 def reject(

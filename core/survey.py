@@ -159,12 +159,8 @@ def answer_survey(
     if res.rowcount != 1:
         raise Conflict("This survey was already answered; thank you!")
     session.refresh(survey)
-    outcomes.record_csat(session, survey.conversation_id, csat, clock)
-    from core import knowledge
-
-    knowledge.record_conversation_feedback(
-        session, survey.conversation_id, rating=csat, settings=settings, clock=clock
-    )
+    # the CSAT, and the credit of the chunks the conversation's answers used
+    outcomes.record_csat(session, survey.conversation_id, csat, clock, settings=settings)
     if csat < settings.review_csat_below:
         for mid in session.scalars(
             select(Message.id).where(

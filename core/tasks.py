@@ -233,7 +233,8 @@ class TaskContext:
                 self._notifier = Notifier(self.settings)
         return self._notifier
 
-    def embedder(self):
+    def base_embedder(self):
+        """The embedder of the settings (or of ``embedder_loader``), loaded once."""
         if self._embedder is None:
             if self.embedder_loader is not None:
                 self._embedder = self.embedder_loader()
@@ -242,6 +243,15 @@ class TaskContext:
 
                 self._embedder = get_embedder(self.settings)
         return self._embedder
+
+    def embedder(self):
+        """The embedder production serves: an embedding model an experiment promoted, else
+        ``base_embedder`` (``core.experiments.production_embedder``; read at every call, so a
+        promotion or rollback is followed without restarting the runner)."""
+        from core.experiments import production_embedder
+
+        with self.session() as s:
+            return production_embedder(s, self.settings, base=self.base_embedder)
 
 
 @dataclass(frozen=True)
@@ -308,12 +318,60 @@ def stale_check(ctx: TaskContext) -> dict[str, Any]:
 
 
 def kb_refresh(ctx: TaskContext) -> dict[str, Any]:
-    """Build a new KB version, evaluate it and activate it when it is not worse."""
+    """Build a new KB version, evaluate it and activate it when it is not worse; then (in its
+    own transaction) retrain the intent classifier on the new KB categories, approved examples
+    and admin corrections. A failed retrain is reported (summary and a warning event); the
+    refresh stays done."""
     from core.knowledge import weekly_refresh
 
     embedder = ctx.embedder()
     with ctx.session() as s:
-        return _summary(weekly_refresh(s, embedder, ctx.settings, ctx.clock, ctx.actor))
+        summary = _summary(weekly_refresh(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor))
+    retrain = _resolve("core.enrich:retrain")
+    if retrain is not None:
+        try:
+            with ctx.session() as s:
+                summary["intents"] = _summary(retrain(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor))
+        except Exception as exc:  # noqa: BLE001 - the refresh is committed; say what failed
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            summary["intents"] = {"status": "failed", "error": error}
+            with ctx.session() as s:
+                events.record(s, "intents.retrain_failed", f"Intent classifier retrain failed: {error}"[:300],
+                              severity="warning", details={"error": error}, clock=ctx.clock)
+    return summary
+
+
+def gaps_refresh(ctx: TaskContext) -> dict[str, Any]:
+    """Recluster the badly handled questions into knowledge gaps."""
+    from core.gaps import refresh_gaps
+
+    embedder = ctx.embedder()
+    with ctx.session() as s:
+        return _summary(refresh_gaps(s, embedder, ctx.settings, ctx.clock))
+
+
+def review_refresh(ctx: TaskContext) -> dict[str, Any]:
+    """Queue the answers an admin should look at (down votes, low confidence, flags...)."""
+    from core.review import refresh_queue
+
+    with ctx.session() as s:
+        return {"reasons_added": refresh_queue(s, ctx.settings, ctx.clock)}
+
+
+def delivery_retry(ctx: TaskContext) -> dict[str, Any]:
+    """Send the replies whose (re)try is due."""
+    from core.delivery import retry_due
+
+    with ctx.session() as s:
+        return _summary(retry_due(s, ctx.notifier(), ctx.settings, ctx.clock))
+
+
+def experiments_check(ctx: TaskContext) -> dict[str, Any]:
+    """Look at every running experiment: roll back losers, extend or stop, ask to promote."""
+    from core.experiments import check_running_experiments
+
+    with ctx.session() as s:
+        return {"experiments": check_running_experiments(s, ctx.settings, ctx.clock, actor=ctx.actor)}
 
 
 TASK_SPECS: tuple[TaskSpec, ...] = (
@@ -327,6 +385,15 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
     TaskSpec("kb_refresh", "core.tasks:kb_refresh",
              lambda s: Weekly(s.kb_refresh_time, weekday=_weekday(s.kb_refresh_weekday)),
              "Weekly KB refresh behind the evaluation gate.", needs="core.knowledge:weekly_refresh"),
+    TaskSpec("gaps_refresh", "core.tasks:gaps_refresh", lambda s: Daily(s.gaps_time),
+             "Recluster badly handled questions into knowledge gaps.", needs="core.gaps:refresh_gaps"),
+    TaskSpec("review_refresh", "core.tasks:review_refresh", lambda s: Every(60 * s.review_refresh_minutes),
+             "Fill the review queue.", needs="core.review:refresh_queue"),
+    TaskSpec("delivery_retry", "core.tasks:delivery_retry", lambda s: Every(s.delivery_poll_seconds),
+             "Send replies whose (re)try is due.", needs="core.delivery:retry_due"),
+    TaskSpec("experiments_check", "core.tasks:experiments_check", lambda s: Daily(s.experiment_check_time),
+             "Check running experiments (guardrails, decisions, planned ends).",
+             needs="core.experiments:check_running_experiments"),
     # issue 6 (training): adapters live next to their core functions
     TaskSpec("finetune_poll", "core.finetune:poll_task", lambda s: Every(s.finetune_poll_seconds),
              "Advance every open fine-tune job once.", needs="core.finetune:poll"),

@@ -3,8 +3,10 @@ conversation (the visitor's session id is the user), the customer message is scr
 write, the responder answers from the active KB version, and the answer comes back with a
 signature the widget uses to vote on it.
 
-The embedding model and the PII analyzer are loaded once per process (on the first chat
-request) and kept on ``app.state``.
+Customer messages and answers are enriched on write (``core.enrich``: intent, profanity and
+abuse flags, tone score); the conversation's intent (unless ``unknown``) picks the responder's
+system prompt. The embedding model, the PII analyzer and the enricher are loaded once per
+process (on the first request that needs them) and kept on ``app.state``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import get_session, get_settings
 from api.schemas import ChatIn, ChatOut, limit_body
-from core import experiments, feedback, ingest, responder
+from core import enrich, experiments, feedback, ingest, responder
 from core.clock import Clock
 from core.config import Settings
 from core.errors import NotFound
@@ -41,6 +43,17 @@ def app_embedder(request: Request):
 
             state.embedder = get_embedder(state.settings)
         return state.embedder
+
+
+def app_enricher(request: Request, session: Session):
+    """The enricher (``core.enrich``) on the embedder production serves (a promoted embedding
+    model, else ``app_embedder``), so the API and the job runner share one intent model."""
+    state = request.app.state
+    embedder = experiments.production_embedder(
+        session, state.settings, base=lambda: app_embedder(request),
+        loader=getattr(state, "embedder_loader", None),
+    )
+    return enrich.get_enricher(state.settings, embedder)
 
 
 def app_scrubber(request: Request):
@@ -106,10 +119,13 @@ def log_turn(
             channel_metadata=metadata or {},
             messages=[ingest.MessageIn(role="user", content=question)],
         )
-        report = ingest.store_conversations(session, [conv], scrubber, settings, clock)
+        report = ingest.store_conversations(
+            session, [conv], scrubber, settings, clock, enricher=app_enricher(request, session)
+        )
         return report.conversation_ids[0]
     ingest.add_message(
-        session, conversation_id, ingest.MessageIn(role="user", content=question), scrubber, settings, clock
+        session, conversation_id, ingest.MessageIn(role="user", content=question), scrubber, settings, clock,
+        enricher=app_enricher(request, session),
     )
     return conversation_id
 
@@ -139,10 +155,12 @@ def chat(
     cid = log_turn(
         request, session, settings, channel="web", user=session_id, question=body.message, conversation_id=cid
     )
-    intent = session.get(Conversation, cid).intent
+    conv = session.get(Conversation, cid)
+    intent = None if conv.intent == "unknown" else conv.intent
     ans = answer_question(request, session, settings, body.message, intent=intent, user=session_id)
     msg: Message = experiments.record_answer(
-        session, cid, ans, clock=app_clock(request), scrubber=app_scrubber(request), settings=settings
+        session, cid, ans, clock=app_clock(request), scrubber=app_scrubber(request), settings=settings,
+        enricher=app_enricher(request, session),
     )
     sig = feedback.widget_signature(session, settings, msg.id, app_clock(request))
     return ChatOut(

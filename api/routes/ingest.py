@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from api.deps import get_session, get_settings
-from api.routes.chat import app_clock, app_scrubber
+from api.routes.chat import app_clock, app_enricher, app_scrubber
 from api.schemas import (
     MAX_ID,
     ConversationOut,
@@ -90,7 +90,10 @@ def create_conversation(
         assigned_agent=body.assigned_agent,
         intent=body.intent,
     )
-    report = ingest.store_conversations(session, [conv], app_scrubber(request), settings, app_clock(request))
+    report = ingest.store_conversations(
+        session, [conv], app_scrubber(request), settings, app_clock(request),
+        enricher=app_enricher(request, session),
+    )
     if report.conversation_ids:
         return ConversationOut(
             conversation_id=report.conversation_ids[0], created=True, messages=report.messages_created
@@ -148,7 +151,8 @@ def add_message(
         raise NotFound(f"Conversation {conversation_id} does not exist; create it first.")
     require_key(request, session, f"ingest:{conv.channel}")
     msg = ingest.add_message(
-        session, conversation_id, _message_in(body), app_scrubber(request), settings, app_clock(request)
+        session, conversation_id, _message_in(body), app_scrubber(request), settings, app_clock(request),
+        enricher=app_enricher(request, session),
     )
     return MessageOut(
         message_id=msg.id,

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import get_session, get_settings
-from api.routes.chat import answer_question, app_clock, app_scrubber, log_turn
+from api.routes.chat import answer_question, app_clock, app_enricher, app_scrubber, log_turn
 from api.routes.ingest import _channel_of_key
 from api.schemas import ChatCompletionIn, limit_body, require_key
 from core import experiments, feedback, responder
@@ -122,9 +122,11 @@ def chat_completions(
             request, session, settings, channel=channel, user=user, question=question, conversation_id=cid
         )
     intent = session.get(Conversation, cid).intent
+    intent = None if intent == "unknown" else intent
     ans = answer_question(request, session, settings, question, intent=intent, user=user)
     msg = experiments.record_answer(
-        session, cid, ans, clock=clock, scrubber=app_scrubber(request), settings=settings
+        session, cid, ans, clock=clock, scrubber=app_scrubber(request), settings=settings,
+        enricher=app_enricher(request, session),
     )
     footer = feedback.email_footer(msg.id, session=session, settings=settings, clock=clock)
     created = int(time.time())

@@ -15,10 +15,10 @@ from api.deps import get_session, get_settings
 from api.routes.chat import app_clock
 from api.routes.ingest import _channel_of_key
 from api.schemas import OutcomeIn, OutcomeOut, limit_body, require_key
-from core import knowledge, outcomes, survey
+from core import outcomes, survey
 from core.config import Settings
 from core.errors import NotFound, ValidationError
-from core.models import Conversation, ConversationOutcome
+from core.models import Conversation
 
 router = APIRouter(tags=["outcomes"], dependencies=[Depends(limit_body)])
 
@@ -56,11 +56,8 @@ def record_outcome(
         raise NotFound(f"Conversation {body.conversation_id} does not exist.")
     require_key(request, session, f"ingest:{conv.channel}")
     clock = app_clock(request)
-    prior = session.get(ConversationOutcome, conv.id)
-    was_booked = bool(prior and prior.booking_converted)
-    row = outcomes.record_booking(session, conv.id, body.converted, body.value_usd, clock)
-    if body.converted and not was_booked:
-        knowledge.record_conversation_feedback(session, conv.id, booked=True, settings=settings, clock=clock)
+    # credits the chunks the conversation's answers used, the first time it is booked
+    row = outcomes.record_booking(session, conv.id, body.converted, body.value_usd, clock, settings=settings)
     status, note = None, None
     if body.converted and body.send_survey:
         try:

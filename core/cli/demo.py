@@ -16,15 +16,21 @@ from core.config import get_settings
               help="Do nothing when the database already has conversations (used by `make run`).")
 @click.option("--seed", type=int, default=None,
               help="Seed of the generator (default SUPPORTLOOP_DEMO_SEED); same seed, same data.")
+@click.option("--conversations-only", is_flag=True,
+              help="Only store the conversations: no KB, enrichment, votes, review queue or metrics.")
 @handle_errors
-def demo_cmd(size: str, if_empty: bool, seed: int | None) -> None:
+def demo_cmd(size: str, if_empty: bool, seed: int | None, conversations_only: bool) -> None:
     """Load demo data: a hibachi catering business with 90 days of conversations ending now.
 
-    Every message is scrubbed on the way in, like any other import. Loading twice with the
-    same seed skips the conversations already there.
+    Every message is scrubbed on the way in, like any other import. Then the learning loop
+    runs over them: the demo knowledge base is built and activated, messages are enriched
+    (intents, flags, tone), votes, held drafts, the review queue, knowledge gaps, alert rules
+    and the metrics roll-up are filled, so every dashboard page has something to show.
+    Loading twice with the same seed skips the conversations already there.
     """
     from core.db import is_empty, session_scope
     from core.demo import load_demo
+    from core.experiments import production_embedder
     from core.pii import get_scrubber
 
     settings = get_settings()
@@ -36,16 +42,25 @@ def demo_cmd(size: str, if_empty: bool, seed: int | None) -> None:
                 return
     click.echo("loading the PII scrubber ...", err=True)
     scrubber = get_scrubber(settings)
+    embedder = None
+    if not conversations_only:
+        click.echo("loading the embedding model ...", err=True)
+        with factory() as s:
+            embedder = production_embedder(s, settings)
     bar = tqdm(total=0, unit="conv", desc=f"demo ({size})", disable=None)
 
     def progress(done: int, total: int) -> None:
         bar.total = total
         bar.update(done - bar.n)
 
+    def stage(name: str) -> None:
+        bar.close()
+        click.echo(f"{name} ...", err=True)
+
     try:
         with session_scope(factory) as session:
             report = load_demo(session, scrubber, settings, size=size, seed=seed, if_empty=if_empty,
-                               progress=progress)
+                               progress=progress, embedder=embedder, on_stage=stage)
     finally:
         bar.close()
     click.echo(report.summary())

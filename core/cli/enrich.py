@@ -16,9 +16,13 @@ from core.errors import ValidationError
 
 
 def _embedder():
-    from core.embeddings import get_embedder
+    """The embedder production serves: an embedding model an experiment promoted, else the
+    settings' (``core.experiments.production_embedder``)."""
+    from core.experiments import production_embedder
 
-    return get_embedder(get_settings())
+    _engine, factory = open_db()
+    with factory() as s:
+        return production_embedder(s, get_settings())
 
 
 def _since(value: str | None) -> dt.datetime | None:

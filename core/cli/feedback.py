@@ -100,6 +100,8 @@ def review_approve(item_id: int, actor: str, propose_chunk: bool) -> None:
         + (f", proposed chunk {d.proposed_chunk_id}" if d.proposed_chunk_id else "")
         + (f", delivery {d.delivery_status}" if d.delivery_status else "")
     )
+    for note in d.notes:
+        click.echo(f"note: {note}")
 
 
 @review_group.command("reject")

@@ -22,19 +22,24 @@ from core.errors import ImportFailed
               help="Where --skip-invalid writes rejected rows (default PATH.rejects.jsonl).")
 @handle_errors
 def import_cmd(path: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None) -> None:
-    """Import conversations from a file, scrubbing PII on the way in.
+    """Import conversations from a file, scrubbing PII on the way in and enriching them
+    (intents, profanity flags, tone scores).
 
     Nothing is written unless every row is valid (or --skip-invalid); conversations
     already imported are skipped, so running it twice creates no duplicates.
     """
+    from core import enrich
     from core.db import session_scope
+    from core.experiments import production_embedder
     from core.ingest import import_file
     from core.pii import get_scrubber
 
     settings = get_settings()
     _engine, factory = open_db()
-    click.echo("loading the PII scrubber ...", err=True)
+    click.echo("loading the PII scrubber and the embedding model ...", err=True)
     scrubber = get_scrubber(settings)
+    with factory() as s:
+        enricher = enrich.get_enricher(settings, production_embedder(s, settings))
     bar = tqdm(total=0, unit="msg", desc="importing", disable=None)
 
     def progress(done: int, total: int) -> None:
@@ -44,7 +49,7 @@ def import_cmd(path: Path, fmt: str | None, skip_invalid: bool, rejects: Path | 
     try:
         with session_scope(factory) as session:
             report = import_file(session, path, scrubber, settings, fmt=fmt, skip_invalid=skip_invalid,
-                                 rejects_path=rejects, progress=progress)
+                                 rejects_path=rejects, progress=progress, enricher=enricher)
     except ImportFailed as exc:
         bar.close()
         for p in exc.problems[:50]:

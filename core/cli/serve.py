@@ -29,6 +29,7 @@ def process_commands(settings) -> dict[str, list[str]]:
         "api": [
             py, "-m", "uvicorn", "api.main:create_app", "--factory",
             "--host", settings.api_host, "--port", str(settings.api_port),
+            "--workers", str(settings.api_workers),
         ],
     }
     if importlib.util.find_spec("jobs.__main__") is not None:

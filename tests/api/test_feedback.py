@@ -118,3 +118,42 @@ def test_comment_from_the_thank_you_page_is_scrubbed(client, session, settings):
     stored = session.scalar(select(Feedback.comment))
     assert "555-0187" not in stored and "<PHONE_NUMBER>" in stored
     assert re.search("John Smith", stored) is None
+
+
+def test_concurrent_widget_votes_through_the_api_count_once(db, settings):
+    """Threads, each with its own API client (SQLite: they share the vote lock of the database
+    file), vote on one answer at once: one row, the down-vote count matches the final vote."""
+    import threading
+
+    from core.models import ConversationOutcome
+
+    with db.session() as s:
+        conv, _, ans = make_answer(s, channel="web", user="visitor-concurrent")
+        sig = feedback.widget_signature(s, settings, ans.id)
+        ids = (conv.id, ans.id)
+    statuses, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def worker(n):
+        try:
+            with TestClient(create_app(settings)) as c:
+                barrier.wait()
+                for i in range(6):
+                    vote = "down" if (n + i) % 2 else "up"
+                    r = c.post("/api/v1/ai/feedback", json={"message_id": ids[1], "vote": vote, "sig": sig})
+                    statuses.append((r.status_code, r.json()["status"], r.json()["previous"]))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert {code for code, *_ in statuses} == {200}
+    assert sum(1 for _, status, previous in statuses if status == "recorded" and previous is None) == 1
+    with db.session() as s:
+        rows = s.execute(select(Feedback.vote)).scalars().all()
+        assert len(rows) == 1
+        assert s.get(ConversationOutcome, ids[0]).down_votes == (1 if rows[0] == "down" else 0)

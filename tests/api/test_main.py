@@ -8,3 +8,40 @@ def test_healthz_and_openapi(settings):
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/openapi.json").status_code == 200
         assert client.get("/no-such-page").status_code == 404
+
+
+def _preflight(client, path, origin="https://shop.example"):
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+
+
+def test_cors_only_for_the_widget_endpoints(settings):
+    with TestClient(create_app(settings)) as client:
+        for path in ("/api/v1/ai/feedback", "/api/v1/chat"):
+            r = _preflight(client, path)
+            assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+            assert "access-control-allow-credentials" not in r.headers
+        r = client.post("/api/v1/ai/feedback", json={}, headers={"Origin": "https://shop.example"})
+        assert r.status_code == 422 and r.headers["access-control-allow-origin"] == "*"
+        # API-key routes get no CORS at all
+        r = _preflight(client, "/api/v1/conversations")
+        assert "access-control-allow-origin" not in r.headers
+        r = client.get("/api/v1/ai/feedback/stats", headers={"Origin": "https://shop.example"})
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_cors_origins_setting(settings):
+    listed = settings.model_copy(update={"cors_origins": "https://shop.example, https://b.example"})
+    with TestClient(create_app(listed)) as client:
+        ok = _preflight(client, "/api/v1/ai/feedback")
+        assert ok.headers["access-control-allow-origin"] == "https://shop.example"
+        assert "access-control-allow-origin" not in _preflight(client, "/api/v1/chat", "https://evil.example").headers
+    off = settings.model_copy(update={"cors_origins": ""})
+    with TestClient(create_app(off)) as client:
+        assert "access-control-allow-origin" not in _preflight(client, "/api/v1/ai/feedback").headers

@@ -22,8 +22,22 @@ from core.demo import (
     generate_conversations,
     load_demo,
 )
+from core.embeddings import HashingEmbedder
 from core.errors import ValidationError
-from core.models import CHANNELS, Conversation, ConversationOutcome, Message
+from core.kb_versions import active_version
+from core.models import (
+    CHANNELS,
+    AlertRule,
+    Chunk,
+    Conversation,
+    ConversationOutcome,
+    Delivery,
+    Feedback,
+    Message,
+    MessageChunk,
+    MetricDay,
+    ReviewItem,
+)
 from tests.conftest import PG_ADMIN_URL, _unavailable
 
 NOW = dt.datetime(2025, 6, 15, 18, 30)
@@ -47,9 +61,9 @@ def _settings(tmp_path, url: str) -> Settings:
 def _build(url: str, scrubber, tmp_path, seed: int = SEED):
     engine = make_engine(url)
     factory = session_factory(engine)
-    with session_scope(factory) as s:
+    with session_scope(factory) as s:  # the learning loop runs on the fast hashing embedder here
         report = load_demo(s, scrubber, _settings(tmp_path, url), size="small", seed=seed,
-                           clock=FixedClock(NOW))
+                           clock=FixedClock(NOW), embedder=HashingEmbedder(dim=256))
     return engine, factory, report
 
 
@@ -183,6 +197,37 @@ def test_demo_counts(demo_db):
         assert s.scalar(select(func.max(Message.created_at))) <= NOW
         assert s.scalar(select(func.count()).where(
             ConversationOutcome.first_response_time_seconds.is_not(None))) > 100
+
+
+def test_demo_runs_the_learning_loop_so_every_page_has_data(demo_db):
+    loop = demo_db["report"].loop
+    assert "learning loop:" in demo_db["report"].summary()
+    with demo_db["factory"]() as s:
+        version = active_version(s)
+        assert version is not None and loop["kb_version"] == version.id and version.chunk_count >= 60
+        linked = s.scalar(select(func.count()).select_from(MessageChunk))
+        assert linked == loop["answers_linked"] > 100
+        assert s.scalar(select(func.sum(Chunk.times_used_in_response))) == linked
+        assert s.scalar(select(func.sum(Chunk.times_led_to_booking))) > 0
+        # enrichment: every message, intents on customer messages, a few swearing customers
+        assert s.scalar(select(func.count()).where(Message.enriched_at.is_(None))) == 0
+        assert s.scalar(select(func.count()).where(Message.role == "user", Message.intent.is_not(None))) > 100
+        flagged = s.scalars(select(Message.redacted_content).where(Message.flagged.is_(True))).all()
+        assert len(flagged) == loop["flagged"] >= 3
+        assert all(m.startswith(("This is fucking", "What the fuck", "Seriously, this is shitty"))
+                   for m in flagged)
+        # votes, held drafts, the review queue, alert rules and the roll-up
+        votes = dict(s.execute(select(Feedback.vote, func.count()).group_by(Feedback.vote)).all())
+        assert votes.get("down", 0) >= 1 and votes.get("up", 0) >= 1
+        held = s.scalar(select(func.count()).where(Delivery.status == "held"))
+        assert held == loop["held_drafts"] >= 1
+        kinds = dict(s.execute(select(ReviewItem.kind, func.count()).where(ReviewItem.status == "open")
+                               .group_by(ReviewItem.kind)).all())
+        assert kinds.get("presend") == held and kinds.get("review", 0) >= 5
+        reasons = {r for rs in s.scalars(select(ReviewItem.reasons)) for r in rs}
+        assert {"down_vote", "escalation"} <= reasons
+        assert s.scalar(select(func.count()).select_from(AlertRule)) >= 5
+        assert s.scalar(select(func.count()).select_from(MetricDay)) >= 80
 
 
 def test_demo_raw_pii_is_scrubbed(demo_db):

@@ -300,3 +300,52 @@ def test_feedback_and_review_cli(db, tmp_path, monkeypatch):
         assert runner.invoke(main, ["feedback", "stats", "--days", "3650"]).exit_code == 0
     finally:
         get_settings.cache_clear()
+
+
+def test_concurrent_mixed_votes_of_one_voter_leave_one_row_and_exact_counters(db, settings):
+    """Many threads vote up and down on the same message as the same voter at once: one row,
+    exactly one first vote, and every counter equals what the final vote implies."""
+    from core import knowledge
+    from core.models import Chunk, MessageChunk
+
+    s = db.session()
+    conv, _, ans = make_answer(s)
+    chunk = knowledge.add_chunk(s, text="Hibachi parties cost $60 per adult, $600 minimum.", title="Pricing")
+    s.add(MessageChunk(message_id=ans.id, chunk_id=chunk.id, rank=0, score=0.9, used=True))
+    s.commit()
+    ids = (conv.id, ans.id, chunk.id)
+    s.close()
+    results, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def worker(n):
+        try:
+            barrier.wait()
+            for i in range(10):
+                with db.session() as ws:
+                    vote = "down" if (n + i) % 2 else "up"
+                    r = feedback.record_vote(ws, ids[1], vote, "cust@example.com", settings=settings)
+                    results.append(r)
+                    ws.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(1 for r in results if r.previous is None) == 1  # one first vote, all others see it
+    assert all(r.changed == (r.previous != r.vote) for r in results)
+    with db.session() as s2:
+        rows = s2.execute(select(Feedback.vote)).scalars().all()
+        assert len(rows) == 1
+        final = rows[0]
+        outcome = s2.get(ConversationOutcome, ids[0])
+        assert outcome.down_votes == (1 if final == "down" else 0)
+        assert outcome.successful_outcome is (final == "up")
+        row = s2.get(Chunk, ids[2])
+        assert (row.rating_count, row.rating_sum) == (1, 5.0 if final == "up" else 1.0)
+        assert row.performance_score == knowledge.performance_score(row, settings.kb_score_prior_weight)
+        assert s2.scalar(select(ReviewItem.reasons).where(ReviewItem.message_id == ids[1])) == ["down_vote"]

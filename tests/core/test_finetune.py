@@ -18,7 +18,7 @@ from core.datasets import DatasetFilters, approve_dataset, build_dataset
 from core.errors import Conflict, PermissionDenied, ValidationError
 from core.events import recent
 from core.finetune.preflight import quarter_of
-from core.models import FineTuneJob, KBVersion, TrainingExample
+from core.models import DatasetVersion, FineTuneJob, KBVersion, TrainingExample
 from core.tasks import default_registry
 from tests.core.finetune_fakes import FakeOpenAI
 
@@ -126,15 +126,12 @@ def test_openai_job_runs_to_success_across_a_restart(db, cfg, scrubber, fake):
         ds_id = approved_dataset(s, cfg, scrubber)
         job = ft.launch(s, cfg, ds_id, "boss", clock=clock)
         s.commit()
+        ds_file = Path(cfg.data_dir) / s.get(DatasetVersion, ds_id).train_file
     assert job.status == "validating_files" and job.provider_job_id.startswith("ftjob-")
     (remote,) = fake.jobs.values()
     assert remote["model"] == "gpt-4o-mini" and remote["suffix"] == "supportloop" and remote["n_epochs"] == 3
     assert remote["request"]["validation_file"] and remote["seed"] == cfg.dataset_seed
     train = fake.files[remote["training_file"]]
-    ds_file = (
-        Path(cfg.data_dir)
-        / s.get(__import__("core.models", fromlist=["DatasetVersion"]).DatasetVersion, ds_id).train_file
-    )
     assert train["purpose"] == "fine-tune" and train["content"] == ds_file.read_bytes()
 
     # monitoring, two polls in one process ...

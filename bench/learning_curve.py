@@ -1,0 +1,482 @@
+"""Proof that it learns: the self-learning benchmark on BANKING77.
+
+    python -m bench.learning_curve            # the full run (about 15 minutes on 2 cores)
+    python -m bench.learning_curve --quick    # 10 intents, 4 short weeks (a minute)
+
+Every variant starts from a KB with one answer per intent (one training question each, its
+answer standing for the intent) on a fresh SQLite database, and drives the product's own
+code paths (see docs/learning_curve.md):
+
+- each simulated week a slice of the training questions arrives as customer messages
+  (``core.ingest.store_conversations``), is answered by ``core.responder.answer`` and stored
+  with ``record_answer``; an escalated question gets a human agent's reply
+  (``core.ingest.add_message``); customers vote on a share of the answers
+  (``core.feedback.record_vote``) with some wrong votes;
+- at the end of the week admins work a budget of review items in the queue's own order
+  (``core.review.refresh_queue`` / ``list_queue``, ``core.intents.correct_intent``,
+  ``core.review.approve`` / ``edit`` with a proposed chunk) and the weekly refresh runs with
+  its evaluation gate (``core.knowledge.weekly_refresh``);
+- after each week the active KB version answers the whole test split
+  (``core.responder.answer_batch``: the same decision ``answer`` makes).
+
+Variants: ``learning`` (all of it), ``votes_only`` (admins fix only down-voted answers),
+``static`` (no learning at all) and ``ceiling`` (a KB of every training question). Writes
+bench/results/learning_curve.json and bench/results/learning_curve.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+import numpy as np  # noqa: E402
+
+from bench.learning_sim import (  # noqa: E402
+    CITATION,
+    DATA_DIR,
+    Admins,
+    Agents,
+    Banking77,
+    Counters,
+    Customers,
+    MemoEmbedder,
+    MemoScrubber,
+    Plan,
+    Served,
+    answer_text,
+    load_banking77,
+    make_plan,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+VARIANTS = ("learning", "votes_only", "static", "ceiling")
+T0 = dt.datetime(2026, 1, 5, 9, 0)
+DEFAULT_THRESHOLD = 0.7
+
+
+# --- settings -----------------------------------------------------------------------------------
+def bench_settings(tmp: Path, args: argparse.Namespace):
+    """The product's settings for one variant: defaults, except the ones named here."""
+    from core.config import Settings
+
+    return Settings(
+        database_url=f"sqlite:///{tmp / 'bench.db'}",
+        data_dir=tmp / "data",
+        index_dir=tmp / "data" / "indexes",
+        kb_confidence_method=args.method,
+        kb_vote_temperature=args.temperature,
+        kb_search_k=args.k,
+        kb_escalation_threshold=args.threshold,
+        kb_gate_tolerance=args.gate_tolerance,
+        kb_stale_days=3650,  # nothing goes stale in 12 simulated weeks of a fixed data set
+        openai_base_url="",
+    )
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+def evaluate_test(session, questions: list[str], truth: list[str], embedder, settings, cache) -> dict:
+    """The active KB version on the test split through ``responder.answer_batch``."""
+    from core.responder import answer_batch
+
+    answers = answer_batch(session, questions, embedder=embedder, settings=settings, index_cache=cache)
+    right = np.array([a.intent == y for a, y in zip(answers, truth, strict=True)])
+    answered = np.array([not a.escalated for a in answers])
+    conf = np.array([a.confidence for a in answers])
+    n_ans = int(answered.sum())
+    return {
+        "accuracy": round(float(right.mean()), 4),
+        "containment": round(float(answered.mean()), 4),
+        "answered_precision": round(float((right & answered).sum() / n_ans), 4) if n_ans else None,
+        "escalation_rate": round(1 - float(answered.mean()), 4),
+        "containment_at_p95": containment_at_precision(conf, right, 0.95),
+    }
+
+
+def containment_at_precision(conf: np.ndarray, right: np.ndarray, precision: float) -> dict:
+    """The most questions answerable with answered precision >= ``precision`` by a threshold on
+    this confidence (what the best single threshold would give; reported, never used)."""
+    order = np.argsort(-conf, kind="stable")
+    hits = np.cumsum(right[order])
+    prec = hits / np.arange(1, len(order) + 1)
+    ok = np.where(prec >= precision)[0]
+    if not len(ok):
+        return {"containment": 0.0, "threshold": None}
+    i = int(ok.max())
+    return {"containment": round((i + 1) / len(order), 4), "threshold": round(float(conf[order][i]), 4)}
+
+
+# --- one variant ---------------------------------------------------------------------------------
+def chunk_title(question: str, limit: int = 300) -> str:
+    """A question as a chunk title (cut like ``core.knowledge.propose_chunk`` cuts long ones)."""
+    return question if len(question) <= limit else question[: limit - 1].rstrip() + "…"
+
+
+def seed_records(data: Banking77, rows: list[int], prefix: str) -> list[dict]:
+    return [
+        {
+            "external_id": f"{prefix}-{i}",
+            "title": chunk_title(data.train[i][0]),
+            "text": answer_text(data.train[i][1]),
+            "category": data.train[i][1],
+        }
+        for i in rows
+    ]
+
+
+def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args, log) -> dict:
+    """Run one variant on its own database; returns its curves and facts."""
+    from core import knowledge
+    from core.clock import FixedClock
+    from core.db import make_engine, session_factory, upgrade
+    from core.evaluation import import_questions
+    from core.ingest import ConversationIn, MessageIn, store_conversations
+    from core.kb_index import IndexCache
+    from core.responder import answer, record_answer
+
+    started = time.perf_counter()
+    learns = name in ("learning", "votes_only")
+    with tempfile.TemporaryDirectory(prefix=f"lc-{name}-") as tmpdir:
+        settings = bench_settings(Path(tmpdir), args)
+        upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        session = session_factory(engine)()
+        clock = FixedClock(T0)
+        cache = IndexCache()
+        counters = Counters()
+        customers = Customers(args.vote_share, args.noise, args.seed)
+        agents = Agents()
+        admins = None
+        if name == "learning":
+            admins = Admins(args.budget)
+        elif name == "votes_only":
+            admins = Admins(args.budget, only_reasons={"down_vote"})
+        try:
+            kb_rows = list(range(len(data.train))) if name == "ceiling" else plan.seeds
+            knowledge.import_chunks(session, seed_records(data, kb_rows, "b77"), actor="bench",
+                                    source_type="imported", clock=clock)
+            import_questions(
+                session,
+                [{"question": data.train[i][0], "intent": data.train[i][1]} for i in plan.gate],
+                source="bench-gate",
+                created_by="bench",
+                clock=clock,
+            )
+            first = knowledge.weekly_refresh(session, embedder, settings, clock, actor="bench",
+                                             reason="starting KB")
+            session.commit()
+            test_q = [q for q, _ in data.test]
+            test_y = [y for _, y in data.test]
+            curves: dict[str, list] = {k: [] for k in (
+                "accuracy", "containment", "answered_precision", "escalation_rate", "live_containment",
+                "live_precision", "labels_consumed", "kb_chunks", "refresh", "containment_at_p95")}
+            labels0 = len(kb_rows) + len(plan.gate)
+
+            def record_week(ev: dict, live: float | None, live_prec: float | None, refresh: str,
+                            chunks: int) -> None:
+                for key in ("accuracy", "containment", "answered_precision", "escalation_rate",
+                            "containment_at_p95"):
+                    curves[key].append(ev[key])
+                curves["live_containment"].append(live)
+                curves["live_precision"].append(live_prec)
+                curves["labels_consumed"].append(labels0 + counters.agent_answers + counters.review_labels)
+                curves["refresh"].append(refresh)
+                curves["kb_chunks"].append(chunks)
+
+            ev = evaluate_test(session, test_q, test_y, embedder, settings, cache)
+            record_week(ev, None, None, first.status, first.chunk_count)
+            log(f"  [{name}] week 0: acc {ev['accuracy']:.3f} containment {ev['containment']:.3f} "
+                f"precision {ev['answered_precision']} chunks {first.chunk_count}")
+            served_by_conv: dict[int, Served] = {}
+            for week, rows in enumerate(plan.weeks, start=1):
+                week_start = T0 + dt.timedelta(days=7 * (week - 1))
+                step = dt.timedelta(seconds=max(1, int(6 * 86400 / max(1, len(rows)))))
+                convs = [
+                    ConversationIn(
+                        channel="web",
+                        external_user_id=f"customer-{i}",
+                        external_id=f"b77-train-{i}",
+                        created_at=week_start + n * step,
+                        messages=[MessageIn(role="user", content=data.train[i][0],
+                                            created_at=week_start + n * step)],
+                    )
+                    for n, i in enumerate(rows)
+                ]
+                clock.set(week_start)
+                rep = store_conversations(session, convs, scrubber, settings, clock)
+                answered = right_answered = 0
+                for n, (i, cid) in enumerate(zip(rows, rep.conversation_ids, strict=True)):
+                    clock.set(week_start + n * step + dt.timedelta(seconds=1))
+                    question = data.train[i][0]
+                    ans = answer(session, question, embedder=embedder, settings=settings, index_cache=cache,
+                                 clock=clock)
+                    msg = record_answer(session, cid, ans, clock=clock, scrubber=scrubber, settings=settings)
+                    served = Served(i, cid, msg.id, data.train[i][1], ans.intent, ans.escalated)
+                    served_by_conv[cid] = served
+                    if ans.escalated:
+                        agents.reply(session, served, scrubber, settings, clock, counters)
+                    else:
+                        answered += 1
+                        right_answered += ans.intent == served.intent
+                        customers.maybe_vote(session, served, f"customer-{i}", settings, clock, counters)
+                session.commit()
+                live = answered / len(rows) if rows else None
+                live_prec = right_answered / answered if answered else None
+                clock.set(week_start + dt.timedelta(days=6, hours=12))
+                refresh = "none"
+                if admins is not None:
+                    admins.work(session, served_by_conv, scrubber, settings, clock, counters)
+                    session.commit()
+                if learns:
+                    clock.set(week_start + dt.timedelta(days=6, hours=17))
+                    rep_r = knowledge.weekly_refresh(session, embedder, settings, clock, actor="runner")
+                    refresh = rep_r.status
+                    if refresh == "rejected":
+                        why = "; ".join(rep_r.reasons)
+                        log(f"  [{name}] week {week}: candidate rejected by the gate: {why}")
+                    session.commit()
+                from core.kb_versions import active_version
+
+                chunks = active_version(session).chunk_count
+                ev = evaluate_test(session, test_q, test_y, embedder, settings, cache)
+                record_week(ev, live, live_prec, refresh, chunks)
+                log(f"  [{name}] week {week}: live containment {live:.3f} (precision "
+                    f"{live_prec if live_prec is None else round(live_prec, 3)}) | test acc "
+                    f"{ev['accuracy']:.3f} containment {ev['containment']:.3f} precision "
+                    f"{ev['answered_precision']} | refresh {refresh}, {chunks} chunks, labels "
+                    f"{curves['labels_consumed'][-1]}, reviews {counters.reviews}, "
+                    f"{time.perf_counter() - started:.0f}s")
+        finally:
+            session.close()
+            engine.dispose()
+    out = dict(curves)
+    out["people"] = {k: v for k, v in vars(counters).items() if k != "extra"}
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+# --- plot -------------------------------------------------------------------------------------------
+COLORS = {"learning": "#1f77b4", "votes_only": "#ff7f0e", "static": "#7f7f7f", "ceiling": "#2ca02c"}
+
+
+def plot(result: dict, path: Path) -> None:
+    """Two panels over the weeks: test accuracy, and test + live containment, one line per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weeks = result["weeks"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    for name, v in result["variants"].items():
+        c = COLORS.get(name)
+        ax1.plot(weeks, v["accuracy"], marker="o", ms=3, color=c, label=name)
+        ax2.plot(weeks, v["containment"], marker="o", ms=3, color=c, label=f"{name} (test)")
+        live = [(w, x) for w, x in zip(weeks, v["live_containment"], strict=True) if x is not None]
+        if live and name != "ceiling":
+            ax2.plot(*zip(*live, strict=True), ls=":", color=c, label=f"{name} (live traffic)")
+    ax1.axhline(0.90, ls="--", lw=0.8, color="black")
+    ax2.axhline(0.80, ls="--", lw=0.8, color="black")
+    ax1.set_title("Test accuracy@1 (BANKING77, 3,080 questions)")
+    ax2.set_title(f"Containment at confidence threshold {result['threshold']}")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("simulated week")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    ax1.set_ylabel("share of test questions")
+    ax1.legend(loc="lower right", fontsize=8)
+    ax2.legend(loc="lower right", fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- main -------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.learning_curve", description=__doc__.split("\n\n")[0])
+    p.add_argument("--weeks", type=int, default=12, help="simulated weeks (default 12)")
+    p.add_argument("--budget", type=int, default=200, help="review items admins decide per week (200)")
+    p.add_argument("--vote-share", type=float, default=0.15, help="share of answers customers vote on")
+    p.add_argument("--noise", type=float, default=0.10, help="share of votes that are wrong")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help="kb_escalation_threshold, the same in the weeks and the evaluation")
+    p.add_argument("--method", choices=("vote", "margin"), default="vote", help="kb_confidence_method")
+    p.add_argument("--temperature", type=float, default=0.05, help="kb_vote_temperature")
+    p.add_argument("--k", type=int, default=10, help="kb_search_k (chunks retrieved)")
+    p.add_argument("--gate-tolerance", type=float, default=0.02,
+                   help="kb_gate_tolerance (0.02: three of the 154 gate questions; the product default 0.0 "
+                   "freezes learning after week 7, see docs/learning_curve.md)")
+    p.add_argument("--gate-per-intent", type=int, default=2, help="training questions per intent held out "
+                   "as the refresh gate's evaluation set")
+    p.add_argument("--intents", type=int, default=None, help="use only the first N intents")
+    p.add_argument("--per-week", type=int, default=None, help="questions per week (default: all, evenly)")
+    p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test questions")
+    p.add_argument("--embedder", choices=("minilm", "hashing"), default="minilm")
+    p.add_argument("--scrubber", choices=("presidio", "none"), default="presidio",
+                   help="PII scrubber at ingest ('none': pass-through, for smoke runs)")
+    p.add_argument("--data", default=os.environ.get("BANKING77_DIR", str(DATA_DIR)))
+    p.add_argument("--embedding-cache", default=None,
+                   help="a .npz file keeping the sentence vectors between runs (default: none, embed all)")
+    p.add_argument("--out", default=str(RESULTS / "learning_curve.json"))
+    p.add_argument("--plot", default=None, help="PNG path (default: next to --out)")
+    p.add_argument("--quick", action="store_true",
+                   help="10 intents, 4 weeks of 60 questions, 300 test questions")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.intents = args.intents or 10
+        args.weeks = 4 if args.weeks == 12 else args.weeks
+        args.per_week = args.per_week or 60
+        args.test_limit = args.test_limit or 300
+        args.budget = min(args.budget, 20)
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    bad = [v for v in args.variants if v not in VARIANTS]
+    if bad:
+        p.error(f"unknown variant(s) {bad}; use {', '.join(VARIANTS)}")
+    return args
+
+
+def summarise(result: dict) -> dict:
+    """The targets of the issue, checked on the learning variant (when it ran)."""
+    v = result["variants"].get("learning")
+    if not v:
+        return {}
+    live = [x for x in v["live_containment"] if x is not None]
+    first90 = next((w for w, a in zip(result["weeks"], v["accuracy"], strict=True) if a >= 0.90), None)
+    last = -1
+    avg_live = round(float(np.mean(live)), 4) if live else None
+    return {
+        "final_accuracy": v["accuracy"][last],
+        "first_week_accuracy_0_90": first90,
+        "average_live_containment": avg_live,
+        "final_containment": v["containment"][last],
+        "final_answered_precision": v["answered_precision"][last],
+        "labels_consumed": v["labels_consumed"][last],
+        "target_accuracy_met": first90 is not None and first90 <= 12,
+        "target_live_containment_met": avg_live is not None and avg_live >= 0.60,
+        "target_containment_at_precision_met": bool(
+            v["containment"][last] >= 0.80 and (v["answered_precision"][last] or 0) >= 0.95
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    log = (lambda *_: None) if args.quiet else (lambda m: print(m, flush=True))
+    started = time.perf_counter()
+    data = load_banking77(args.data, args.intents)
+    if args.test_limit:
+        data = Banking77(data.train, data.test[: args.test_limit], data.intents)
+    plan = make_plan(data, weeks=args.weeks, seed=args.seed, gate_per_intent=args.gate_per_intent,
+                     per_week=args.per_week)
+    from core.embeddings import HashingEmbedder, MiniLMEmbedder
+
+    base = MiniLMEmbedder(batch_size=128) if args.embedder == "minilm" else HashingEmbedder()
+    embedder = MemoEmbedder(base)
+    t = time.perf_counter()
+    needed = [q for q, _ in data.train] + [q for q, _ in data.test]
+    needed += [f"{chunk_title(q)}\n{answer_text(y)}" for q, y in data.train]  # the Q&A chunks' text
+    if args.embedding_cache:
+        embedder.load(args.embedding_cache)
+    embedder.prime(needed, progress=not args.quiet)
+    if args.embedding_cache:
+        embedder.save(args.embedding_cache)
+    embed_s = time.perf_counter() - t
+    if args.scrubber == "presidio":
+        from core.config import Settings
+        from core.pii import get_scrubber
+
+        scrubber = MemoScrubber(get_scrubber(Settings()))
+    else:
+        scrubber = MemoScrubber(None)
+    log(f"BANKING77: {len(data.train)} train / {len(data.test)} test questions, {len(data.intents)} intents; "
+        f"{sum(len(w) for w in plan.weeks)} questions over {args.weeks} weeks; embedded "
+        f"{embedder.encoded} texts in {embed_s:.0f}s")
+    variants = {}
+    for name in args.variants:
+        log(f"variant {name}")
+        variants[name] = run_variant(name, data, plan, embedder, scrubber, args, log)
+    result = {
+        "threshold": args.threshold,
+        "weeks": list(range(0, args.weeks + 1)),
+        "variants": variants,
+        "summary": {},
+        "config": {
+            "data": "BANKING77 (CC BY 4.0)",
+            "citation": CITATION,
+            "train_questions": len(data.train),
+            "test_questions": len(data.test),
+            "intents": len(data.intents),
+            "seed_chunks": len(plan.seeds),
+            "gate_questions": len(plan.gate),
+            "traffic_per_week": [len(w) for w in plan.weeks],
+            "weeks": args.weeks,
+            "budget": args.budget,
+            "vote_share": args.vote_share,
+            "noise": args.noise,
+            "seed": args.seed,
+            "kb_confidence_method": args.method,
+            "kb_vote_temperature": args.temperature,
+            "kb_search_k": args.k,
+            "kb_escalation_threshold": args.threshold,
+            "kb_gate_tolerance": args.gate_tolerance,
+            "embedder": embedder.model_id,
+            "scrubber": args.scrubber,
+            "quick": args.quick,
+        },
+        "runtime_s": None,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+    }
+    result["summary"] = summarise(result)
+    result["runtime_s"] = round(time.perf_counter() - started, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    png = Path(args.plot) if args.plot else out.with_suffix(".png")
+    plot(result, png)
+    log(table(result))
+    log(f"wrote {out} and {png} in {result['runtime_s']:.0f}s")
+    return result
+
+
+def table(result: dict) -> str:
+    """A Markdown table of the last week per variant (and the learning variant's targets)."""
+    lines = [
+        f"confidence threshold {result['threshold']} (same in the weeks and the evaluation)",
+        "| variant | test accuracy@1 | test containment | answered precision | avg live containment "
+        "| labels consumed | KB chunks |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, v in result["variants"].items():
+        live = [x for x in v["live_containment"] if x is not None]
+        prec = v["answered_precision"][-1]
+        lines.append(
+            f"| {name} | {v['accuracy'][-1]:.3f} | {v['containment'][-1]:.3f} | "
+            f"{'-' if prec is None else format(prec, '.3f')} | "
+            f"{np.mean(live) if live else float('nan'):.3f} | {v['labels_consumed'][-1]} | "
+            f"{v['kb_chunks'][-1]} |"
+        )
+    s = result.get("summary") or {}
+    if s:
+        lines.append(f"learning: first week with accuracy >= 0.90: {s['first_week_accuracy_0_90']}; "
+                     f"average live containment {s['average_live_containment']}; final containment "
+                     f"{s['final_containment']} at answered precision {s['final_answered_precision']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
