@@ -565,6 +565,19 @@ def record_chunk_feedback(
     """
     value = _rating_value(rating)
     ids = used_chunk_ids(session, [message_id])
+    return _credit(session, ids, value, booked, settings=settings, clock=clock)
+
+
+def _answer_ids(session: Session, conversation_id: int) -> list[int]:
+    """The ids of a conversation's assistant messages."""
+    q = select(Message.id).where(Message.conversation_id == conversation_id, Message.role == "assistant")
+    return list(session.scalars(q))
+
+
+def _credit(
+    session: Session, ids: list[int], value: float | None, booked: bool, *, settings, clock
+) -> list[int]:
+    """Add one rating (when ``value`` is given) and one booking (when ``booked``) to chunks."""
     return _apply_feedback(
         session,
         ids,
@@ -612,21 +625,9 @@ def record_conversation_feedback(
     """Credit every chunk used by any assistant answer of a conversation once (a CSAT
     score or a booking outcome is about the whole conversation)."""
     value = _rating_value(rating)
-    mids = list(
-        session.scalars(
-            select(Message.id).where(Message.conversation_id == conversation_id, Message.role == "assistant")
-        )
-    )
+    mids = _answer_ids(session, conversation_id)
     ids = used_chunk_ids(session, mids)
-    return _apply_feedback(
-        session,
-        ids,
-        rating_delta=value or 0.0,
-        count_delta=1 if value is not None else 0,
-        booking_delta=1 if booked else 0,
-        settings=settings,
-        clock=clock,
-    )
+    return _credit(session, ids, value, booked, settings=settings, clock=clock)
 
 
 def change_conversation_feedback(
@@ -641,11 +642,7 @@ def change_conversation_feedback(
     """A conversation's CSAT changed: replace the ``previous`` score by ``rating`` on the
     chunks its answers used (the rating count stays the same)."""
     old, new = _rating_value(previous), _rating_value(rating)
-    mids = list(
-        session.scalars(
-            select(Message.id).where(Message.conversation_id == conversation_id, Message.role == "assistant")
-        )
-    )
+    mids = _answer_ids(session, conversation_id)
     return _apply_feedback(
         session,
         used_chunk_ids(session, mids),
