@@ -42,11 +42,19 @@ def database():
 
 
 @st.cache_resource(show_spinner="Loading the embedding model...")
-def embedder():
-    """The embedding model, loaded on first use only."""
+def _settings_embedder():
     from core.embeddings import get_embedder
 
     return get_embedder(get_settings())
+
+
+def embedder():
+    """The embedder production serves: a promoted embedding model when an experiment promoted
+    one, else the settings' model (each loaded once per process)."""
+    from core.experiments import production_embedder
+
+    with session() as s:
+        return production_embedder(s, get_settings(), base=_settings_embedder)
 
 
 @st.cache_resource(show_spinner=False)
