@@ -9,7 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from core import auth
-from pages.resources import AUTH_KEY, current_user, sidebar_filters, transaction
+from pages.resources import AUTH_KEY, current_user, transaction
+from pages.widgets import sidebar_filters
 
 ROOT = Path(__file__).resolve().parent
 st.set_page_config(page_title="supportloop", page_icon=":material/autorenew:", layout="wide")

@@ -9,7 +9,8 @@ from core.conversations import count_by_channel, transcript
 from core.dashboard_queries import conversation_detail, find_conversations
 from core.errors import SupportloopError
 from core.models import CONVERSATION_STATUSES
-from pages.resources import filters, link, login_required, query, session, show_error, transaction
+from pages.resources import login_required, query, session, transaction
+from pages.widgets import filters, link, show_error
 
 user = login_required("view")
 

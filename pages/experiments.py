@@ -6,7 +6,8 @@ import streamlit as st
 
 from core import experiments, finetune
 from core.errors import SupportloopError
-from pages.resources import login_required, run_action, session, settings, show_error
+from pages.resources import login_required, run_action, session, settings
+from pages.widgets import show_error
 
 user = login_required("view")
 

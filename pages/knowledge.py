@@ -9,17 +9,8 @@ from core.dashboard_queries import chunks_with_performance, kb_versions_table
 from core.errors import SupportloopError
 from core.models import CHUNK_STATUSES
 from pages.charts import lines
-from pages.resources import (
-    embedder,
-    index_cache,
-    login_required,
-    query,
-    run_action,
-    score_column,
-    session,
-    settings,
-    show_error,
-)
+from pages.resources import embedder, index_cache, login_required, query, run_action, session, settings
+from pages.widgets import score_column, show_error
 
 user = login_required("view")
 admin = user.can("manage_kb")

@@ -9,7 +9,8 @@ import streamlit as st
 from core.dashboard_queries import daily_by_channel, metrics_for_range
 from core.errors import SupportloopError
 from pages.charts import bars, lines
-from pages.resources import filters, login_required, query, show_error
+from pages.resources import login_required, query
+from pages.widgets import filters, show_error
 
 login_required("view")
 st.title(":material/monitoring: Overview")

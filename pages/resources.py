@@ -1,19 +1,16 @@
 """What every page shares: resources loaded once per process (st.cache_resource), cached
-queries (st.cache_data), the login guard and the sidebar filters.
+queries (st.cache_data) and the login guard. The sidebar filters and small shared widgets
+are in pages/widgets.py.
 
-Session-state keys (tests set ``AUTH_KEY`` to log in inside AppTest):
-
-- ``auth_token``: the bearer token from ``core.auth.authenticate``;
-- ``filter_dates``: ``(start, end)`` dates of the shared date range;
-- ``filter_channel``: a channel name or ``"all"``.
+Session-state keys (tests set ``AUTH_KEY`` to log in inside AppTest): ``auth_token``, the
+bearer token from ``core.auth.authenticate``; pages/widgets.py keeps ``filter_dates`` and
+``filter_channel``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -24,12 +21,8 @@ from core.config import Settings, get_settings
 from core.dashboard_queries import ensure_message_search
 from core.db import make_engine, session_factory, session_scope
 from core.errors import SupportloopError
-from core.models import CHANNELS
 
 AUTH_KEY = "auth_token"
-DATES_KEY = "filter_dates"
-CHANNEL_KEY = "filter_channel"
-DEFAULT_DAYS = 30
 CACHE_TTL_S = get_settings().dashboard_cache_seconds
 
 
@@ -141,62 +134,3 @@ def login_required(permission: str = "view") -> auth.CurrentUser:
                  icon=":material/block:")
         st.stop()
     return user
-
-
-# --- shared filters --------------------------------------------------------------------
-@dataclass(frozen=True)
-class Filters:
-    start: dt.date
-    end: dt.date
-    channel: str | None
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    @property
-    def since(self) -> dt.datetime:
-        return dt.datetime.combine(self.start, dt.time())
-
-    @property
-    def until(self) -> dt.datetime:
-        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
-
-
-def default_dates() -> tuple[dt.date, dt.date]:
-    end = dt.datetime.now(dt.UTC).date()
-    return end - dt.timedelta(days=DEFAULT_DAYS - 1), end
-
-
-def filters() -> Filters:
-    """The shared date range and channel (defaults: the last 30 days, every channel)."""
-    dates = st.session_state.get(DATES_KEY) or default_dates()
-    if not isinstance(dates, list | tuple) or len(dates) != 2:  # half-picked range
-        dates = (dates[0], dates[0]) if dates else default_dates()
-    channel = st.session_state.get(CHANNEL_KEY, "all")
-    return Filters(dates[0], dates[1], None if channel in (None, "all") else channel)
-
-
-def sidebar_filters() -> None:
-    """Render the shared filters in the sidebar (the router calls this once per run)."""
-    st.session_state.setdefault(DATES_KEY, default_dates())
-    st.session_state.setdefault(CHANNEL_KEY, "all")
-    st.sidebar.date_input("Date range", key=DATES_KEY, format="YYYY-MM-DD")
-    st.sidebar.selectbox("Channel", ["all", *CHANNELS], key=CHANNEL_KEY)
-
-
-def show_error(exc: SupportloopError) -> None:
-    st.error(str(exc), icon=":material/error:")
-
-
-def score_column(label: str, fmt: str = "%.2f"):
-    """A 0-1 score shown as a bar in st.dataframe."""
-    return st.column_config.ProgressColumn(label, min_value=0, max_value=1, format=fmt)
-
-
-def link(page: str, label: str, icon: str | None = None) -> None:
-    """A link to another page; a caption when the page is not in the navigation (a page tested alone)."""
-    try:
-        st.page_link(page, label=label, icon=icon)
-    except Exception:  # noqa: BLE001 - StreamlitPageNotFoundError and friends
-        st.caption(f"{icon or ''} {label}: see the sidebar")
