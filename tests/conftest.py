@@ -112,6 +112,21 @@ def db(request) -> TestDatabase:
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server on a free local port: yields (inbox, port)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.smtp import Inbox, free_port
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
 def session(db: TestDatabase):
     s = db.session()
     yield s

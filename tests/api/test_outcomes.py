@@ -1,24 +1,12 @@
 import re
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from core.apikeys import create_api_key
 from core.models import ConversationOutcome, Survey
 from tests.core.test_feedback import make_answer
-from tests.core.test_notify import _free_port, _Inbox
-
-
-@pytest.fixture
-def smtp():
-    inbox = _Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 @pytest.fixture

@@ -1,24 +1,13 @@
 import datetime as dt
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from core import delivery
 from core.clock import FixedClock
 from core.errors import ValidationError
 from core.notify import Notifier
 from tests.core.test_feedback import T0, make_answer
-from tests.core.test_notify import _free_port, _Inbox, _Receiver
-
-
-@pytest.fixture
-def smtp():
-    inbox = _Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+from tests.core.test_notify import _Receiver
 
 
 def _settings(settings, **kw):

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
 import json
-import socket
 import ssl
 import threading
-from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,35 +16,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from core.config import Settings
 from core.errors import ProviderError, ValidationError
 from core.notify import Notifier, validate_address
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Inbox:
-    """aiosmtpd handler: keeps every message; ``fail_first`` answers 451 to that many DATA."""
-
-    def __init__(self, fail_first: int = 0):
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-        self.fail_first = fail_first
-        self.attempts = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
-        self.attempts += 1
-        if self.attempts <= self.fail_first:
-            return "451 4.3.0 Try again later"
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address.startswith("nobody@"):
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+from tests.smtp import Inbox as _Inbox
+from tests.smtp import free_port as _free_port
 
 
 def _settings(tmp_path: Path, **kw) -> Settings:
@@ -55,16 +25,6 @@ def _settings(tmp_path: Path, **kw) -> Settings:
                 smtp_timeout_s=5, webhook_timeout_s=2, notify_retries=3, _env_file=None)
     base.update(kw)
     return Settings(**base)
-
-
-@pytest.fixture
-def smtp():
-    inbox = _Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def _sleeps():

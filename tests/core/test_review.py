@@ -1,7 +1,6 @@
 import datetime as dt
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from core import audit, delivery, feedback, knowledge, review
@@ -17,19 +16,8 @@ from core.models import (
 )
 from core.notify import Notifier
 from tests.core.test_feedback import T0, make_answer
-from tests.core.test_notify import _free_port, _Inbox
 
 NOW = T0 + dt.timedelta(days=1)
-
-
-@pytest.fixture
-def smtp():
-    inbox = _Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def _notifier(settings, port):

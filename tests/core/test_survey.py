@@ -1,7 +1,6 @@
 import re
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from core import survey
@@ -11,17 +10,7 @@ from core.models import ConversationOutcome, ReviewItem, Survey
 from core.notify import Notifier
 from core.signing import ExpiredSignature, InvalidSignature
 from tests.core.test_feedback import T0, make_answer
-from tests.core.test_notify import _free_port, _Inbox
-
-
-@pytest.fixture
-def smtp():
-    inbox = _Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+from tests.core.test_notify import _free_port
 
 
 def _notifier(settings, port):
