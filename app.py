@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import auth
+from core.access import auth
 from pages.resources import AUTH_KEY, current_user, transaction
 from pages.widgets import sidebar_filters
 
@@ -17,19 +17,19 @@ st.set_page_config(page_title="supportloop", page_icon=":material/autorenew:", l
 
 # (group, page file, title, icon, core module it needs, right it needs)
 PAGES = [
-    ("Monitor", "overview", "Overview", "monitoring", "core.metrics", "view"),
-    ("Monitor", "conversations", "Conversations", "forum", "core.conversations", "view"),
-    ("Improve", "review", "Review queue", "task_alt", "core.review", "review"),
-    ("Improve", "knowledge", "Knowledge base", "menu_book", "core.knowledge", "view"),
-    ("Improve", "gaps", "Knowledge gaps", "help_center", "core.gaps", "view"),
-    ("Operate", "training", "Training", "model_training", "core.datasets", "view"),
-    ("Operate", "experiments", "Experiments", "science", "core.experiments", "view"),
-    ("Operate", "alerts", "Alerts and jobs", "notifications_active", "core.alerts", "view"),
-    ("Operate", "users", "Users", "group", "core.auth", "manage_users"),
+    ("Monitor", "overview", "Overview", "monitoring", "core.ops.metrics", "view"),
+    ("Monitor", "conversations", "Conversations", "forum", "core.conversations.queries", "view"),
+    ("Improve", "review", "Review queue", "task_alt", "core.review.queue", "review"),
+    ("Improve", "knowledge", "Knowledge base", "menu_book", "core.knowledge.chunks", "view"),
+    ("Improve", "gaps", "Knowledge gaps", "help_center", "core.enrichment.gaps", "view"),
+    ("Operate", "training", "Training", "model_training", "core.training.datasets", "view"),
+    ("Operate", "experiments", "Experiments", "science", "core.experiments.lifecycle", "view"),
+    ("Operate", "alerts", "Alerts and jobs", "notifications_active", "core.ops.alerts", "view"),
+    ("Operate", "users", "Users", "group", "core.access.auth", "manage_users"),
 ]
 
 
-def available(user: auth.CurrentUser) -> dict[str, list[st.Page]]:
+def available(user: auth.Actor) -> dict[str, list[st.Page]]:
     """The pages this user may open whose page file and core module exist, by group."""
     groups: dict[str, list[st.Page]] = {}
     for group, name, title, icon, module, right in PAGES:

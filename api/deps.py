@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from core.config import Settings
+from core.platform.config import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import api.routes
-from core.config import Settings, get_settings
-from core.db import make_engine, session_factory
-from core.errors import SupportloopError
+from core.platform.config import Settings, get_settings
+from core.platform.db import make_engine, session_factory
+from core.platform.errors import SupportloopError
 
 WIDGET_PATHS = frozenset({"/api/v1/chat", "/api/v1/ai/feedback"})  # what the embedded widget calls
 

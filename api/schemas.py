@@ -9,7 +9,7 @@ from typing import Any, Literal
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.errors import SupportloopError
+from core.platform.errors import SupportloopError
 
 MAX_TEXT = 20_000
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
@@ -225,9 +225,9 @@ class ChatCompletionIn(_Clean):
 
 
 def require_key(request: Request, session, scope: str):
-    """Check the request's API key for ``scope`` (core.apikeys); 401 without a valid key,
+    """Check the request's API key for ``scope`` (core.access.apikeys); 401 without a valid key,
     403 when the key lacks the scope. Returns what ``verify_api_key`` returns."""
-    from core import apikeys
+    from core.access import apikeys
 
     plaintext = api_key_from(request)
     return apikeys.verify_api_key(session, plaintext, scope)

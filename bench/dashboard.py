@@ -56,10 +56,11 @@ def _pct(values: list[float], q: float) -> float:
 def prepare(url: str) -> int:
     """Make sure the database has the metrics benchmark's data, is migrated and has a bench
     admin; returns the number of messages."""
-    from core import alerts, auth
-    from core.clock import SystemClock
-    from core.db import make_engine, session_factory, session_scope, upgrade
-    from core.models import Conversation, Message, User
+    from core.access import auth
+    from core.ops import alerts
+    from core.platform.clock import SystemClock
+    from core.platform.db import make_engine, session_factory, session_scope, upgrade
+    from core.platform.models import Conversation, Message, User
 
     def count(model) -> int:
         try:

@@ -28,10 +28,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from sqlalchemy import insert  # noqa: E402
 
-from core.clock import FixedClock  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.db import make_engine, session_factory, upgrade  # noqa: E402
-from core.models import TrainingExample  # noqa: E402
+from core.platform.clock import FixedClock  # noqa: E402
+from core.platform.config import Settings  # noqa: E402
+from core.platform.db import make_engine, session_factory, upgrade  # noqa: E402
+from core.platform.models import TrainingExample  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "datasets.json"
 NOW = dt.datetime(2026, 6, 30, 12, 0)
@@ -133,8 +133,8 @@ def synthetic_rows(n: int, seed: int = 5) -> list[dict]:
 
 
 def bench_build(n: int, workdir: Path) -> dict:
-    from core.datasets import build_dataset
-    from core.pii import get_scrubber
+    from core.platform.pii import get_scrubber
+    from core.training.datasets import build_dataset
 
     url = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(url)
@@ -177,7 +177,7 @@ def bench_build(n: int, workdir: Path) -> dict:
 
 
 def bench_local_epoch(pairs: int, workdir: Path) -> dict:
-    from core.finetune.local_provider import base_model_path, train_embedding_model
+    from core.training.finetune.local_provider import base_model_path, train_embedding_model
 
     rng = random.Random(11)
     data = [_pair(rng, i)[1:] for i in range(pairs)]

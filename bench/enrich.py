@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.enrich [--seeds 5] [--messages 2000] [--skip-throughput]
 
 1. **Intent accuracy** on BANKING77's test split (3,080 questions, 77 intents), with the
-   production classifier (``core.intents.IntentClassifier``: class-balanced logistic
-   regression on the shared MiniLM vectors, C = ``core.intents.DEFAULT_C``; nothing tuned on
+   production classifier (``core.enrichment.intents.IntentClassifier``: class-balanced logistic
+   regression on the shared MiniLM vectors, C = ``core.enrichment.intents.DEFAULT_C``; nothing tuned on
    the test split) trained
    - on the full training split (10,003 questions), and
    - on 10 examples per intent (seeded draws; the mean over ``--seeds`` draws is reported,
@@ -12,9 +12,9 @@
    both with the intent names as one extra example each, as in production
    (``intent_training_data`` adds them). Without the names and a nearest-centroid baseline
    are reported too. Sentence vectors are cached in var/bench/ between runs.
-2. **Throughput**: demo conversations (``core.demo``) stored with PII scrubbing
-   (``core.ingest.store_conversations``) and enriched right after
-   (``core.enrich.enrich_conversations``: intents, flags, tone) into a fresh SQLite file, in
+2. **Throughput**: demo conversations (``core.demo.business``) stored with PII scrubbing
+   (``core.conversations.ingest.store_conversations``) and enriched right after
+   (``core.enrichment.enrich.enrich_conversations``: intents, flags, tone) into a fresh SQLite file, in
    batches of 100 conversations; messages per second of the two together, and of each.
 
 Writes bench/results/enrich.json. Targets: full >= 0.92, 10-shot >= 0.85, >= 120 msg/s.
@@ -78,7 +78,7 @@ def _centroid_accuracy(x_tr, y_tr, x_te, y_te) -> float:
 
 
 def intent_accuracy(embedder, seeds: int) -> dict:
-    from core.intents import DEFAULT_C, IntentClassifier
+    from core.enrichment.intents import DEFAULT_C, IntentClassifier
 
     tr_text, tr_y = _read("train")
     te_text, te_y = _read("test")
@@ -125,14 +125,14 @@ def intent_accuracy(embedder, seeds: int) -> dict:
 
 
 def throughput(embedder, messages: int) -> dict:
-    from core import enrich, intents
-    from core.clock import FixedClock
-    from core.config import Settings
-    from core.db import make_engine, session_factory, session_scope, upgrade
-    from core.demo import demo_kb_entries, generate_conversations
-    from core.ingest import store_conversations
-    from core.knowledge import import_chunks
-    from core.pii import get_scrubber
+    from core.conversations.ingest import store_conversations
+    from core.demo.business import demo_kb_entries, generate_conversations
+    from core.enrichment import enrich, intents
+    from core.knowledge.chunks import import_chunks
+    from core.platform.clock import FixedClock
+    from core.platform.config import Settings
+    from core.platform.db import make_engine, session_factory, session_scope, upgrade
+    from core.platform.pii import get_scrubber
 
     now = dt.datetime(2026, 6, 1, 12, 0)
     convs = generate_conversations("full", 7, now)
@@ -192,7 +192,7 @@ def main() -> None:
     ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args()
 
-    from core.embeddings import MiniLMEmbedder
+    from core.platform.embeddings import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     out = intent_accuracy(embedder, args.seeds)

@@ -1,4 +1,4 @@
-"""Operating characteristics of the experiment decision rule (core.experiment_stats) on synthetic
+"""Operating characteristics of the experiment decision rule (core.experiments.stats) on synthetic
 traffic with daily looks.
 
 Run: ``.venv/bin/python -m bench.experiments`` (``--runs N`` for the A/A runs, default 1000).
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.experiment_stats import (
+from core.experiments.stats import (
     PROMOTE,
     ROLLBACK,
     StatsConfig,

@@ -46,10 +46,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import case, create_engine, func, insert, select, text
 
-from core import feedback, knowledge
-from core.config import Settings
-from core.db import make_engine, session_factory, session_scope, upgrade
-from core.models import Chunk, Conversation, ConversationOutcome, Feedback, Message, MessageChunk
+from core.feedback import votes as feedback
+from core.knowledge import chunks as knowledge
+from core.platform.config import Settings
+from core.platform.db import make_engine, session_factory, session_scope, upgrade
+from core.platform.models import Chunk, Conversation, ConversationOutcome, Feedback, Message, MessageChunk
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "feedback_load.json"

@@ -4,7 +4,7 @@
 
 Generates realistic, varied hibachi-catering conversations (about a third of the customer
 messages carry a name, phone, e-mail or street address) as one JSONL file, then times
-``core.ingest.import_file`` end to end (read, validate, scrub, write, commit) into a fresh
+``core.conversations.ingest.import_file`` end to end (read, validate, scrub, write, commit) into a fresh
 SQLite file and a scratch PostgreSQL database (created and dropped here). Scrub time per
 message (p50/p99) is measured by scrubbing a sample of the messages one at a time. Identical
 texts are scrubbed once per batch (``distinct_texts`` in the results says how many were).
@@ -29,11 +29,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from core.config import Settings  # noqa: E402
-from core.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
-from core.ingest import import_file  # noqa: E402
-from core.models import Message  # noqa: E402
-from core.pii import get_scrubber  # noqa: E402
+from core.conversations.ingest import import_file  # noqa: E402
+from core.platform.config import Settings  # noqa: E402
+from core.platform.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
+from core.platform.models import Message  # noqa: E402
+from core.platform.pii import get_scrubber  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
 PG_ADMIN_URL = os.environ.get("SUPPORTLOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

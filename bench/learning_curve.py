@@ -8,16 +8,17 @@ answer standing for the intent) on a fresh SQLite database, and drives the produ
 code paths (see docs/learning_curve.md):
 
 - each simulated week a slice of the training questions arrives as customer messages
-  (``core.ingest.store_conversations``), is answered by ``core.responder.answer`` and stored
+  (``core.conversations.ingest.store_conversations``), is answered by
+  ``core.answering.responder.answer`` and stored
   with ``record_answer``; an escalated question gets a human agent's reply
-  (``core.ingest.add_message``); customers vote on a share of the answers
-  (``core.feedback.record_vote``) with some wrong votes;
+  (``core.conversations.ingest.add_message``); customers vote on a share of the answers
+  (``core.feedback.votes.record_vote``) with some wrong votes;
 - at the end of the week admins work a budget of review items in the queue's own order
-  (``core.review.refresh_queue`` / ``list_queue``, ``core.intents.correct_intent``,
-  ``core.review.approve`` / ``edit`` with a proposed chunk) and the weekly refresh runs with
-  its evaluation gate (``core.knowledge.weekly_refresh``);
+  (``core.review.queue.refresh_queue`` / ``list_queue``, ``core.enrichment.intents.correct_intent``,
+  ``core.review.queue.approve`` / ``edit`` with a proposed chunk) and the weekly refresh runs with
+  its evaluation gate (``core.knowledge.chunks.weekly_refresh``);
 - after each week the active KB version answers the whole test split
-  (``core.responder.answer_batch``: the same decision ``answer`` makes).
+  (``core.answering.responder.answer_batch``: the same decision ``answer`` makes).
 
 Variants: ``learning`` (all of it), ``votes_only`` (admins fix only down-voted answers),
 ``static`` (no learning at all) and ``ceiling`` (a KB of every training question). Writes
@@ -69,7 +70,7 @@ DEFAULT_THRESHOLD = 0.7
 # --- settings -----------------------------------------------------------------------------------
 def bench_settings(tmp: Path, args: argparse.Namespace):
     """The product's settings for one variant: defaults, except the ones named here."""
-    from core.config import Settings
+    from core.platform.config import Settings
 
     return Settings(
         database_url=f"sqlite:///{tmp / 'bench.db'}",
@@ -88,7 +89,7 @@ def bench_settings(tmp: Path, args: argparse.Namespace):
 # --- evaluation -----------------------------------------------------------------------------------
 def evaluate_test(session, questions: list[str], truth: list[str], embedder, settings, cache) -> dict:
     """The active KB version on the test split through ``responder.answer_batch``."""
-    from core.responder import answer_batch
+    from core.answering.responder import answer_batch
 
     answers = answer_batch(session, questions, embedder=embedder, settings=settings, index_cache=cache)
     right = np.array([a.intent == y for a, y in zip(answers, truth, strict=True)])
@@ -119,7 +120,7 @@ def containment_at_precision(conf: np.ndarray, right: np.ndarray, precision: flo
 
 # --- one variant ---------------------------------------------------------------------------------
 def chunk_title(question: str, limit: int = 300) -> str:
-    """A question as a chunk title (cut like ``core.knowledge.propose_chunk`` cuts long ones)."""
+    """A question as a chunk title (cut like ``core.knowledge.chunks.propose_chunk`` cuts long ones)."""
     return question if len(question) <= limit else question[: limit - 1].rstrip() + "…"
 
 
@@ -137,13 +138,13 @@ def seed_records(data: Banking77, rows: list[int], prefix: str) -> list[dict]:
 
 def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args, log) -> dict:
     """Run one variant on its own database; returns its curves and facts."""
-    from core import knowledge
-    from core.clock import FixedClock
-    from core.db import make_engine, session_factory, upgrade
-    from core.evaluation import import_questions
-    from core.ingest import ConversationIn, MessageIn, store_conversations
-    from core.kb_index import IndexCache
-    from core.responder import answer, record_answer
+    from core.answering.responder import answer, record_answer
+    from core.conversations.ingest import ConversationIn, MessageIn, store_conversations
+    from core.knowledge import chunks as knowledge
+    from core.knowledge.evaluation import import_questions
+    from core.knowledge.index import IndexCache
+    from core.platform.clock import FixedClock
+    from core.platform.db import make_engine, session_factory, upgrade
 
     started = time.perf_counter()
     learns = name in ("learning", "votes_only")
@@ -246,7 +247,7 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
                         why = "; ".join(rep_r.reasons)
                         log(f"  [{name}] week {week}: candidate rejected by the gate: {why}")
                     session.commit()
-                from core.kb_versions import active_version
+                from core.knowledge.versions import active_version
 
                 chunks = active_version(session).chunk_count
                 ev = evaluate_test(session, test_q, test_y, embedder, settings, cache)
@@ -383,7 +384,7 @@ def main(argv: list[str] | None = None) -> dict:
         data = Banking77(data.train, data.test[: args.test_limit], data.intents)
     plan = make_plan(data, weeks=args.weeks, seed=args.seed, gate_per_intent=args.gate_per_intent,
                      per_week=args.per_week)
-    from core.embeddings import HashingEmbedder, MiniLMEmbedder
+    from core.platform.embeddings import HashingEmbedder, MiniLMEmbedder
 
     base = MiniLMEmbedder(batch_size=128) if args.embedder == "minilm" else HashingEmbedder()
     embedder = MemoEmbedder(base)
@@ -397,8 +398,8 @@ def main(argv: list[str] | None = None) -> dict:
         embedder.save(args.embedding_cache)
     embed_s = time.perf_counter() - t
     if args.scrubber == "presidio":
-        from core.config import Settings
-        from core.pii import get_scrubber
+        from core.platform.config import Settings
+        from core.platform.pii import get_scrubber
 
         scrubber = MemoScrubber(get_scrubber(Settings()))
     else:

@@ -2,10 +2,11 @@
 questions, their answers, and the people who know the truth (customers, agents, admins).
 
 Everything here *acts through the product*: customers' messages go in with
-``core.ingest.store_conversations``, their votes with ``core.feedback.record_vote``; agents
-reply with ``core.ingest.add_message``; admins work the review queue with
-``core.intents.correct_intent`` and ``core.review.approve`` / ``edit``, in the queue's own
-order (``core.review.list_queue``). Only the ground truth (the intent of each question) lives
+``core.conversations.ingest.store_conversations``, their votes with
+``core.feedback.votes.record_vote``; agents
+reply with ``core.conversations.ingest.add_message``; admins work the review queue with
+``core.enrichment.intents.correct_intent`` and ``core.review.queue.approve`` / ``edit``, in the queue's own
+order (``core.review.queue.list_queue``). Only the ground truth (the intent of each question) lives
 here, never a decision the product makes.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.pii import ScrubResult
+from core.platform.pii import ScrubResult
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "banking77"
 CITATION = (
@@ -218,7 +219,7 @@ class Customers:
         self.rng = random.Random(seed)
 
     def maybe_vote(self, session, served: Served, user_id: str, settings, clock, counters: Counters) -> None:
-        from core.feedback import record_vote
+        from core.feedback.votes import record_vote
 
         if served.escalated or self.rng.random() >= self.vote_share:
             return
@@ -236,7 +237,7 @@ class Agents:
     """A human agent answers every escalated question with its intent's answer."""
 
     def reply(self, session, served: Served, scrubber, settings, clock, counters: Counters) -> None:
-        from core.ingest import MessageIn, add_message
+        from core.conversations.ingest import MessageIn, add_message
 
         add_message(
             session,
@@ -261,8 +262,9 @@ class Admins:
 
     def work(self, session, served_by_conv: dict[int, Served], scrubber, settings, clock,
              counters: Counters) -> int:
-        from core import intents, review
-        from core.models import Conversation
+        from core.enrichment import intents
+        from core.platform.models import Conversation
+        from core.review import queue as review
 
         review.refresh_queue(session, settings, clock)
         done, offset, skipped = 0, 0, 0

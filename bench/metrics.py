@@ -9,7 +9,7 @@ the data, ``--conversations N`` for a smaller run).
 2. Rolls everything up once (the first roll-up after an upgrade).
 3. Adds five minutes of new traffic (at ten times the average rate) and late CSAT answers for
    conversations of the last 30 days, then times ONE incremental roll-up (``rollup_s``).
-4. Times the dashboard query (core.metrics.dashboard, a fresh session each time) for 7, 30 and
+4. Times the dashboard query (core.ops.metrics.dashboard, a fresh session each time) for 7, 30 and
    365 days: p50/p95 milliseconds (``query_ms``). Target p95 < 300 ms.
 
 Results: bench/results/metrics.json. The databases stay for later benchmarks:
@@ -161,7 +161,7 @@ def _fill(table, rows: list[dict]) -> list[str]:
 
 
 def _tables():
-    from core.models import Conversation, ConversationOutcome, KBVersion, Message
+    from core.platform.models import Conversation, ConversationOutcome, KBVersion, Message
 
     return Conversation.__table__, ConversationOutcome.__table__, Message.__table__, KBVersion.__table__
 
@@ -223,7 +223,7 @@ def new_traffic(factory, end: dt.datetime, seed: int = 99) -> dict:
     (Core inserts of the bench's own columns, so columns later issues add do not matter)."""
     from sqlalchemy import insert, update
 
-    from core.models import Conversation, ConversationOutcome, Message
+    from core.platform.models import Conversation, ConversationOutcome, Message
 
     rng = random.Random(seed)
     n_new, n_msgs = 20, 0
@@ -266,10 +266,10 @@ def _pct(values: list[float], q: float) -> float:
 def bench_backend(name: str, url: str, n: int, reload: bool, repeats: int) -> dict:
     from tqdm import tqdm
 
-    from core import metrics
-    from core.clock import FixedClock, SystemClock
-    from core.db import make_engine, session_factory, upgrade
-    from core.models import Conversation, Message
+    from core.ops import metrics
+    from core.platform.clock import FixedClock, SystemClock
+    from core.platform.db import make_engine, session_factory, upgrade
+    from core.platform.models import Conversation, Message
 
     if name == "sqlite":
         if reload and SQLITE_PATH.exists():

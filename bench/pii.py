@@ -173,8 +173,8 @@ def main() -> None:
     parser.add_argument("--errors", action="store_true", help="print missed and spurious spans")
     args = parser.parse_args()
 
-    from core.config import Settings
-    from core.pii import get_scrubber
+    from core.platform.config import Settings
+    from core.platform.pii import get_scrubber
 
     t0 = time.perf_counter()
     scrubber = get_scrubber(Settings())

@@ -1,7 +1,7 @@
 """Knowledge-base search benchmark: python -m bench.search [--sizes 1000,10000,100000]
 
 For each KB size (generated, realistic chunks, bench/kb_corpus.py) on a fresh SQLite
-database, through the real code (core.kb_versions.build_version, core.kb_index):
+database, through the real code (core.knowledge.versions.build_version, core.knowledge.index):
 
 - full_build_s: build a version from scratch (embed every chunk, fill the embedding cache,
   build the FAISS index, write the file, add the rows);
@@ -35,12 +35,12 @@ from sqlalchemy import insert, select, update  # noqa: E402
 
 from bench.kb_corpus import chunks as make_chunks  # noqa: E402
 from bench.kb_corpus import questions as make_questions  # noqa: E402
-from core.clock import SystemClock  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
-from core.kb_index import build_faiss, content_hash, embed_text, read_index_file  # noqa: E402
-from core.kb_versions import build_version  # noqa: E402
-from core.models import Chunk  # noqa: E402
+from core.knowledge.index import build_faiss, content_hash, embed_text, read_index_file  # noqa: E402
+from core.knowledge.versions import build_version  # noqa: E402
+from core.platform.clock import SystemClock  # noqa: E402
+from core.platform.config import Settings  # noqa: E402
+from core.platform.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
+from core.platform.models import Chunk  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search.json"
 
@@ -144,7 +144,7 @@ def run_size(n: int, embedder, query_embedder, n_queries: int, workdir: Path) ->
         faiss_ms.append((time.perf_counter() - t) * 1000)
     # vectors of the version, for the recall comparison on identical data
     with session_scope(factory) as s:
-        from core.kb_versions import cached_vectors
+        from core.knowledge.versions import cached_vectors
 
         hashes = list(s.scalars(select(Chunk.content_hash).order_by(Chunk.id)))
         vecs = cached_vectors(s, hashes, embedder.model_id)
@@ -190,7 +190,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    from core.embeddings import HashingEmbedder, MiniLMEmbedder
+    from core.platform.embeddings import HashingEmbedder, MiniLMEmbedder
 
     minilm = MiniLMEmbedder(batch_size=128)
     hashing = HashingEmbedder(dim=384)

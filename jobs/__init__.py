@@ -1,1 +1,1 @@
-"""The job runner: ``python -m jobs`` runs the tasks core.tasks says are due (see docs/jobs.md)."""
+"""The job runner: ``python -m jobs`` runs the tasks core.ops.tasks says are due (see docs/jobs.md)."""

@@ -14,11 +14,11 @@ import json
 import logging
 import sys
 
-from core.clock import SystemClock
-from core.config import get_settings
-from core.db import make_engine, require_current, session_factory
-from core.errors import SupportloopError
-from core.tasks import TaskContext, default_registry, describe_tasks, get_task, run_task
+from core.ops.tasks import TaskContext, default_registry, describe_tasks, get_task, run_task
+from core.platform.clock import SystemClock
+from core.platform.config import get_settings
+from core.platform.db import make_engine, require_current, session_factory
+from core.platform.errors import SupportloopError
 from jobs.runner import Runner
 
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             runner.start()
             results = runner.tick()
             with ctx.session() as s:
-                from core import jobruns
+                from core.ops import jobruns
 
                 jobruns.stopped(s, runner.runner, ctx.clock)
             for r in results:

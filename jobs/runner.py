@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import schedule
 
-from core import jobruns
-from core.tasks import RunResult, Task, TaskContext, run_due
+from core.ops import jobruns
+from core.ops.tasks import RunResult, Task, TaskContext, run_due
 
 log = logging.getLogger("supportloop.jobs")
 

@@ -1,10 +1,10 @@
-"""Alembic environment: the URL comes from the caller (core.db.upgrade) or settings."""
+"""Alembic environment: the URL comes from the caller (core.platform.db.upgrade) or settings."""
 
 from alembic import context
 from sqlalchemy import pool
 
-from core.db import make_engine
-from core.models import Base
+from core.platform.db import make_engine
+from core.platform.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,7 +22,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from core.config import get_settings
+    from core.platform.config import get_settings
 
     return get_settings().database_url
 

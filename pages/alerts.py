@@ -4,9 +4,9 @@ their runs (run one now) and the job runner's heartbeat. Refreshes itself every 
 import pandas as pd
 import streamlit as st
 
-from core import alerts, jobruns, tasks
-from core.clock import SystemClock
-from core.models import SEVERITIES
+from core.ops import alerts, jobruns, tasks
+from core.platform.clock import SystemClock
+from core.platform.models import SEVERITIES
 from pages.resources import database, login_required, query, refresh_data, run_action, settings, transaction
 
 user = login_required("view")

@@ -4,11 +4,11 @@ admins, audited), outcome and feedback, and the way to the review queue."""
 import pandas as pd
 import streamlit as st
 
-from core import auth
-from core.conversations import count_by_channel, transcript
-from core.dashboard_queries import conversation_detail, find_conversations
-from core.errors import SupportloopError
-from core.models import CONVERSATION_STATUSES
+from core.access import auth
+from core.conversations.queries import count_by_channel, transcript
+from core.ops.dashboard import conversation_detail, find_conversations
+from core.platform.errors import SupportloopError
+from core.platform.models import CONVERSATION_STATUSES
 from pages.resources import login_required, query, session, transaction
 from pages.widgets import filters, link, show_error
 

@@ -4,8 +4,9 @@ intervals, and promote / roll back / stop (admins)."""
 import pandas as pd
 import streamlit as st
 
-from core import experiments, finetune
-from core.errors import SupportloopError
+from core.experiments import lifecycle as experiments
+from core.platform.errors import SupportloopError
+from core.training import finetune
 from pages.resources import login_required, run_action, session, settings
 from pages.widgets import show_error
 

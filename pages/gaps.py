@@ -4,7 +4,8 @@ confidence, voted down), with counts and examples, and "write an answer" to prop
 import pandas as pd
 import streamlit as st
 
-from core import gaps, knowledge
+from core.enrichment import gaps
+from core.knowledge import chunks as knowledge
 from pages.resources import embedder, index_cache, login_required, query, run_action, settings
 
 user = login_required("view")

@@ -4,10 +4,13 @@ reports (refresh, activate, roll back) and a search playground that shows scores
 import pandas as pd
 import streamlit as st
 
-from core import kb_versions, knowledge, refresh, responder
-from core.dashboard_queries import chunks_with_performance, kb_versions_table
-from core.errors import SupportloopError
-from core.models import CHUNK_STATUSES
+from core.answering import responder
+from core.knowledge import chunks as knowledge
+from core.knowledge import refresh
+from core.knowledge import versions as kb_versions
+from core.ops.dashboard import chunks_with_performance, kb_versions_table
+from core.platform.errors import SupportloopError
+from core.platform.models import CHUNK_STATUSES
 from pages.charts import lines
 from pages.resources import embedder, index_cache, login_required, query, run_action, session, settings
 from pages.widgets import score_column, show_error

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import auth
-from core.errors import SupportloopError
+from core.access import auth
+from core.platform.errors import SupportloopError
 from pages.resources import AUTH_KEY, settings, transaction
 
 left, mid, right = st.columns([1, 1.2, 1])

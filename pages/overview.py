@@ -6,8 +6,8 @@ import importlib.util
 import pandas as pd
 import streamlit as st
 
-from core.dashboard_queries import daily_by_channel, metrics_for_range
-from core.errors import SupportloopError
+from core.ops.dashboard import daily_by_channel, metrics_for_range
+from core.platform.errors import SupportloopError
 from pages.charts import bars, lines
 from pages.resources import login_required, query
 from pages.widgets import filters, show_error
@@ -46,9 +46,9 @@ def _tile(col, kpi: dict, label: str, fmt: str, inverse: bool, name: str) -> Non
 
 
 def _alerts_banner() -> None:
-    if importlib.util.find_spec("core.alerts") is None:
+    if importlib.util.find_spec("core.ops.alerts") is None:
         return
-    from core import alerts
+    from core.ops import alerts
 
     firing = query(alerts.list_alerts, state="firing", limit=20)
     for a in firing[:5]:

@@ -3,7 +3,7 @@ queries (st.cache_data) and the login guard. The sidebar filters and small share
 are in pages/widgets.py.
 
 Session-state keys (tests set ``AUTH_KEY`` to log in inside AppTest): ``auth_token``, the
-bearer token from ``core.auth.authenticate``; pages/widgets.py keeps ``filter_dates`` and
+bearer token from ``core.access.auth.authenticate``; pages/widgets.py keeps ``filter_dates`` and
 ``filter_channel``.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from core import auth
-from core.config import Settings, get_settings
-from core.dashboard_queries import ensure_message_search
-from core.db import make_engine, session_factory, session_scope
-from core.errors import SupportloopError
+from core.access import auth
+from core.ops.dashboard import ensure_message_search
+from core.platform.config import Settings, get_settings
+from core.platform.db import make_engine, session_factory, session_scope
+from core.platform.errors import SupportloopError
 
 AUTH_KEY = "auth_token"
 CACHE_TTL_S = get_settings().dashboard_cache_seconds
@@ -36,7 +36,7 @@ def database():
 
 @st.cache_resource(show_spinner="Loading the embedding model...")
 def _settings_embedder():
-    from core.embeddings import get_embedder
+    from core.platform.embeddings import get_embedder
 
     return get_embedder(get_settings())
 
@@ -44,7 +44,7 @@ def _settings_embedder():
 def embedder():
     """The embedder production serves: a promoted embedding model when an experiment promoted
     one, else the settings' model (each loaded once per process)."""
-    from core.experiments import production_embedder
+    from core.experiments.lifecycle import production_embedder
 
     with session() as s:
         return production_embedder(s, get_settings(), base=_settings_embedder)
@@ -53,7 +53,7 @@ def embedder():
 @st.cache_resource(show_spinner=False)
 def index_cache():
     """The loaded FAISS index of the active KB version (reloaded when the active version changes)."""
-    from core.kb_index import IndexCache
+    from core.knowledge.index import IndexCache
 
     return IndexCache()
 
@@ -61,7 +61,7 @@ def index_cache():
 @st.cache_resource(show_spinner="Loading the PII scrubber...")
 def scrubber():
     """The PII scrubber (spaCy + Presidio), loaded on first use only."""
-    from core.pii import get_scrubber
+    from core.platform.pii import get_scrubber
 
     return get_scrubber(get_settings())
 
@@ -111,7 +111,7 @@ def run_action(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
 
 
 # --- login -----------------------------------------------------------------------------
-def current_user() -> auth.CurrentUser | None:
+def current_user() -> auth.Actor | None:
     """The logged-in user of this browser session, or None (unknown or expired login)."""
     token = st.session_state.get(AUTH_KEY)
     if not token:
@@ -123,7 +123,7 @@ def current_user() -> auth.CurrentUser | None:
     return user
 
 
-def login_required(permission: str = "view") -> auth.CurrentUser:
+def login_required(permission: str = "view") -> auth.Actor:
     """The current user when they hold ``permission``; otherwise show why and stop the page."""
     user = current_user()
     if user is None:

@@ -4,7 +4,8 @@ with approve / promote to KB / edit / reject, and the audit trail of each item."
 import pandas as pd
 import streamlit as st
 
-from core import audit, review
+from core.platform import audit
+from core.review import queue as review
 from pages.resources import login_required, query, refresh_data, run_action, scrubber, session, settings
 
 user = login_required("review")

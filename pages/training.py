@@ -4,8 +4,8 @@ cost preview and the budget left, and the job monitor with events."""
 import pandas as pd
 import streamlit as st
 
-from core import datasets, finetune
-from core.models import FINETUNE_PROVIDERS
+from core.platform.models import FINETUNE_PROVIDERS
+from core.training import datasets, finetune
 from pages.resources import login_required, query, run_action, scrubber, session, settings
 
 user = login_required("view")

@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core import auth
-from core.models import USER_ROLES
+from core.access import auth
+from core.platform.actors import USER_ROLES
 from pages.resources import login_required, query, run_action
 
 user = login_required("manage_users")

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core.errors import SupportloopError
-from core.models import CHANNELS
+from core.platform.errors import SupportloopError
+from core.platform.models import CHANNELS
 
 DATES_KEY = "filter_dates"
 CHANNEL_KEY = "filter_channel"

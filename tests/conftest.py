@@ -24,9 +24,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from core.config import Settings  # noqa: E402
-from core.db import make_engine, session_factory, upgrade  # noqa: E402
-from core.models import Base  # noqa: E402
+from core.platform.config import Settings  # noqa: E402
+from core.platform.db import make_engine, session_factory, upgrade  # noqa: E402
+from core.platform.models import Base  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "SUPPORTLOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -148,3 +148,11 @@ def settings(tmp_path: Path, db: TestDatabase) -> Settings:
 def pytest_sessionfinish(session, exitstatus):
     for engine in _ENGINES.values():
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real MiniLM embedder, loaded once per test session."""
+    from core.platform.embeddings import get_embedder
+
+    return get_embedder(Settings(_env_file=None))

@@ -2,7 +2,7 @@
 
 from sqlalchemy import text
 
-from core.db import make_engine, upgrade
+from core.platform.db import make_engine, upgrade
 
 
 def test_altering_message_keeps_rows_that_reference_it(tmp_path):

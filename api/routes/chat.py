@@ -3,7 +3,7 @@ conversation (the visitor's session id is the user), the customer message is scr
 write, the responder answers from the active KB version, and the answer comes back with a
 signature the widget uses to vote on it.
 
-Customer messages and answers are enriched on write (``core.enrich``: intent, profanity and
+Customer messages and answers are enriched on write (``core.enrichment.enrich``: intent, profanity and
 abuse flags, tone score); the conversation's intent (unless ``unknown``) picks the responder's
 system prompt. The embedding model, the PII analyzer and the enricher are loaded once per
 process (on the first request that needs them) and kept on ``app.state``.
@@ -19,11 +19,15 @@ from sqlalchemy.orm import Session
 
 from api.deps import get_session, get_settings
 from api.schemas import ChatIn, ChatOut, limit_body
-from core import enrich, experiments, feedback, ingest, responder
-from core.clock import Clock
-from core.config import Settings
-from core.errors import NotFound
-from core.models import Conversation, Message
+from core.answering import responder
+from core.conversations import ingest
+from core.enrichment import enrich
+from core.experiments import lifecycle as experiments
+from core.feedback import votes as feedback
+from core.platform.clock import Clock
+from core.platform.config import Settings
+from core.platform.errors import NotFound
+from core.platform.models import Conversation, Message
 
 router = APIRouter(tags=["chat"], dependencies=[Depends(limit_body)])
 _LOCK = threading.Lock()
@@ -39,14 +43,14 @@ def app_embedder(request: Request):
     state = request.app.state
     with _LOCK:
         if getattr(state, "embedder", None) is None:
-            from core.embeddings import get_embedder
+            from core.platform.embeddings import get_embedder
 
             state.embedder = get_embedder(state.settings)
         return state.embedder
 
 
 def app_enricher(request: Request, session: Session):
-    """The enricher (``core.enrich``) on the embedder production serves (a promoted embedding
+    """The enricher (``core.enrichment.enrich``) on the embedder production serves (a promoted embedding
     model, else ``app_embedder``), so the API and the job runner share one intent model."""
     state = request.app.state
     embedder = experiments.production_embedder(
@@ -61,7 +65,7 @@ def app_scrubber(request: Request):
     state = request.app.state
     with _LOCK:
         if getattr(state, "scrubber", None) is None:
-            from core.pii import get_scrubber
+            from core.platform.pii import get_scrubber
 
             state.scrubber = get_scrubber(state.settings)
         return state.scrubber

@@ -22,11 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import get_session, get_settings
 from api.routes._pages import error_page, esc, page, storable
 from api.schemas import MAX_ID, FeedbackIn, FeedbackOut, StatsOut, limit_body, require_key
-from core import feedback, knowledge, review  # noqa: F401 - loaded at start-up, not by the first vote
-from core.config import Settings
-from core.db import session_scope
-from core.errors import SupportloopError, ValidationError
-from core.signing import ExpiredSignature, InvalidSignature
+from core.feedback import votes as feedback
+from core.platform.config import Settings
+from core.platform.db import session_scope
+from core.platform.errors import SupportloopError, ValidationError
+from core.platform.signing import ExpiredSignature, InvalidSignature
 
 try:
     import fcntl
@@ -53,7 +53,7 @@ def _clock(request: Request):
 
 
 def _scrubber(request: Request):
-    from core.pii import get_scrubber
+    from core.platform.pii import get_scrubber
 
     return get_scrubber(request.app.state.settings)
 

@@ -3,7 +3,7 @@
 Each channel integration (SMS gateway, Instagram, ...) has its own API key with scope
 ``ingest:<channel>`` (``supportloop apikey create --channel sms``), sent as
 ``Authorization: Bearer <key>`` or ``X-API-Key``. A key only writes conversations of its
-channel. Bodies get the same validation and PII scrubbing as file imports (``core.ingest``).
+channel. Bodies get the same validation and PII scrubbing as file imports (``core.conversations.ingest``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from api.schemas import (
     limit_body,
     require_key,
 )
-from core import ingest
-from core.config import Settings
-from core.errors import NotFound
-from core.models import CHANNELS, Conversation
+from core.conversations import ingest
+from core.platform.config import Settings
+from core.platform.errors import NotFound
+from core.platform.models import CHANNELS, Conversation
 
 router = APIRouter(tags=["ingest"], dependencies=[Depends(limit_body)])
 
@@ -109,8 +109,8 @@ def _channel_of_key(request: Request, session: Session) -> str:
     from sqlalchemy import select
 
     from api.schemas import api_key_from
-    from core.apikeys import InvalidApiKey, hash_key
-    from core.models import ApiKey
+    from core.access.apikeys import InvalidApiKey, hash_key
+    from core.platform.models import ApiKey
 
     plaintext = api_key_from(request)
     scope = session.scalar(
@@ -124,7 +124,7 @@ def _channel_of_key(request: Request, session: Session) -> str:
         )
     if scope.startswith("ingest:") and scope.split(":", 1)[1] in CHANNELS:
         return scope.split(":", 1)[1]
-    from core.errors import PermissionDenied
+    from core.platform.errors import PermissionDenied
 
     raise PermissionDenied(f"This API key has scope {scope!r}; ingest needs an 'ingest:<channel>' key.")
 

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.deps import get_session, get_settings
-from core import metrics
-from core.apikeys import verify_api_key
-from core.clock import SystemClock
-from core.config import Settings
-from core.models import CHANNELS
+from core.access.apikeys import verify_api_key
+from core.ops import metrics
+from core.platform.clock import SystemClock
+from core.platform.config import Settings
+from core.platform.models import CHANNELS
 
 router = APIRouter(prefix="/api/v1/ai/metrics", tags=["metrics"])
 api_key_header = APIKeyHeader(

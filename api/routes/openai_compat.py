@@ -30,11 +30,13 @@ from api.deps import get_session, get_settings
 from api.routes.chat import answer_question, app_clock, app_enricher, app_scrubber, log_turn
 from api.routes.ingest import _channel_of_key
 from api.schemas import ChatCompletionIn, limit_body, require_key
-from core import experiments, feedback, responder
-from core.clock import SystemClock
-from core.config import Settings
-from core.errors import ValidationError
-from core.models import CHANNELS, Conversation
+from core.answering import responder
+from core.experiments import lifecycle as experiments
+from core.feedback import votes as feedback
+from core.platform.clock import SystemClock
+from core.platform.config import Settings
+from core.platform.errors import ValidationError
+from core.platform.models import CHANNELS, Conversation
 
 router = APIRouter(tags=["openai-compatible"], dependencies=[Depends(limit_body)])
 CONTINUE_WITHIN = dt.timedelta(hours=1)

@@ -1,9 +1,9 @@
 """``POST /api/v1/outcomes``: the booking system reports how a conversation ended.
 
 Authenticated by the ingest API key of the conversation's channel. Records the booking
-(``core.outcomes``), credits the chunks the conversation's answers used with the booking
-(``core.knowledge``), and for a booking sends the post-booking survey e-mail once
-(``core.survey``); a survey that cannot be sent does not undo the booking: the answer says why.
+(``core.conversations.outcomes``), credits the chunks the conversation's answers used with the booking
+(``core.knowledge.chunks``), and for a booking sends the post-booking survey e-mail once
+(``core.feedback.survey``); a survey that cannot be sent does not undo the booking: the answer says why.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from api.deps import get_session, get_settings
 from api.routes.chat import app_clock
 from api.routes.ingest import _channel_of_key
 from api.schemas import OutcomeIn, OutcomeOut, limit_body, require_key
-from core import outcomes, survey
-from core.config import Settings
-from core.errors import NotFound, ValidationError
-from core.models import Conversation
+from core.conversations import outcomes
+from core.feedback import survey
+from core.platform.config import Settings
+from core.platform.errors import NotFound, ValidationError
+from core.platform.models import Conversation
 
 router = APIRouter(tags=["outcomes"], dependencies=[Depends(limit_body)])
 
@@ -27,7 +28,7 @@ def app_notifier(request: Request):
     """The notifier (``app.state.notifier`` when set, else one for the settings)."""
     state = request.app.state
     if getattr(state, "notifier", None) is None:
-        from core.notify import Notifier
+        from core.platform.notify import Notifier
 
         state.notifier = Notifier(state.settings)
     return state.notifier

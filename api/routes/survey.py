@@ -11,10 +11,10 @@ from api.deps import get_session, get_settings
 from api.routes._pages import error_page, esc, page, storable
 from api.routes.chat import app_clock, app_scrubber
 from api.schemas import limit_body
-from core import survey
-from core.config import Settings
-from core.errors import Conflict, SupportloopError
-from core.signing import ExpiredSignature, InvalidSignature
+from core.feedback import survey
+from core.platform.config import Settings
+from core.platform.errors import Conflict, SupportloopError
+from core.platform.signing import ExpiredSignature, InvalidSignature
 
 router = APIRouter(tags=["survey"], dependencies=[Depends(limit_body)])
 

@@ -3,8 +3,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.main import create_app
-from core.kb_versions import activate_version, build_version
-from core.models import Conversation, Feedback, Message
+from core.knowledge.versions import activate_version, build_version
+from core.platform.models import Conversation, Feedback, Message
 from tests.core.kb_helpers import hashing, kb_settings, seed
 
 

@@ -7,10 +7,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.main import create_app
-from core import feedback
-from core.clock import FixedClock
-from core.models import Feedback
-from tests.core.test_feedback import make_answer
+from core.feedback import votes as feedback
+from core.platform.clock import FixedClock
+from core.platform.models import Feedback
+from tests.core.feedback.test_votes import make_answer
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_concurrent_widget_votes_through_the_api_count_once(db, settings):
     file), vote on one answer at once: one row, the down-vote count matches the final vote."""
     import threading
 
-    from core.models import ConversationOutcome
+    from core.platform.models import ConversationOutcome
 
     with db.session() as s:
         conv, _, ans = make_answer(s, channel="web", user="visitor-concurrent")

@@ -3,8 +3,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.main import create_app
-from core.apikeys import create_api_key, revoke_api_key
-from core.models import Conversation, Message
+from core.access.apikeys import create_api_key, revoke_api_key
+from core.platform.models import Conversation, Message
 
 
 @pytest.fixture

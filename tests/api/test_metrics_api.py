@@ -4,9 +4,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from core import apikeys, metrics
-from core.clock import FixedClock
-from core.errors import NotFound, PermissionDenied, ValidationError
+from core.access import apikeys
+from core.ops import metrics
+from core.platform.clock import FixedClock
+from core.platform.errors import NotFound, PermissionDenied, ValidationError
 from tests.core.metrics_helpers import make_conversation
 
 NOW = dt.datetime(2026, 3, 18, 12, 0)

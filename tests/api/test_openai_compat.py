@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from api.main import create_app
-from core.apikeys import create_api_key
-from core.models import Conversation, Message
+from core.access.apikeys import create_api_key
+from core.platform.models import Conversation, Message
 from tests.api.test_chat import make_kb
 from tests.api.test_widget_browser import serve_in_thread
 from tests.core.kb_helpers import hashing

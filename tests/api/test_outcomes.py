@@ -4,9 +4,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from core.apikeys import create_api_key
-from core.models import ConversationOutcome, Survey
-from tests.core.test_feedback import make_answer
+from core.access.apikeys import create_api_key
+from core.platform.models import ConversationOutcome, Survey
+from tests.core.feedback.test_votes import make_answer
 
 
 @pytest.fixture

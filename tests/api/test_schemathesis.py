@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 
 from api.main import create_app
-from core.apikeys import create_api_key
+from core.access.apikeys import create_api_key
+from tests.core.feedback.test_votes import make_answer
 from tests.core.kb_helpers import hashing
-from tests.core.test_feedback import make_answer
 
 EXAMPLES = 12
 
@@ -21,7 +21,7 @@ def test_no_server_errors(session, settings):
     session.commit()
     app = create_app(settings)
     app.state.embedder = hashing()
-    from core.pii import get_scrubber
+    from core.platform.pii import get_scrubber
 
     app.state.scrubber = get_scrubber(settings)  # loaded before the clock of the first request starts
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

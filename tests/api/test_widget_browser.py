@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.main import create_app
-from core.models import Conversation, Feedback
+from core.platform.models import Conversation, Feedback
 from tests.api.test_chat import make_kb
 from tests.core.kb_helpers import hashing
 

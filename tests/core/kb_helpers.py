@@ -7,11 +7,11 @@ import datetime as dt
 
 import numpy as np
 
-from core.clock import FixedClock
-from core.embeddings import HashingEmbedder
-from core.evaluation import import_questions
-from core.knowledge import import_chunks
-from core.models import Conversation, Message
+from core.knowledge.chunks import import_chunks
+from core.knowledge.evaluation import import_questions
+from core.platform.clock import FixedClock
+from core.platform.embeddings import HashingEmbedder
+from core.platform.models import Conversation, Message
 
 T0 = dt.datetime(2026, 3, 1, 12, 0)
 

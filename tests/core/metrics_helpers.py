@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.models import Conversation, ConversationOutcome, Message
+from core.platform.models import Conversation, ConversationOutcome, Message
 
 _counter = {"n": 0}
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core import auth, knowledge, refresh
-from core.config import Settings
-from core.db import make_engine, session_factory, session_scope, upgrade
-from core.embeddings import get_embedder
+from core.access import auth
+from core.knowledge import chunks as knowledge
+from core.knowledge import refresh
+from core.platform.config import Settings
+from core.platform.db import make_engine, session_factory, session_scope, upgrade
+from core.platform.embeddings import get_embedder
 from tests.pages.conftest import seed_conversations, seed_held_draft
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,8 +60,8 @@ def seed(url: str, var: Path) -> Settings:
         knowledge.import_chunks(s, KB, actor="e2e")
         refresh.weekly_refresh(s, get_embedder(settings), settings, actor="e2e")
         auth.create_user(s, ADMIN, "admin", PASSWORD)
-        from core import alerts
-        from core.clock import SystemClock
+        from core.ops import alerts
+        from core.platform.clock import SystemClock
 
         alerts.seed_default_rules(s, SystemClock())
     return settings

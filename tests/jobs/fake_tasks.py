@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from core.tasks import Daily, Every, Task
+from core.ops.tasks import Daily, Every, Task
 
 
 def _mark(name: str) -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core import jobruns
-from core.clock import FixedClock, SystemClock
-from core.models import JobRun, RunnerHeartbeat
-from core.tasks import Every, Task, TaskContext, Weekly
+from core.ops import jobruns
+from core.ops.tasks import Every, Task, TaskContext, Weekly
+from core.platform.clock import FixedClock, SystemClock
+from core.platform.models import JobRun, RunnerHeartbeat
 from jobs.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """Fixtures for AppTest page tests: the dashboard pointed at the test database, logins and
 seed data.
 
-Log in inside AppTest by putting a token from ``core.auth.authenticate`` in
+Log in inside AppTest by putting a token from ``core.access.auth.authenticate`` in
 ``at.session_state["auth_token"]`` (pages.resources.AUTH_KEY) before ``at.run()``.
 """
 
@@ -14,9 +14,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import auth, delivery, metrics
-from core.config import Settings, get_settings
-from core.models import Conversation, ConversationOutcome, Message, ReviewItem
+from core.access import auth
+from core.ops import metrics
+from core.platform.config import Settings, get_settings
+from core.platform.models import Conversation, ConversationOutcome, Message, ReviewItem
+from core.review import delivery
 from pages.resources import AUTH_KEY
 
 ROOT = Path(__file__).resolve().parents[2]

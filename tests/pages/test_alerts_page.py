@@ -1,5 +1,5 @@
-from core import alerts
-from core.clock import SystemClock
+from core.ops import alerts
+from core.platform.clock import SystemClock
 from tests.pages.conftest import button, page, refused, token_for
 
 

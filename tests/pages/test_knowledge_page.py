@@ -1,9 +1,11 @@
 import pytest
 
-from core import kb_versions, knowledge, refresh
-from core.audit import history
-from core.config import Settings
-from core.embeddings import get_embedder
+from core.knowledge import chunks as knowledge
+from core.knowledge import refresh
+from core.knowledge import versions as kb_versions
+from core.platform.audit import history
+from core.platform.config import Settings
+from core.platform.embeddings import get_embedder
 from tests.pages.conftest import button, page, refused, token_for
 
 CHUNKS = [

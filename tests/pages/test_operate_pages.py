@@ -4,7 +4,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.models import Chunk, KnowledgeGap
+from core.platform.models import Chunk, KnowledgeGap
 from tests.pages.conftest import button, page, refused, token_for
 
 

@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
-from core.audit import history
-from core.models import Delivery, ReviewItem, TrainingExample
+from core.platform.audit import history
+from core.platform.models import Delivery, ReviewItem, TrainingExample
 from tests.pages.conftest import button, page, refused, seed_held_draft, token_for
 
 

@@ -1,4 +1,4 @@
-from core import auth
+from core.access import auth
 from tests.pages.conftest import button, page, refused, token_for
 
 

@@ -1,0 +1,166 @@
+"""`supportloop enrich` (intents, flags, tone scores), `supportloop intents ...` and
+`supportloop gaps ...` (knowledge gaps)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+from tqdm import tqdm
+
+from cli import handle_errors, main, open_db
+from core.platform.config import get_settings
+from core.platform.db import session_scope
+from core.platform.errors import ValidationError
+
+
+def _embedder():
+    """The embedder production serves: an embedding model an experiment promoted, else the
+    settings' (``core.experiments.lifecycle.production_embedder``)."""
+    from core.experiments.lifecycle import production_embedder
+
+    _engine, factory = open_db()
+    with factory() as s:
+        return production_embedder(s, get_settings())
+
+
+def _since(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(
+            f"--since {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM."
+        ) from exc
+
+
+@main.command("enrich")
+@click.option("--since", "since", default=None, metavar="DATE",
+              help="Enrich messages created on or after DATE (YYYY-MM-DD, UTC); default: all.")
+@click.option("--missing", is_flag=True, help="Only messages not enriched yet.")
+@click.option("--retrain", is_flag=True, help="Retrain the intent classifier first.")
+@handle_errors
+def enrich_cmd(since: str | None, missing: bool, retrain: bool) -> None:
+    """Back-fill intents, profanity/abuse flags and tone scores (with a progress bar)."""
+    from core.enrichment import enrich, intents
+
+    settings = get_settings()
+    when = _since(since)
+    _, factory = open_db()
+    click.echo("loading the embedding model ...", err=True)
+    enricher = enrich.get_enricher(settings, _embedder())
+    if retrain:
+        with session_scope(factory) as s:
+            rep = intents.train_intent_model(s, enricher.embedder, settings, actor="cli",
+                                             reason="enrich --retrain")
+        click.echo(f"intent model: {rep.status} ({rep.examples} examples, {len(rep.by_intent)} intents)"
+                   + (f": {rep.reason}" if rep.status != "trained" else ""))
+    bar = tqdm(total=0, unit="msg", desc="enrich", disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        with session_scope(factory) as s:
+            report = enrich.backfill(s, enricher, when, only_missing=missing, progress=progress)
+    finally:
+        bar.close()
+    click.echo(report.summary())
+
+
+@main.group("intents")
+def intents_group() -> None:
+    """The intent classifier: train it, list its versions, correct an intent."""
+
+
+@intents_group.command("train")
+@click.option("--actor", default="cli", show_default=True)
+@handle_errors
+def intents_train(actor: str) -> None:
+    """Train the intent classifier from KB categories, gold examples and admin corrections."""
+    from core.enrichment.intents import train_intent_model
+
+    _, factory = open_db()
+    embedder = _embedder()
+    with session_scope(factory) as s:
+        rep = train_intent_model(s, embedder, get_settings(), actor=actor, reason="manual")
+    if rep.status != "trained":
+        raise ValidationError(f"Intent model not trained: {rep.reason}.")
+    click.echo(f"intent model #{rep.model_id} on {rep.embedder}: {rep.examples} examples, "
+               f"train accuracy {rep.train_accuracy:.3f}")
+    click.echo("intents: " + ", ".join(f"{k} {v}" for k, v in rep.by_intent.items()))
+
+
+@intents_group.command("list")
+@handle_errors
+def intents_list() -> None:
+    """Intent models, newest first."""
+    from core.enrichment.intents import list_models
+
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        for m in list_models(s):
+            click.echo(f"#{m.id} {m.status:8} {m.created_at:%Y-%m-%d %H:%M} {m.model_id} "
+                       f"examples={m.examples} intents={len(m.labels)} train_acc={m.train_accuracy}")
+
+
+@intents_group.command("correct")
+@click.argument("intent")
+@click.option("--message", "message_id", type=int, default=None, help="Customer message id.")
+@click.option("--conversation", "conversation_id", type=int, default=None, help="Conversation id.")
+@click.option("--actor", required=True, help="The admin making the correction.")
+@handle_errors
+def intents_correct(intent: str, message_id: int | None, conversation_id: int | None, actor: str) -> None:
+    """Set the INTENT of a message or conversation (training data for the next retrain)."""
+    from core.enrichment.intents import correct_intent
+
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        out = correct_intent(s, intent, actor, message_id=message_id, conversation_id=conversation_id)
+    click.echo(json.dumps(out))
+
+
+@main.group("gaps")
+def gaps_group() -> None:
+    """Knowledge gaps: clusters of questions the assistant handled badly."""
+
+
+@gaps_group.command("refresh")
+@handle_errors
+def gaps_refresh() -> None:
+    """Recluster escalated, low-confidence and down-voted questions now."""
+    from core.enrichment.gaps import refresh_gaps
+
+    settings = get_settings()
+    _, factory = open_db()
+    embedder = _embedder()
+    with session_scope(factory) as s:
+        rep = refresh_gaps(s, embedder, settings)
+    click.echo(rep.summary())
+
+
+@gaps_group.command("list")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@handle_errors
+def gaps_list(limit: int, as_json: bool) -> None:
+    """The stored knowledge gaps, biggest first."""
+    from core.enrichment.gaps import list_gaps
+
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        rows = list_gaps(s, limit=limit)
+    if not rows:
+        click.echo("No knowledge gaps stored; run `supportloop gaps refresh`.")
+    for g in rows:
+        if as_json:
+            click.echo(json.dumps(g, default=str))
+            continue
+        chunk = f"closest chunk #{g['closest_chunk_id']} ({g['closest_chunk_score']:.2f})" \
+            if g["closest_chunk_id"] else "no close chunk"
+        click.echo(f"#{g['id']} {g['question_count']:4} questions, {g['trend']:7} "
+                   f"({g['this_week']} this week / {g['last_week']} last), {g['intent'] or '-'}; {chunk}")
+        click.echo(f"    {g['label'][:120]}")

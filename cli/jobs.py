@@ -1,0 +1,199 @@
+"""`supportloop jobs|metrics|alerts ...`: background tasks, metric roll-ups and alerts by hand.
+
+Tasks run through core.ops.tasks (the same code path, locks and job_run rows as the runner).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cli import handle_errors, main, open_db
+from core.platform.clock import SystemClock
+from core.platform.config import get_settings
+from core.platform.db import session_scope
+
+
+def _context():
+    from core.ops.tasks import TaskContext, default_registry
+
+    settings = get_settings()
+    _, factory = open_db()
+    tasks = default_registry(settings)
+    return TaskContext(factory, settings, SystemClock(), actor="cli", tasks=tasks), tasks
+
+
+# --- jobs ----------------------------------------------------------------------------------
+@main.group("jobs")
+def jobs_group() -> None:
+    """Background tasks: what exists, when it runs, run one now."""
+
+
+@jobs_group.command("list")
+@handle_errors
+def jobs_list() -> None:
+    """Every task with its schedule, last run and next due time, and the runners seen."""
+    from core.ops import jobruns
+    from core.ops.tasks import describe_tasks
+
+    ctx, tasks = _context()
+    with ctx.session() as s:
+        rows = describe_tasks(s, ctx.settings, ctx.clock, tasks)
+        beats = jobruns.heartbeats(s, ctx.clock)
+    for r in rows:
+        click.echo(f"{r['name']:<18} {r['schedule']:<34} last: {r['last_status'] or '-':<10} "
+                   f"{r['last_started_at'] or '':<27} next: {r['next_due_at'] or '-'}")
+    for b in beats[:5]:
+        state = "alive" if b["alive"] else "stopped" if b["stopped_at"] else "silent"
+        click.echo(f"runner {b['runner']}: {state}, last seen {b['last_seen_at']}"
+                   + (f", running {b['current_job']}" if b["current_job"] else ""))
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@handle_errors
+def jobs_run(name: str) -> None:
+    """Run task NAME now (whether due or not), recorded as a manual job run."""
+    from core.ops.jobruns import runner_id
+    from core.ops.tasks import get_task, run_task
+
+    ctx, tasks = _context()
+    result = run_task(ctx, get_task(tasks, name), runner_id(), trigger="manual", require_due=False)
+    click.echo(json.dumps({"job": result.job, "status": result.status, "run_id": result.run_id,
+                           "summary": result.summary}, default=str, indent=2))
+    if result.status == "locked":
+        raise click.ClickException(f"{name} is running in another process; try again when it is done.")
+    if result.status != "succeeded":
+        raise click.ClickException(f"{name} failed: {result.error}")
+
+
+@jobs_group.command("runs")
+@click.option("--job", default=None, help="Only this task.")
+@click.option("--limit", default=20, show_default=True)
+@handle_errors
+def jobs_runs(job: str | None, limit: int) -> None:
+    """Recent job runs, newest first."""
+    from core.ops.jobruns import recent_runs
+
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        for r in recent_runs(s, job, limit):
+            took = f"{r['seconds']:.1f}s" if r["seconds"] is not None else "-"
+            click.echo(f"{r['id']:>6} {r['job']:<18} {r['status']:<10} {r['started_at']} {took:>8} "
+                       f"{r['trigger']:<8} {(r['error'] or '').splitlines()[0] if r['error'] else ''}")
+
+
+# --- metrics -------------------------------------------------------------------------------
+@main.group("metrics")
+def metrics_group() -> None:
+    """Metric roll-ups and the dashboard figures."""
+
+
+@metrics_group.command("rollup")
+@click.option("--full", is_flag=True, help="Rebuild every day instead of the days touched since last time.")
+@handle_errors
+def metrics_rollup(full: bool) -> None:
+    """Roll metrics up now (the runner does this every few minutes)."""
+    from core.ops import metrics
+
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        result = metrics.rollup(s, SystemClock(), full=full)
+    click.echo(f"rebuilt {result['days_rebuilt']} day(s) in {result['seconds']:.2f}s")
+
+
+@metrics_group.command("show")
+@click.option("--days", default=7, show_default=True)
+@click.option("--channel", default=None)
+@handle_errors
+def metrics_show(days: int, channel: str | None) -> None:
+    """Print the dashboard KPIs (value, previous period, change) as read from the roll-ups."""
+    from core.ops import metrics
+
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        board = metrics.dashboard(s, days, channel, SystemClock(),
+                                  training_target=get_settings().training_examples_quarter_target)
+    click.echo(f"{board['period']['start']} .. {board['period']['end']}"
+               f" (rolled up {board['rolled_up_at'] or 'never'})")
+    for name, k in board["kpis"].items():
+        click.echo(f"  {name:<28} {k['value']!s:>12}  previous {k['previous']!s:>12}  change {k['change']}")
+
+
+# --- alerts --------------------------------------------------------------------------------
+@main.group("alerts")
+def alerts_group() -> None:
+    """Alert rules and alerts."""
+
+
+@alerts_group.command("check")
+@handle_errors
+def alerts_check() -> None:
+    """Evaluate every rule now and send what fired or resolved."""
+    from core.ops import alerts
+    from core.ops.tasks import job_health
+
+    ctx, tasks = _context()
+    with ctx.session() as s:
+        health = job_health(s, ctx.settings, ctx.clock, tasks)
+        result = alerts.check_alerts(s, ctx.settings, ctx.clock, ctx.notifier(), job_health=health)
+    click.echo(json.dumps(result, indent=2))
+
+
+@alerts_group.command("list")
+@click.option("--state", type=click.Choice(["firing", "resolved"]), default=None)
+@click.option("--limit", default=20, show_default=True)
+@handle_errors
+def alerts_list(state: str | None, limit: int) -> None:
+    """Alerts, newest first."""
+    from core.ops import alerts
+
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        rows = alerts.list_alerts(s, state=state, limit=limit)
+    if not rows:
+        click.echo("no alerts")
+    for a in rows:
+        click.echo(f"{a['id']:>5} {a['state']:<9} {a['fired_at']}  {a['title']}\n      {a['message']}")
+
+
+@alerts_group.command("rules")
+@handle_errors
+def alerts_rules() -> None:
+    """The alert rules (the defaults are added when there are none)."""
+    from core.ops import alerts
+
+    _, factory = open_db()
+    clock = SystemClock()
+    with session_scope(factory) as s:
+        if not alerts.list_rules(s):
+            alerts.seed_default_rules(s, clock)
+        rows = alerts.list_rules(s)
+    for r in rows:
+        thr = "budget" if r["threshold"] is None else r["threshold"]
+        click.echo(f"{'on ' if r['enabled'] else 'off'} {r['name']:<24} {r['metric']} {r['comparison']} {thr}"
+                   f"  window {r['window_minutes']}-{r['max_window_minutes']} min, min volume "
+                   f"{r['min_volume']}, cooldown {r['cooldown_minutes']} min"
+                   + (f", channel {r['channel']}" if r["channel"] else ""))
+
+
+@alerts_group.command("set")
+@click.argument("name")
+@click.option("--threshold", type=float, default=None)
+@click.option("--window", "window_minutes", type=int, default=None, help="Starting window, minutes.")
+@click.option("--min-volume", type=int, default=None)
+@click.option("--cooldown", "cooldown_minutes", type=int, default=None, help="Minutes.")
+@click.option("--enable/--disable", "enabled", default=None)
+@handle_errors
+def alerts_set(name: str, **changes) -> None:
+    """Change alert rule NAME."""
+    from core.ops import alerts
+
+    changes = {k: v for k, v in changes.items() if v is not None}
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        if not alerts.list_rules(s):
+            alerts.seed_default_rules(s, SystemClock())
+        rule = alerts.update_rule(s, name, SystemClock(), **changes)
+    click.echo(json.dumps(rule, indent=2))

@@ -1,0 +1,105 @@
+"""`supportloop user ...`: dashboard accounts (add, list, role, password, disable, demo admin)."""
+
+from __future__ import annotations
+
+import click
+
+from cli import handle_errors, main, open_db
+from core.access import auth
+from core.platform.actors import USER_ROLES
+from core.platform.db import session_scope
+
+
+@main.group("user")
+def user_group() -> None:
+    """Manage dashboard accounts (roles: admin, reviewer, viewer)."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(USER_ROLES), required=True, help="What the user may do.")
+@click.option("--password", default=None, help="Password (at least 8 characters); generated when left out.")
+@handle_errors
+def user_add(name: str, role: str, password: str | None) -> None:
+    """Create a dashboard account; prints the password when it was generated."""
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        _, pw = auth.create_user(s, name, role, password, actor="cli")
+    click.echo(f"created {role} {name}")
+    if password is None:
+        click.echo(f"password: {pw}")
+
+
+@user_group.command("list")
+@handle_errors
+def user_list() -> None:
+    """List accounts with role, state and last login."""
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        rows = auth.list_users(s)
+    if not rows:
+        click.echo("no users; create one with `supportloop user add NAME --role admin`")
+    for r in rows:
+        state = "active" if r["active"] else "disabled"
+        last = f"{r['last_login_at']:%Y-%m-%d %H:%M}" if r["last_login_at"] else "never"
+        click.echo(f"{r['name']:<20} {r['role']:<9} {state:<9} last login {last}")
+
+
+@user_group.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(USER_ROLES))
+@handle_errors
+def user_role(name: str, role: str) -> None:
+    """Change a user's role."""
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        auth.set_role(s, name, role, actor="cli")
+    click.echo(f"{name} is now {role}")
+
+
+@user_group.command("password")
+@click.argument("name")
+@click.option("--password", default=None, help="New password; generated when left out.")
+@handle_errors
+def user_password(name: str, password: str | None) -> None:
+    """Set a new password (ends the user's open logins)."""
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        pw = auth.set_password(s, name, password, actor="cli")
+    click.echo(f"password of {name} changed")
+    if password is None:
+        click.echo(f"password: {pw}")
+
+
+@user_group.command("disable")
+@click.argument("name")
+@handle_errors
+def user_disable(name: str) -> None:
+    """Disable an account and end its logins."""
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        auth.set_active(s, name, False, actor="cli")
+    click.echo(f"{name} disabled")
+
+
+@user_group.command("enable")
+@click.argument("name")
+@handle_errors
+def user_enable(name: str) -> None:
+    """Enable a disabled account again."""
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        auth.set_active(s, name, True, actor="cli")
+    click.echo(f"{name} enabled")
+
+
+@user_group.command("ensure-demo-admin")
+@handle_errors
+def user_ensure_demo_admin() -> None:
+    """Create the demo admin when no admin exists, and print its credentials (only then)."""
+    _, factory = open_db()
+    with session_scope(factory) as s:
+        pw = auth.ensure_demo_admin(s)
+    if pw is not None:
+        click.secho("dashboard login (demo admin, shown once):", bold=True)
+        click.echo(f"{auth.DEMO_ADMIN} / {pw}")

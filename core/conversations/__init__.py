@@ -1,0 +1,1 @@
+"""Conversations: the data shapes, file importers, ingest, outcomes, retention and read queries."""

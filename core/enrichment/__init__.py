@@ -1,0 +1,1 @@
+"""Enrichment: intents, profanity and abuse flags, tone scores, and knowledge gaps."""

@@ -1,0 +1,1 @@
+"""Experiments: candidates against production: registry, lifecycle, analysis and statistics."""

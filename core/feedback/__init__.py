@@ -1,0 +1,1 @@
+"""Feedback: signed vote links, votes, the post-booking survey and feedback statistics."""

@@ -1,0 +1,365 @@
+"""The weekly refresh: proposals in, candidate built, evaluation gate, activate or reject.
+
+``weekly_refresh`` (the job runner's Sunday 02:00 task, or ``supportloop kb refresh``):
+
+1. takes the proposed chunks and deduplicates them against the knowledge base: the same
+   text as an existing chunk is archived as a duplicate; at least ``kb_dedupe_similarity``
+   similar to an existing chunk becomes an *update proposal* for that chunk (listed for an
+   admin, not added); anything else joins the candidate;
+2. builds a candidate version from the active chunks plus the accepted proposals (only
+   new or changed texts are embedded, thanks to the embedding cache); nothing changed and
+   no ``force``: no build, status ``unchanged``;
+3. evaluates candidate and active version on the evaluation set and activates the
+   candidate only if it is not worse (``core.knowledge.evaluation.compare``); otherwise marks it
+   rejected with its report, keeps the active version serving and records a
+   ``kb.refresh_rejected`` warning event. While an experiment of kind ``kb_version`` or
+   ``embedding_model`` runs, a candidate that passes stays a candidate (status ``held``,
+   the reason in the report and a ``kb.refresh_held`` info event): the experiment's
+   control is the active version, and its promote / rollback decides what serves next;
+4. flags stale chunks; returns a ``RefreshReport``.
+
+Everything happens in the caller's transaction: a failure anywhere leaves the previous
+active version in place (at worst an unreferenced index file remains on disk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.knowledge.evaluation import active_questions, compare, evaluate, summary
+from core.knowledge.index import IndexFileError, content_hash, embed_text, read_index_file
+from core.knowledge.versions import (
+    activate_version,
+    active_version,
+    build_version,
+    embed_chunks,
+    get_version,
+)
+from core.platform import events
+from core.platform.clock import Clock, SystemClock
+from core.platform.errors import NotFound, ValidationError
+from core.platform.models import Chunk, KBVersionChunk
+
+HOLDING_KINDS = ("kb_version", "embedding_model")  # experiments that pin the active KB version
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did. ``status``: activated, rejected, held (passed the gate, not
+    activated while an experiment runs) or unchanged."""
+
+    status: str
+    candidate_version_id: int | None = None
+    active_version_id: int | None = None
+    previous_version_id: int | None = None
+    added_chunk_ids: list[int] = field(default_factory=list)
+    update_proposals: list[dict] = field(default_factory=list)
+    duplicates_archived: list[int] = field(default_factory=list)
+    chunk_count: int = 0
+    embedded_count: int = 0
+    build_seconds: float | None = None
+    candidate_report: dict | None = None
+    active_report: dict | None = None
+    reasons: list[str] = field(default_factory=list)
+    stale: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        lines = [f"refresh: {self.status}"]
+        if self.candidate_version_id:
+            lines.append(
+                f"candidate version {self.candidate_version_id}: {self.chunk_count} chunks, "
+                f"{self.embedded_count} embedded now, built in {self.build_seconds or 0:.1f}s"
+            )
+            lines.append(f"  candidate: {summary(self.candidate_report)}")
+            if self.active_report:
+                lines.append(f"  active v{self.previous_version_id}: {summary(self.active_report)}")
+        for r in self.reasons:
+            lines.append(f"  - {r}")
+        lines.append(f"active version: {self.active_version_id}")
+        if self.added_chunk_ids:
+            lines.append(f"proposals added: {len(self.added_chunk_ids)}")
+        if self.update_proposals:
+            lines.append(
+                f"update proposals for existing chunks: {len(self.update_proposals)} "
+                "(see `supportloop kb proposals`)"
+            )
+        if self.duplicates_archived:
+            lines.append(f"duplicate proposals archived: {len(self.duplicates_archived)}")
+        if self.stale:
+            lines.append(f"stale chunks: {len(self.stale)} (see `supportloop kb stale`)")
+        return "\n".join(lines)
+
+
+def dedupe_proposals(
+    session: Session,
+    proposals: list[Chunk],
+    active: list[Chunk],
+    vectors: dict[str, np.ndarray],
+    threshold: float,
+) -> tuple[list[Chunk], list[dict], list[int]]:
+    """Split proposals into accepted ones, update proposals (set ``duplicate_of_id``) and
+    archived exact duplicates. ``vectors`` maps content hash to its embedding."""
+    by_hash = {c.content_hash: c for c in active}
+    if active:
+        matrix = np.stack([vectors[c.content_hash] for c in active])
+    else:
+        matrix = np.zeros((0, 1), dtype=np.float32)
+    accepted: list[Chunk] = []
+    updates: list[dict] = []
+    archived: list[int] = []
+    for p in proposals:
+        v = vectors[p.content_hash]
+        if p.content_hash in by_hash:
+            p.duplicate_of_id, p.status = by_hash[p.content_hash].id, "archived"
+            archived.append(p.id)
+            continue
+        twin = next(
+            (
+                a
+                for a in accepted
+                if a.content_hash == p.content_hash or float(vectors[a.content_hash] @ v) >= threshold
+            ),
+            None,
+        )
+        if twin is not None:
+            p.duplicate_of_id, p.status = twin.id, "archived"
+            archived.append(p.id)
+            continue
+        if len(matrix):
+            sims = matrix @ v
+            best = int(np.argmax(sims))
+            if float(sims[best]) >= threshold:
+                p.duplicate_of_id = active[best].id
+                updates.append(
+                    {
+                        "proposal_id": p.id,
+                        "chunk_id": active[best].id,
+                        "external_id": active[best].external_id,
+                        "similarity": round(float(sims[best]), 4),
+                    }
+                )
+                continue
+        accepted.append(p)
+    session.flush()
+    return accepted, updates, archived
+
+
+def _same_content(session: Session, version_id: int, chunks: list[Chunk]) -> bool:
+    q = select(KBVersionChunk.chunk_id, KBVersionChunk.content_hash).where(
+        KBVersionChunk.kb_version_id == version_id
+    )
+    return set(session.execute(q).tuples()) == {(c.id, c.content_hash) for c in chunks}
+
+
+def _evaluate_version(session: Session, version, embedder, settings) -> dict:
+    idx = read_index_file(
+        Path(settings.index_dir) / version.index_file,
+        version.checksum,
+        version_id=version.id,
+        ef_search=settings.kb_hnsw_ef_search,
+    )
+    return evaluate(idx, active_questions(session), embedder, settings)
+
+
+def experiment_hold(session: Session) -> str | None:
+    """Why a refresh must not switch the active KB version now: a running experiment of kind
+    ``kb_version`` or ``embedding_model`` compares against the active version (its control)
+    and decides itself what serves next. None when nothing holds the switch."""
+    from core.experiments.lifecycle import running_experiments
+
+    running = [e for kind in HOLDING_KINDS for e in running_experiments(session, kind)]
+    if not running:
+        return None
+    names = ", ".join(f"{e.id} ({e.kind})" for e in running)
+    return (f"not activated: experiment {names} is running; its promote or rollback decides the "
+            "KB version, so this candidate waits (activate it later with `supportloop kb activate`)")
+
+
+def gate_version(
+    session: Session, version_id: int, embedder, settings, *, actor: str, clock: Clock | None = None,
+    hold: str | None = None,
+) -> RefreshReport:
+    """Evaluate a candidate against the active version; activate it if not worse, else
+    mark it rejected (the active version keeps serving) and record a warning event. With
+    ``hold`` (``experiment_hold``) a candidate that passes is kept as a candidate, not
+    activated (status ``held``), with an info event saying why."""
+    clock = clock or SystemClock()
+    cand = get_version(session, version_id)
+    if cand.status != "candidate":
+        raise ValidationError(f"KB version {cand.id} is {cand.status}, not a candidate.")
+    report = RefreshReport(
+        status="",
+        candidate_version_id=cand.id,
+        chunk_count=cand.chunk_count,
+        embedded_count=cand.embedded_count,
+        build_seconds=cand.build_seconds,
+    )
+    cand_report = _evaluate_version(session, cand, embedder, settings)
+    active = active_version(session)
+    active_report = None
+    if active is not None:
+        report.previous_version_id = active.id
+        if active.model_id == embedder.model_id:
+            try:
+                active_report = _evaluate_version(session, active, embedder, settings)
+            except IndexFileError as exc:
+                report.reasons.append(
+                    f"active version {active.id} cannot be loaded ({exc}); the candidate replaces it"
+                )
+        else:
+            active_report = active.eval_report
+            report.reasons.append(
+                f"active version {active.id} uses embedding model {active.model_id!r}; "
+                "compared with its stored report"
+            )
+    ok, worse = compare(cand_report, active_report, settings.kb_gate_tolerance)
+    report.candidate_report, report.active_report = cand_report, active_report
+    cand.eval_report = {
+        **cand_report,
+        "baseline_version_id": active.id if active else None,
+        "baseline": {
+            k: (active_report or {}).get(k)
+            for k in ("hit_at_1", "hit_at_5", "mrr", "escalation_rate", "answered_accuracy")
+        },
+    }
+    if cand_report.get("hit_at_1") is None:
+        report.reasons.append(
+            "no evaluation questions: the gate could not compare (add some with `supportloop kb eval-import`)"
+        )
+    if ok and hold:
+        cand.decision = hold[:2000]
+        report.status = "held"
+        report.active_version_id = active.id if active else None
+        report.reasons.append(hold)
+        events.record(
+            session,
+            "kb.refresh_held",
+            f"KB candidate {cand.id} passed the gate but was not activated: an experiment is running",
+            clock=clock,
+            details={"candidate_id": cand.id, "active_id": report.active_version_id, "reason": hold},
+        )
+    elif ok:
+        decision = "not worse than the active version" if active else "first version"
+        activate_version(session, cand.id, settings, actor=actor, clock=clock, reason=decision)
+        report.status = "activated"
+        report.active_version_id = cand.id
+    else:
+        cand.status = "rejected"
+        cand.decision = "worse than active version {}: {}".format(active.id, "; ".join(worse))
+        report.status = "rejected"
+        report.active_version_id = active.id
+        report.reasons.extend(worse)
+        events.record(
+            session,
+            "kb.refresh_rejected",
+            f"KB candidate {cand.id} rejected: worse than active version {active.id}",
+            severity="warning",
+            clock=clock,
+            details={
+                "candidate_id": cand.id,
+                "active_id": active.id,
+                "worse": worse,
+                "candidate": {k: cand_report.get(k) for k in cand.eval_report["baseline"]},
+                "active": cand.eval_report["baseline"],
+            },
+        )
+    session.flush()
+    return report
+
+
+def weekly_refresh(
+    session: Session,
+    embedder,
+    settings,
+    clock: Clock | None = None,
+    *,
+    actor: str = "runner",
+    reason: str = "weekly refresh",
+    force: bool = False,
+    progress: bool = False,
+) -> RefreshReport:
+    """Run the whole refresh (see the module docstring). Returns the report."""
+    from core.knowledge.chunks import flag_stale_chunks
+
+    clock = clock or SystemClock()
+    active_chunks = list(session.scalars(select(Chunk).where(Chunk.status == "active").order_by(Chunk.id)))
+    proposals = list(
+        session.scalars(
+            select(Chunk)
+            .where(Chunk.status == "proposed", Chunk.duplicate_of_id.is_(None))
+            .order_by(Chunk.id)
+        )
+    )
+    texts: dict[str, str] = {}
+    for c in active_chunks + proposals:
+        c.content_hash = content_hash(c.title, c.text)
+        texts.setdefault(c.content_hash, embed_text(c.title, c.text))
+    if not active_chunks and not proposals:
+        raise NotFound("The knowledge base has no chunks. Import some with `supportloop kb import FILE`.")
+    vectors, embedded = embed_chunks(session, embedder, texts, clock=clock, progress=progress)
+    accepted, updates, archived = dedupe_proposals(
+        session, proposals, active_chunks, vectors, settings.kb_dedupe_similarity
+    )
+    members = sorted(active_chunks + accepted, key=lambda c: c.id)
+    current = active_version(session)
+    if (
+        current is not None
+        and not force
+        and not accepted
+        and current.model_id == embedder.model_id
+        and _same_content(session, current.id, members)
+    ):
+        report = RefreshReport(
+            status="unchanged",
+            active_version_id=current.id,
+            previous_version_id=current.id,
+            update_proposals=updates,
+            duplicates_archived=archived,
+            chunk_count=current.chunk_count,
+            reasons=["no new, changed or removed chunks since the active version"],
+        )
+    elif not members:
+        raise ValidationError("Every proposal was a duplicate and no chunk is active: nothing to build.")
+    else:
+        version = build_version(
+            session,
+            embedder,
+            settings,
+            chunks=members,
+            built_by=actor,
+            reason=reason,
+            clock=clock,
+            progress=progress,
+        )
+        version.embedded_count += embedded  # embedded by the dedupe step just before the build
+        report = gate_version(session, version.id, embedder, settings, actor=actor, clock=clock,
+                              hold=experiment_hold(session) if current is not None else None)
+        report.update_proposals, report.duplicates_archived = updates, archived
+        if report.status == "activated":
+            now = clock.now()
+            for c in accepted:
+                c.status, c.updated_at = "active", now
+            report.added_chunk_ids = [c.id for c in accepted]
+    report.stale = flag_stale_chunks(session, settings, clock)
+    events.record(
+        session,
+        "kb.refresh_completed",
+        f"KB refresh: {report.status}",
+        clock=clock,
+        details={
+            "status": report.status,
+            "candidate_id": report.candidate_version_id,
+            "active_id": report.active_version_id,
+            "actor": actor,
+        },
+    )
+    session.flush()
+    return report

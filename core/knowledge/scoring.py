@@ -1,0 +1,218 @@
+"""Chunk performance: the one scoring rule, and crediting chunks with ratings and bookings.
+
+Every answer updates ``times_retrieved`` / ``times_used_in_response`` of its chunks
+(``core.answering.responder.record_answer``); votes, CSAT and bookings of the conversation
+credit the chunks the answer *used*. The performance score is 0.7 x booking rate + 0.3 x
+average rating / 5, each part smoothed toward 0.5 by ``kb_score_prior_weight``
+pseudo-observations (:func:`performance_score`). Every writer of ``chunk.performance_score``
+goes through :func:`performance_score` (directly, or through :func:`rescore`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.platform.clock import Clock, SystemClock
+from core.platform.config import Settings, get_settings
+from core.platform.errors import ValidationError
+from core.platform.models import Chunk, Message, MessageChunk
+
+VOTE_RATINGS = {"up": 5, "down": 1}
+
+
+def performance_score(chunk: Chunk, prior_weight: float = 10.0) -> float:
+    """0.7 x booking rate + 0.3 x average rating / 5, smoothed toward 0.5.
+
+    booking part = (bookings + w x 0.5) / (uses + w); rating part = (rating sum / 5 + w x
+    0.5) / (ratings + w), with w = ``prior_weight`` pseudo-observations of a 0.5 chunk. A
+    chunk with no data scores 0.5; one lucky booking after one use moves it to 0.53, not 0.85.
+    """
+    w = max(0.0, prior_weight)
+    uses = max(chunk.times_used_in_response or 0, chunk.times_led_to_booking or 0)
+    denom_b = uses + w
+    booking = ((chunk.times_led_to_booking or 0) + w * 0.5) / denom_b if denom_b else 0.5
+    denom_r = (chunk.rating_count or 0) + w
+    rating = ((chunk.rating_sum or 0.0) / 5.0 + w * 0.5) / denom_r if denom_r else 0.5
+    return round(0.7 * booking + 0.3 * rating, 6)
+
+
+def _rating_value(rating: int | float | str | None) -> float | None:
+    if rating is None:
+        return None
+    if isinstance(rating, str):
+        if rating not in VOTE_RATINGS:
+            raise ValidationError(f"Unknown vote {rating!r}; use 'up' or 'down' or a 1-5 rating.")
+        return float(VOTE_RATINGS[rating])
+    if not 1 <= float(rating) <= 5:
+        raise ValidationError(f"A rating is 1 to 5, got {rating}.")
+    return float(rating)
+
+
+def used_chunk_ids(session: Session, message_ids: Sequence[int]) -> list[int]:
+    """Distinct chunks that the given assistant messages used in their answers."""
+    if not message_ids:
+        return []
+    q = (
+        select(MessageChunk.chunk_id)
+        .where(MessageChunk.message_id.in_(list(message_ids)), MessageChunk.used.is_(True))
+        .distinct()
+        .order_by(MessageChunk.chunk_id)
+    )
+    return list(session.scalars(q))
+
+
+def _apply_feedback(
+    session: Session,
+    chunk_ids: list[int],
+    *,
+    rating_delta: float,
+    count_delta: int,
+    booking_delta: int,
+    settings,
+    clock: Clock | None,
+) -> list[int]:
+    if not chunk_ids:
+        return []
+    now = (clock or SystemClock()).now()
+    values: dict[str, Any] = {"last_user_feedback_at": now}
+    if count_delta or rating_delta:
+        values["rating_count"] = Chunk.rating_count + count_delta
+        values["rating_sum"] = Chunk.rating_sum + rating_delta
+    if booking_delta:
+        values["times_led_to_booking"] = Chunk.times_led_to_booking + booking_delta
+    session.execute(
+        update(Chunk)
+        .where(Chunk.id.in_(chunk_ids))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    rescore(session, chunk_ids, settings)
+    return chunk_ids
+
+
+def prior_weight(settings: Settings | None) -> float:
+    """The score's prior weight (``kb_score_prior_weight``; the process settings when ``None``)."""
+    return (settings or get_settings()).kb_score_prior_weight
+
+
+def rescore(session: Session, chunk_ids: Sequence[int], settings: Settings | None) -> None:
+    """Recompute the performance score of ``chunk_ids`` from their (flushed) counters."""
+    if not chunk_ids:
+        return
+    prior = prior_weight(settings)
+    for chunk in session.scalars(
+        select(Chunk).where(Chunk.id.in_(list(chunk_ids))).execution_options(populate_existing=True)
+    ):
+        chunk.performance_score = performance_score(chunk, prior)
+    session.flush()
+
+
+def record_chunk_feedback(
+    session: Session,
+    message_id: int,
+    rating: int | float | str | None = None,
+    booked: bool = False,
+    *,
+    settings=None,
+    clock: Clock | None = None,
+) -> list[int]:
+    """Credit the chunks an assistant message *used* with a rating and/or a booking.
+
+    ``rating`` is a 1-5 score (CSAT) or a thumbs vote ``'up'`` (= 5) / ``'down'`` (= 1).
+    ``booked`` adds one booking. Updates the counters, ``last_user_feedback_at`` and the
+    performance score; returns the chunk ids updated (empty for a message that used none).
+    The caller makes sure one event is reported once (e.g. one vote per voter).
+    """
+    value = _rating_value(rating)
+    ids = used_chunk_ids(session, [message_id])
+    return _credit(session, ids, value, booked, settings=settings, clock=clock)
+
+
+def _answer_ids(session: Session, conversation_id: int) -> list[int]:
+    """The ids of a conversation's assistant messages."""
+    q = select(Message.id).where(Message.conversation_id == conversation_id, Message.role == "assistant")
+    return list(session.scalars(q))
+
+
+def _credit(
+    session: Session, ids: list[int], value: float | None, booked: bool, *, settings, clock
+) -> list[int]:
+    """Add one rating (when ``value`` is given) and one booking (when ``booked``) to chunks."""
+    return _apply_feedback(
+        session,
+        ids,
+        rating_delta=value or 0.0,
+        count_delta=1 if value is not None else 0,
+        booking_delta=1 if booked else 0,
+        settings=settings,
+        clock=clock,
+    )
+
+
+def change_chunk_feedback(
+    session: Session,
+    message_id: int,
+    *,
+    previous: int | float | str,
+    rating: int | float | str,
+    settings=None,
+    clock: Clock | None = None,
+) -> list[int]:
+    """A voter changed their vote: replace the ``previous`` rating by ``rating`` on the
+    chunks the message used (the rating count stays the same)."""
+    old, new = _rating_value(previous), _rating_value(rating)
+    ids = used_chunk_ids(session, [message_id])
+    return _apply_feedback(
+        session,
+        ids,
+        rating_delta=(new or 0.0) - (old or 0.0),
+        count_delta=0,
+        booking_delta=0,
+        settings=settings,
+        clock=clock,
+    )
+
+
+def record_conversation_feedback(
+    session: Session,
+    conversation_id: int,
+    rating: int | float | str | None = None,
+    booked: bool = False,
+    *,
+    settings=None,
+    clock: Clock | None = None,
+) -> list[int]:
+    """Credit every chunk used by any assistant answer of a conversation once (a CSAT
+    score or a booking outcome is about the whole conversation)."""
+    value = _rating_value(rating)
+    mids = _answer_ids(session, conversation_id)
+    ids = used_chunk_ids(session, mids)
+    return _credit(session, ids, value, booked, settings=settings, clock=clock)
+
+
+def change_conversation_feedback(
+    session: Session,
+    conversation_id: int,
+    *,
+    previous: int | float | str,
+    rating: int | float | str,
+    settings=None,
+    clock: Clock | None = None,
+) -> list[int]:
+    """A conversation's CSAT changed: replace the ``previous`` score by ``rating`` on the
+    chunks its answers used (the rating count stays the same)."""
+    old, new = _rating_value(previous), _rating_value(rating)
+    mids = _answer_ids(session, conversation_id)
+    return _apply_feedback(
+        session,
+        used_chunk_ids(session, mids),
+        rating_delta=(new or 0.0) - (old or 0.0),
+        count_delta=0,
+        booking_delta=0,
+        settings=settings,
+        clock=clock,
+    )

@@ -1,0 +1,120 @@
+"""Database engine, sessions and migrations. SQLite is the embedded default,
+PostgreSQL the real database; both go through the same code.
+
+The caller owns the transaction: core functions take a ``Session`` and never commit,
+``session_scope`` commits once at the end or rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.platform.errors import SupportloopError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for ``url``. SQLite gets WAL, a busy timeout and foreign keys."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit when the block ends, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Create or migrate the database at ``url`` to ``revision``."""
+    make_engine(url).dispose()  # creates the SQLite folder if needed
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def applied_revisions(engine: Engine) -> set[str]:
+    """Every revision the database holds: its current heads and all they build on
+    (down revisions and ``depends_on``), so branched migrations count as applied."""
+    current = current_revisions(engine)
+    if not current:
+        return set()
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {r.revision for r in script.revision_map.iterate_revisions(tuple(current), "base")}
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database that is not migrated to the latest revision."""
+    current, heads = current_revisions(engine), head_revisions()
+    if not heads <= applied_revisions(engine):
+        raise SupportloopError(
+            f"The database is at revision {', '.join(sorted(current)) or 'none'}, the code needs "
+            f"{', '.join(sorted(heads))}. Run `supportloop db upgrade`."
+        )
+
+
+def is_empty(session: Session) -> bool:
+    from core.platform.models import Conversation
+
+    return session.scalar(select(func.count()).select_from(Conversation)) == 0
+
+
+def backend(engine: Engine) -> str:
+    return engine.dialect.name

@@ -1,0 +1,153 @@
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+
+from core.access import auth
+from core.platform import audit
+from core.platform.clock import FixedClock
+from core.platform.config import get_settings
+from core.platform.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from core.platform.models import User
+
+T0 = dt.datetime(2026, 3, 1, 9, 0)
+
+
+def test_passwords_are_hashed_with_argon2_and_verified():
+    h = auth.hash_password("correct horse")
+    assert h.startswith("$argon2id$") and "correct horse" not in h
+    assert auth.verify_password(h, "correct horse")
+    assert not auth.verify_password(h, "wrong")
+    assert not auth.verify_password("not a hash", "x")
+
+
+def test_create_user_then_login_and_resolve_token(session):
+    clock = FixedClock(T0)
+    user, pw = auth.create_user(session, "rita", "reviewer", "s3cret-pass", clock=clock)
+    assert pw == "s3cret-pass" and user.role == "reviewer"
+    stored = session.get(User, user.id)
+    assert stored.password_hash != pw
+    login = auth.authenticate(session, "rita", "s3cret-pass", session_hours=2, clock=clock)
+    session.commit()
+    assert login.expires_at == T0 + dt.timedelta(hours=2)
+    me = auth.current_user(session, login.token, clock=clock)
+    assert me is not None and me.name == "rita" and me.can("review") and not me.can("view_raw")
+    assert [a.action for a in audit.history(session, "user", user.id)] == ["create", "login"]
+
+
+def test_generated_password_when_none_given(session):
+    _, pw = auth.create_user(session, "gen", "viewer")
+    assert len(pw) >= 16
+    assert auth.authenticate(session, "gen", pw).user.name == "gen"
+
+
+def test_login_expires_and_logout_revokes(session):
+    clock = FixedClock(T0)
+    auth.create_user(session, "ann", "viewer", "password1", clock=clock)
+    login = auth.authenticate(session, "ann", "password1", session_hours=1, clock=clock)
+    clock.advance(minutes=59)
+    assert auth.current_user(session, login.token, clock=clock) is not None
+    clock.advance(minutes=1)
+    assert auth.current_user(session, login.token, clock=clock) is None
+    second = auth.authenticate(session, "ann", "password1", session_hours=1, clock=clock)
+    auth.logout(session, second.token, clock=clock)
+    assert auth.current_user(session, second.token, clock=clock) is None
+    assert auth.current_user(session, "made-up-token", clock=clock) is None
+    assert auth.current_user(session, None) is None
+
+
+def test_wrong_password_unknown_user_and_disabled_account_are_refused_alike(session):
+    auth.create_user(session, "bob", "admin", "password1")
+    messages = set()
+    for name, pw in [("bob", "nope-nope"), ("nobody", "password1")]:
+        with pytest.raises(PermissionDenied) as exc:
+            auth.authenticate(session, name, pw)
+        messages.add(str(exc.value))
+    login = auth.authenticate(session, "bob", "password1")
+    auth.set_active(session, "bob", False, actor="test")
+    assert auth.current_user(session, login.token) is None
+    with pytest.raises(PermissionDenied) as exc:
+        auth.authenticate(session, "bob", "password1")
+    messages.add(str(exc.value))
+    assert len(messages) == 1
+
+
+def test_validation_and_conflicts(session):
+    with pytest.raises(ValidationError, match="role"):
+        auth.create_user(session, "x", "superuser", "password1")
+    with pytest.raises(ValidationError, match="too short"):
+        auth.create_user(session, "x", "viewer", "short")
+    with pytest.raises(ValidationError):
+        auth.create_user(session, " x", "viewer", "password1")
+    auth.create_user(session, "x", "viewer", "password1")
+    with pytest.raises(Conflict, match="already exists"):
+        auth.create_user(session, "x", "admin", "password1")
+    with pytest.raises(NotFound):
+        auth.set_role(session, "ghost", "admin", actor="t")
+
+
+def test_roles_include_the_rights_below_them():
+    assert auth.can("viewer", "view") and not auth.can("viewer", "review")
+    assert auth.can("reviewer", "review") and not auth.can("reviewer", "manage_kb")
+    for right in ("view", "review", "view_raw", "manage_kb", "launch_finetune", "manage_experiments"):
+        assert auth.can("admin", right)
+    with pytest.raises(ValueError):
+        auth.can("admin", "fly")
+
+
+def test_require_refuses_anonymous_and_missing_rights():
+    viewer = auth.Actor(1, "v", "viewer")
+    with pytest.raises(PermissionDenied, match="not logged in"):
+        auth.require(None, "view")
+    with pytest.raises(PermissionDenied, match="viewer"):
+        auth.require(viewer, "review")
+    assert auth.require(viewer, "view") is viewer
+
+
+def test_raw_views_are_audited_and_need_admin(session):
+    admin, _ = auth.create_user(session, "root", "admin", "password1")
+    auth.record_raw_view(session, admin, "conversation", 42)
+    assert [a.action for a in audit.history(session, "conversation", 42)] == ["view_raw"]
+    with pytest.raises(PermissionDenied):
+        auth.record_raw_view(session, auth.Actor(9, "v", "viewer"), "conversation", 42)
+
+
+def test_set_password_and_role_end_old_logins(session):
+    auth.create_user(session, "cy", "viewer", "password1")
+    login = auth.authenticate(session, "cy", "password1")
+    new = auth.set_password(session, "cy", actor="t")
+    assert auth.current_user(session, login.token) is None
+    auth.set_role(session, "cy", "admin", actor="t")
+    assert auth.authenticate(session, "cy", new).user.role == "admin"
+
+
+def test_ensure_demo_admin_is_idempotent(session):
+    pw = auth.ensure_demo_admin(session)
+    assert pw and auth.authenticate(session, "admin", pw).user.role == "admin"
+    assert auth.ensure_demo_admin(session) is None
+
+
+def test_user_cli(db, monkeypatch):
+    monkeypatch.setenv("SUPPORTLOOP_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    from cli import main
+
+    runner = CliRunner()
+    try:
+        r = runner.invoke(main, ["user", "add", "zoe", "--role", "reviewer"])
+        assert r.exit_code == 0, r.output
+        pw = r.output.split("password: ")[1].strip()
+        r = runner.invoke(main, ["user", "add", "zoe", "--role", "viewer", "--password", "password1"])
+        assert r.exit_code == 1 and "already exists" in r.output
+        r = runner.invoke(main, ["user", "ensure-demo-admin"])
+        assert r.exit_code == 0 and "admin / " in r.output
+        assert runner.invoke(main, ["user", "ensure-demo-admin"]).output == ""
+        r = runner.invoke(main, ["user", "list"])
+        assert "zoe" in r.output and "reviewer" in r.output
+        assert runner.invoke(main, ["user", "role", "zoe", "admin"]).exit_code == 0
+        assert runner.invoke(main, ["user", "disable", "zoe"]).exit_code == 0
+        with db.session() as s:
+            with pytest.raises(PermissionDenied):
+                auth.authenticate(s, "zoe", pw)
+    finally:
+        get_settings.cache_clear()
