@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.access import auth
+from core.platform.actors import Actor
 from pages.resources import AUTH_KEY, current_user, transaction
 from pages.widgets import sidebar_filters
 
@@ -29,7 +30,7 @@ PAGES = [
 ]
 
 
-def available(user: auth.Actor) -> dict[str, list[st.Page]]:
+def available(user: Actor) -> dict[str, list[st.Page]]:
     """The pages this user may open whose page file and core module exist, by group."""
     groups: dict[str, list[st.Page]] = {}
     for group, name, title, icon, module, right in PAGES:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -12,19 +11,22 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import api.routes
+from api.routes import chat, feedback, ingest, metrics, openai_compat, outcomes, survey, widget
 from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, session_factory
 from core.platform.errors import SupportloopError
 
 WIDGET_PATHS = frozenset({"/api/v1/chat", "/api/v1/ai/feedback"})  # what the embedded widget calls
-
-
-def _routers():
-    for info in sorted(pkgutil.iter_modules(api.routes.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"api.routes.{info.name}")
-        if hasattr(module, "router"):
-            yield module.router
+ROUTERS = (
+    chat.router,
+    feedback.router,
+    ingest.router,
+    metrics.router,
+    openai_compat.router,
+    outcomes.router,
+    survey.router,
+    widget.router,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.engine.dispose()
 
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok"}
 
-    for router in _routers():
+    for router in ROUTERS:
         app.include_router(router)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
@@ -101,6 +103,7 @@ class WidgetCORS:
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:
+    """The validation errors of a request as plain JSON (location, message, type)."""
     return [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors()

@@ -1,61 +1,16 @@
-"""Request and response bodies of the public API, and the small request guards the routes
-share (body size limit, API key header)."""
+"""Request and response bodies of the public API (the request guards are in ``api.deps``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.platform.errors import SupportloopError
+from core.platform.statuses import ConversationStatus, MessageRole, SurveyStatus, Vote
 
 MAX_TEXT = 20_000
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
-
-
-class PayloadTooLarge(SupportloopError):
-    """The request body is larger than SUPPORTLOOP_API_MAX_BODY_BYTES."""
-
-    http_status = 413
-
-
-class Unauthorized(SupportloopError):
-    """No API key, or one that is not valid for this call."""
-
-    http_status = 401
-
-
-async def limit_body(request: Request) -> None:
-    """Refuse bodies over ``settings.api_max_body_bytes`` with 413 before parsing them."""
-    limit = request.app.state.settings.api_max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            too_big = int(declared) > limit
-        except ValueError:
-            too_big = False
-        if too_big:
-            raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
-    elif request.method in ("POST", "PUT", "PATCH"):
-        body = await request.body()  # chunked upload: read it (cached for the handler) and check
-        if len(body) > limit:
-            raise PayloadTooLarge(f"The request body is {len(body)} bytes; the limit is {limit}.")
-
-
-def api_key_from(request: Request) -> str:
-    """The API key of a request: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer ") and auth[7:].strip():
-        return auth[7:].strip()
-    key = request.headers.get("x-api-key", "").strip()
-    if key:
-        return key
-    raise Unauthorized(
-        "This call needs an API key: send 'Authorization: Bearer <key>' (create one with "
-        "`supportloop apikey create`)."
-    )
 
 
 def _clean_text(value: Any) -> Any:
@@ -91,7 +46,7 @@ class _Strict(_Clean):
 # --- feedback -----------------------------------------------------------------------------
 class FeedbackIn(_Strict):
     message_id: int = Field(ge=1, le=MAX_ID, description="The assistant message voted on.")
-    vote: Literal["up", "down"]
+    vote: Vote
     sig: str = Field(min_length=1, max_length=200, description="Signature from the link or the chat answer.")
     comment: str | None = Field(None, max_length=2000, description="Optional free-text comment.")
 
@@ -146,7 +101,7 @@ class ChatOut(BaseModel):
 
 # --- ingest -------------------------------------------------------------------------------
 class MessageSchema(_Strict):
-    role: Literal["user", "assistant", "system", "agent"]
+    role: MessageRole
     content: str = Field(min_length=1, max_length=MAX_TEXT)
     created_at: dt.datetime | None = None
     external_id: str | None = Field(None, max_length=200)
@@ -162,7 +117,7 @@ class ConversationSchema(_Strict):
     external_user_id: str = Field(min_length=1, max_length=200)
     messages: list[MessageSchema] = Field(min_length=1, max_length=500)
     external_id: str | None = Field(None, max_length=200)
-    status: Literal["ai", "escalated", "closed"] = "ai"
+    status: ConversationStatus = ConversationStatus.AI
     channel_metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: dt.datetime | None = None
     escalated_at: dt.datetime | None = None
@@ -201,7 +156,7 @@ class OutcomeOut(BaseModel):
     booking_converted: bool
     booking_value_usd: float | None
     successful_outcome: bool
-    survey_status: str | None = Field(description="sent, failed, answered, or null when none was sent.")
+    survey_status: SurveyStatus | None = Field(description="sent, failed, answered; null when none was sent.")
     survey_note: str | None = None
 
 
@@ -223,11 +178,3 @@ class ChatCompletionIn(_Clean):
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=1, le=100_000)
 
-
-def require_key(request: Request, session, scope: str):
-    """Check the request's API key for ``scope`` (core.access.apikeys); 401 without a valid key,
-    403 when the key lacks the scope. Returns what ``verify_api_key`` returns."""
-    from core.access import apikeys
-
-    plaintext = api_key_from(request)
-    return apikeys.verify_api_key(session, plaintext, scope)

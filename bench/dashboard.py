@@ -58,6 +58,7 @@ def prepare(url: str) -> int:
     admin; returns the number of messages."""
     from core.access import auth
     from core.ops import alerts
+    from core.platform.actors import SYSTEM
     from core.platform.clock import SystemClock
     from core.platform.db import make_engine, session_factory, session_scope, upgrade
     from core.platform.models import Conversation, Message, User
@@ -78,7 +79,7 @@ def prepare(url: str) -> int:
     factory = session_factory(make_engine(url))
     with session_scope(factory) as s:
         if s.scalar(select(User.id).where(User.name == ADMIN)) is None:
-            auth.create_user(s, ADMIN, "admin", PASSWORD, actor="bench")
+            auth.create_user(s, ADMIN, "admin", PASSWORD, actor=SYSTEM)
         alerts.seed_default_rules(s, SystemClock())
     return count(Message)
 
@@ -143,7 +144,7 @@ def time_pages(base: str, repeats: int) -> dict:
 
 def main() -> None:
     from bench.metrics import PG_URL
-    from tests.e2e.conftest import free_port
+    from tests.smtp import free_port
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=PG_URL, help="database (default: the metrics bench's PostgreSQL)")

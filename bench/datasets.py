@@ -28,6 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from sqlalchemy import insert  # noqa: E402
 
+from core.platform.actors import SYSTEM  # noqa: E402
 from core.platform.clock import FixedClock  # noqa: E402
 from core.platform.config import Settings  # noqa: E402
 from core.platform.db import make_engine, session_factory, upgrade  # noqa: E402
@@ -134,7 +135,7 @@ def synthetic_rows(n: int, seed: int = 5) -> list[dict]:
 
 def bench_build(n: int, workdir: Path) -> dict:
     from core.platform.pii import get_scrubber
-    from core.training.datasets import build_dataset
+    from core.training.builder import build_dataset
 
     url = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(url)
@@ -154,7 +155,7 @@ def bench_build(n: int, workdir: Path) -> dict:
     load_s = time.perf_counter() - t0
     with factory() as s:
         t0 = time.perf_counter()
-        d = build_dataset(s, settings, scrubber, actor="bench", clock=FixedClock(NOW))
+        d = build_dataset(s, settings, scrubber, actor=SYSTEM, clock=FixedClock(NOW))
         s.commit()
         seconds = time.perf_counter() - t0
     engine.dispose()

@@ -12,7 +12,7 @@
    both with the intent names as one extra example each, as in production
    (``intent_training_data`` adds them). Without the names and a nearest-centroid baseline
    are reported too. Sentence vectors are cached in var/bench/ between runs.
-2. **Throughput**: demo conversations (``core.demo.business``) stored with PII scrubbing
+2. **Throughput**: demo conversations (``core.demo.conversations``) stored with PII scrubbing
    (``core.conversations.ingest.store_conversations``) and enriched right after
    (``core.enrichment.enrich.enrich_conversations``: intents, flags, tone) into a fresh SQLite file, in
    batches of 100 conversations; messages per second of the two together, and of each.
@@ -126,9 +126,11 @@ def intent_accuracy(embedder, seeds: int) -> dict:
 
 def throughput(embedder, messages: int) -> dict:
     from core.conversations.ingest import store_conversations
-    from core.demo.business import demo_kb_entries, generate_conversations
+    from core.demo.conversations import generate_conversations
+    from core.demo.knowledge import demo_kb_entries
     from core.enrichment import enrich, intents
     from core.knowledge.chunks import import_chunks
+    from core.platform.actors import SYSTEM
     from core.platform.clock import FixedClock
     from core.platform.config import Settings
     from core.platform.db import make_engine, session_factory, session_scope, upgrade
@@ -154,8 +156,8 @@ def throughput(embedder, messages: int) -> dict:
         enricher = enrich.Enricher(settings, embedder)
         clock = FixedClock(now)
         with session_scope(factory) as s:
-            import_chunks(s, demo_kb_entries(), actor="bench")
-            intents.train_intent_model(s, embedder, settings, clock)
+            import_chunks(s, demo_kb_entries(), actor=SYSTEM)
+            intents.train_intent_model(s, embedder, settings, clock, actor=SYSTEM)
         scrub_s = enrich_s = 0.0
         started = time.perf_counter()
         flagged = unknown = 0

@@ -1,4 +1,4 @@
-"""Operating characteristics of the experiment decision rule (core.experiments.stats) on synthetic
+"""Operating characteristics of the experiment decision rule (core.experiments.decision) on synthetic
 traffic with daily looks.
 
 Run: ``.venv/bin/python -m bench.experiments`` (``--runs N`` for the A/A runs, default 1000).
@@ -24,14 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.experiments.stats import (
-    PROMOTE,
-    ROLLBACK,
-    StatsConfig,
-    fixed_sample_size_per_arm,
-    sequential_users_needed,
-    simulate,
-)
+from core.experiments.decision import Recommendation, StatsConfig, simulate
+from core.experiments.sequential import sequential_users_needed
+from core.experiments.stats import fixed_sample_size_per_arm
 
 RESULTS = Path(__file__).resolve().parent / "results" / "experiments.json"
 BASE = {"containment": 0.6}
@@ -40,8 +35,8 @@ BASE = {"containment": 0.6}
 def aa(runs: int, share: float, cfg: StatsConfig, seed0: int) -> dict:
     out = [simulate(seed0 + s, days=14, users_per_day=300, share=share, control=BASE, candidate=BASE, cfg=cfg)
            for s in range(runs)]
-    promoted = sum(r.recommendation == PROMOTE for r in out)
-    rolled = sum(r.recommendation == ROLLBACK for r in out)
+    promoted = sum(r.recommendation == Recommendation.PROMOTE for r in out)
+    rolled = sum(r.recommendation == Recommendation.ROLLBACK for r in out)
     rate = promoted / runs
     se = math.sqrt(max(rate * (1 - rate), 1e-9) / runs)
     return {"runs": runs, "share": share, "false_promotion_rate": round(rate, 4),
@@ -53,12 +48,12 @@ def aa(runs: int, share: float, cfg: StatsConfig, seed0: int) -> dict:
 def power(runs: int, cfg: StatsConfig) -> dict:
     out = [simulate(50_000 + s, days=60, users_per_day=300, share=0.5, control=BASE,
                     candidate={"containment": 0.65}, cfg=cfg) for s in range(runs)]
-    at = sorted(min(r.users_per_arm) for r in out if r.recommendation == PROMOTE)
-    by14 = sum(r.recommendation == PROMOTE and r.day <= 14 for r in out) / runs
+    at = sorted(min(r.users_per_arm) for r in out if r.recommendation == Recommendation.PROMOTE)
+    by14 = sum(r.recommendation == Recommendation.PROMOTE and r.day <= 14 for r in out) / runs
     return {"runs": runs, "promoted": len(at) / runs, "promoted_by_day_14": round(by14, 3),
             "users_per_arm_at_promotion_median": int(np.median(at)) if at else None,
             "users_per_arm_at_promotion_p80": int(np.percentile(at, 80)) if at else None,
-            "wrong_rollbacks": sum(r.recommendation == ROLLBACK for r in out)}
+            "wrong_rollbacks": sum(r.recommendation == Recommendation.ROLLBACK for r in out)}
 
 
 def main() -> None:

@@ -46,8 +46,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import case, create_engine, func, insert, select, text
 
-from core.feedback import votes as feedback
+from core.feedback import links
 from core.knowledge import chunks as knowledge
+from core.platform.actors import SYSTEM
 from core.platform.config import Settings
 from core.platform.db import make_engine, session_factory, session_scope, upgrade
 from core.platform.models import Chunk, Conversation, ConversationOutcome, Feedback, Message, MessageChunk
@@ -83,7 +84,8 @@ def seed(
     starts = [now - dt.timedelta(days=days_ago + rng.uniform(0, age_days)) for _ in range(n)]
     with session_scope(session_factory(engine)) as s:
         chunk_ids = [
-            knowledge.add_chunk(s, text=f"Fact {i}: hibachi for {10 + i} guests costs ${600 + 60 * i}.").id
+            knowledge.add_chunk(s, text=f"Fact {i}: hibachi for {10 + i} guests costs ${600 + 60 * i}.",
+                                actor=SYSTEM).id
             for i in range(CHUNKS)
         ]
     with engine.begin() as conn:
@@ -159,7 +161,7 @@ def plan(answers: list[tuple[int, str]], count: int, rng: random.Random, setting
     def req(mid: int, voter: str, vote: str) -> dict:
         key = (mid, voter, vote)
         if key not in sigs:
-            sigs[key] = feedback.sign_vote(settings, mid, voter, vote)
+            sigs[key] = links.sign_vote(settings, mid, voter, vote)
         return {"message_id": mid, "vote": vote, "sig": sigs[key], "voter": voter}
 
     reqs: list[dict] = []

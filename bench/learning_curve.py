@@ -16,7 +16,7 @@ code paths (see docs/learning_curve.md):
 - at the end of the week admins work a budget of review items in the queue's own order
   (``core.review.queue.refresh_queue`` / ``list_queue``, ``core.enrichment.intents.correct_intent``,
   ``core.review.queue.approve`` / ``edit`` with a proposed chunk) and the weekly refresh runs with
-  its evaluation gate (``core.knowledge.chunks.weekly_refresh``);
+  its evaluation gate (``core.knowledge.refresh.weekly_refresh``);
 - after each week the active KB version answers the whole test split
   (``core.answering.responder.answer_batch``: the same decision ``answer`` makes).
 
@@ -139,10 +139,13 @@ def seed_records(data: Banking77, rows: list[int], prefix: str) -> list[dict]:
 def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args, log) -> dict:
     """Run one variant on its own database; returns its curves and facts."""
     from core.answering.responder import answer, record_answer
-    from core.conversations.ingest import ConversationIn, MessageIn, store_conversations
+    from core.conversations.ingest import store_conversations
+    from core.conversations.schemas import ConversationIn, MessageIn
     from core.knowledge import chunks as knowledge
     from core.knowledge.evaluation import import_questions
     from core.knowledge.index import IndexCache
+    from core.knowledge.refresh import weekly_refresh
+    from core.platform.actors import SYSTEM
     from core.platform.clock import FixedClock
     from core.platform.db import make_engine, session_factory, upgrade
 
@@ -165,17 +168,16 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
             admins = Admins(args.budget, only_reasons={"down_vote"})
         try:
             kb_rows = list(range(len(data.train))) if name == "ceiling" else plan.seeds
-            knowledge.import_chunks(session, seed_records(data, kb_rows, "b77"), actor="bench",
+            knowledge.import_chunks(session, seed_records(data, kb_rows, "b77"), actor=SYSTEM,
                                     source_type="imported", clock=clock)
             import_questions(
                 session,
                 [{"question": data.train[i][0], "intent": data.train[i][1]} for i in plan.gate],
+                actor=SYSTEM,
                 source="bench-gate",
-                created_by="bench",
                 clock=clock,
             )
-            first = knowledge.weekly_refresh(session, embedder, settings, clock, actor="bench",
-                                             reason="starting KB")
+            first = weekly_refresh(session, embedder, settings, clock, actor=SYSTEM, reason="starting KB")
             session.commit()
             test_q = [q for q, _ in data.test]
             test_y = [y for _, y in data.test]
@@ -241,7 +243,7 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
                     session.commit()
                 if learns:
                     clock.set(week_start + dt.timedelta(days=6, hours=17))
-                    rep_r = knowledge.weekly_refresh(session, embedder, settings, clock, actor="runner")
+                    rep_r = weekly_refresh(session, embedder, settings, clock, actor=SYSTEM)
                     refresh = rep_r.status
                     if refresh == "rejected":
                         why = "; ".join(rep_r.reasons)

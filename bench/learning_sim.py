@@ -3,10 +3,10 @@ questions, their answers, and the people who know the truth (customers, agents, 
 
 Everything here *acts through the product*: customers' messages go in with
 ``core.conversations.ingest.store_conversations``, their votes with
-``core.feedback.votes.record_vote``; agents
+``core.learning.loop.record_vote``; agents
 reply with ``core.conversations.ingest.add_message``; admins work the review queue with
-``core.enrichment.intents.correct_intent`` and ``core.review.queue.approve`` / ``edit``, in the queue's own
-order (``core.review.queue.list_queue``). Only the ground truth (the intent of each question) lives
+``core.enrichment.intents.correct_intent`` and ``core.review.decisions.approve`` / ``edit``, in the queue's
+own order (``core.review.queue.list_queue``). Only the ground truth (the intent of each question) lives
 here, never a decision the product makes.
 """
 
@@ -219,7 +219,7 @@ class Customers:
         self.rng = random.Random(seed)
 
     def maybe_vote(self, session, served: Served, user_id: str, settings, clock, counters: Counters) -> None:
-        from core.feedback.votes import record_vote
+        from core.learning.loop import record_vote
 
         if served.escalated or self.rng.random() >= self.vote_share:
             return
@@ -237,7 +237,8 @@ class Agents:
     """A human agent answers every escalated question with its intent's answer."""
 
     def reply(self, session, served: Served, scrubber, settings, clock, counters: Counters) -> None:
-        from core.conversations.ingest import MessageIn, add_message
+        from core.conversations.ingest import add_message
+        from core.conversations.schemas import MessageIn
 
         add_message(
             session,
@@ -263,10 +264,13 @@ class Admins:
     def work(self, session, served_by_conv: dict[int, Served], scrubber, settings, clock,
              counters: Counters) -> int:
         from core.enrichment import intents
+        from core.platform.actors import Actor
         from core.platform.models import Conversation
+        from core.review import decisions
         from core.review import queue as review
 
-        review.refresh_queue(session, settings, clock)
+        admin = Actor(0, self.actor, "admin")
+        review.refresh_queue(session, settings, clock, actor=admin)
         done, offset, skipped = 0, 0, 0
         while done < self.budget:
             rows = review.list_queue(session, kind="review", status="open", limit=200, offset=offset)
@@ -283,16 +287,16 @@ class Admins:
                     continue
                 conv = session.get(Conversation, row.conversation_id)
                 if conv.intent != served.intent:
-                    intents.correct_intent(session, served.intent, self.actor,
+                    intents.correct_intent(session, served.intent, admin,
                                            conversation_id=row.conversation_id, clock=clock)
                     counters.intent_corrections += 1
                 if not served.escalated and served.answered_intent == served.intent:
-                    d = review.approve(session, row.id, self.actor, propose_chunk=True, settings=settings,
+                    d = decisions.approve(session, row.id, admin, propose_chunk=True, settings=settings,
                                        clock=clock)
                     counters.approved += 1
                 else:
                     why = "hand-off: the agent's answer" if served.escalated else "answered the wrong intent"
-                    d = review.edit(session, row.id, self.actor, answer_text(served.intent), why,
+                    d = decisions.edit(session, row.id, admin, answer_text(served.intent), why,
                                     scrubber=scrubber, propose_chunk=True, settings=settings, clock=clock)
                     counters.edited += 1
                 counters.blocked += d.proposed_chunk_id is None

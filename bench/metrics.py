@@ -267,6 +267,7 @@ def bench_backend(name: str, url: str, n: int, reload: bool, repeats: int) -> di
     from tqdm import tqdm
 
     from core.ops import metrics
+    from core.ops.rollup import rollup
     from core.platform.clock import FixedClock, SystemClock
     from core.platform.db import make_engine, session_factory, upgrade
     from core.platform.models import Conversation, Message
@@ -314,7 +315,7 @@ def bench_backend(name: str, url: str, n: int, reload: bool, repeats: int) -> di
     clock = FixedClock(end)
     t0 = time.perf_counter()
     with factory() as s:
-        full = metrics.rollup(s, clock, full=True)
+        full = rollup(s, clock, full=True)
         s.commit()
     result["full_rollup_s"] = round(time.perf_counter() - t0, 2)
     result["full_rollup_days"] = full["days_rebuilt"]
@@ -326,7 +327,7 @@ def bench_backend(name: str, url: str, n: int, reload: bool, repeats: int) -> di
     clock.advance(seconds=5)
     t0 = time.perf_counter()
     with factory() as s:
-        inc = metrics.rollup(s, clock)
+        inc = rollup(s, clock)
         s.commit()
     result["rollup_s"] = round(time.perf_counter() - t0, 3)
     result["rollup_days_rebuilt"] = inc["days_rebuilt"]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli import handle_errors, main, open_db
+from cli import acting, actor_option, choice, handle_errors, main, transaction
 from core.access import apikeys
-from core.platform.db import session_scope
-from core.platform.models import CHANNELS
+from core.platform.statuses import Channel
 
 
 @main.group("apikey")
@@ -17,16 +16,16 @@ def apikey_group() -> None:
 
 @apikey_group.command("create")
 @click.option("--scope", default=None, help="read, or ingest:<channel>.")
-@click.option("--channel", type=click.Choice(CHANNELS), default=None,
+@click.option("--channel", type=choice(Channel), default=None,
               help="An ingest key for this channel (same as --scope ingest:<channel>).")
 @click.option("--name", default=None, help="Who uses the key (default: the scope).")
+@actor_option()
 @handle_errors
-def apikey_create(scope: str | None, channel: str | None, name: str | None) -> None:
+def apikey_create(scope: str | None, channel: str | None, name: str | None, actor: str | None) -> None:
     """Create a key and print it once."""
     scope = apikeys.scope_for(scope or ("read" if not channel else None), channel)
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        key_id, plaintext = apikeys.create_api_key(s, scope, name or scope)
+    with acting(actor) as (s, who):
+        key_id, plaintext = apikeys.create_api_key(s, scope, name or scope, actor=who)
     click.echo(f"created key {key_id} with scope {scope}; store it now, it is not shown again:")
     click.echo(plaintext)
 
@@ -35,8 +34,7 @@ def apikey_create(scope: str | None, channel: str | None, name: str | None) -> N
 @handle_errors
 def apikey_list() -> None:
     """Every key: id, scope, name, prefix, last use, revoked."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = apikeys.list_api_keys(s)
     if not rows:
         click.echo("no API keys")
@@ -47,10 +45,10 @@ def apikey_list() -> None:
 
 @apikey_group.command("revoke")
 @click.argument("key_id", type=int)
+@actor_option()
 @handle_errors
-def apikey_revoke(key_id: int) -> None:
+def apikey_revoke(key_id: int, actor: str | None) -> None:
     """Revoke key KEY_ID; it stops working at once."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        apikeys.revoke_api_key(s, key_id)
+    with acting(actor) as (s, who):
+        apikeys.revoke_api_key(s, key_id, actor=who)
     click.echo(f"revoked key {key_id}")

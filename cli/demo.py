@@ -5,8 +5,11 @@ from __future__ import annotations
 import click
 from tqdm import tqdm
 
-from cli import handle_errors, main, open_db
+from cli import handle_errors, main, served_embedder, transaction
+from core.demo.loader import load_demo
 from core.platform.config import get_settings
+from core.platform.db import is_empty
+from core.platform.pii import get_scrubber
 
 
 @main.command("demo")
@@ -28,15 +31,9 @@ def demo_cmd(size: str, if_empty: bool, seed: int | None, conversations_only: bo
     and the metrics roll-up are filled, so every dashboard page has something to show.
     Loading twice with the same seed skips the conversations already there.
     """
-    from core.demo.business import load_demo
-    from core.experiments.lifecycle import production_embedder
-    from core.platform.db import is_empty, session_scope
-    from core.platform.pii import get_scrubber
-
     settings = get_settings()
-    _engine, factory = open_db()
     if if_empty:
-        with session_scope(factory) as session:
+        with transaction() as session:
             if not is_empty(session):
                 click.echo("The database already has conversations; demo data not loaded.")
                 return
@@ -45,8 +42,7 @@ def demo_cmd(size: str, if_empty: bool, seed: int | None, conversations_only: bo
     embedder = None
     if not conversations_only:
         click.echo("loading the embedding model ...", err=True)
-        with factory() as s:
-            embedder = production_embedder(s, settings)
+        embedder = served_embedder()
     bar = tqdm(total=0, unit="conv", desc=f"demo ({size})", disable=None)
 
     def progress(done: int, total: int) -> None:
@@ -58,7 +54,7 @@ def demo_cmd(size: str, if_empty: bool, seed: int | None, conversations_only: bo
         click.echo(f"{name} ...", err=True)
 
     try:
-        with session_scope(factory) as session:
+        with transaction() as session:
             report = load_demo(session, scrubber, settings, size=size, seed=seed, if_empty=if_empty,
                                progress=progress, embedder=embedder, on_stage=stage)
     finally:

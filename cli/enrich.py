@@ -9,20 +9,11 @@ import json
 import click
 from tqdm import tqdm
 
-from cli import handle_errors, main, open_db
+from cli import OPERATOR, acting, actor_option, handle_errors, main, served_embedder, transaction
+from core.enrichment import enrich, intents
+from core.enrichment.gaps import list_gaps, refresh_gaps
 from core.platform.config import get_settings
-from core.platform.db import session_scope
 from core.platform.errors import ValidationError
-
-
-def _embedder():
-    """The embedder production serves: an embedding model an experiment promoted, else the
-    settings' (``core.experiments.lifecycle.production_embedder``)."""
-    from core.experiments.lifecycle import production_embedder
-
-    _engine, factory = open_db()
-    with factory() as s:
-        return production_embedder(s, get_settings())
 
 
 def _since(value: str | None) -> dt.datetime | None:
@@ -44,16 +35,13 @@ def _since(value: str | None) -> dt.datetime | None:
 @handle_errors
 def enrich_cmd(since: str | None, missing: bool, retrain: bool) -> None:
     """Back-fill intents, profanity/abuse flags and tone scores (with a progress bar)."""
-    from core.enrichment import enrich, intents
-
     settings = get_settings()
     when = _since(since)
-    _, factory = open_db()
     click.echo("loading the embedding model ...", err=True)
-    enricher = enrich.get_enricher(settings, _embedder())
+    enricher = enrich.get_enricher(settings, served_embedder())
     if retrain:
-        with session_scope(factory) as s:
-            rep = intents.train_intent_model(s, enricher.embedder, settings, actor="cli",
+        with transaction() as s:
+            rep = intents.train_intent_model(s, enricher.embedder, settings, actor=OPERATOR,
                                              reason="enrich --retrain")
         click.echo(f"intent model: {rep.status} ({rep.examples} examples, {len(rep.by_intent)} intents)"
                    + (f": {rep.reason}" if rep.status != "trained" else ""))
@@ -64,7 +52,7 @@ def enrich_cmd(since: str | None, missing: bool, retrain: bool) -> None:
         bar.update(done - bar.n)
 
     try:
-        with session_scope(factory) as s:
+        with transaction() as s:
             report = enrich.backfill(s, enricher, when, only_missing=missing, progress=progress)
     finally:
         bar.close()
@@ -77,16 +65,13 @@ def intents_group() -> None:
 
 
 @intents_group.command("train")
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @handle_errors
-def intents_train(actor: str) -> None:
+def intents_train(actor: str | None) -> None:
     """Train the intent classifier from KB categories, gold examples and admin corrections."""
-    from core.enrichment.intents import train_intent_model
-
-    _, factory = open_db()
-    embedder = _embedder()
-    with session_scope(factory) as s:
-        rep = train_intent_model(s, embedder, get_settings(), actor=actor, reason="manual")
+    embedder = served_embedder()
+    with acting(actor) as (s, who):
+        rep = intents.train_intent_model(s, embedder, get_settings(), actor=who, reason="manual")
     if rep.status != "trained":
         raise ValidationError(f"Intent model not trained: {rep.reason}.")
     click.echo(f"intent model #{rep.model_id} on {rep.embedder}: {rep.examples} examples, "
@@ -98,11 +83,8 @@ def intents_train(actor: str) -> None:
 @handle_errors
 def intents_list() -> None:
     """Intent models, newest first."""
-    from core.enrichment.intents import list_models
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        for m in list_models(s):
+    with transaction() as s:
+        for m in intents.list_models(s):
             click.echo(f"#{m.id} {m.status:8} {m.created_at:%Y-%m-%d %H:%M} {m.model_id} "
                        f"examples={m.examples} intents={len(m.labels)} train_acc={m.train_accuracy}")
 
@@ -111,15 +93,16 @@ def intents_list() -> None:
 @click.argument("intent")
 @click.option("--message", "message_id", type=int, default=None, help="Customer message id.")
 @click.option("--conversation", "conversation_id", type=int, default=None, help="Conversation id.")
-@click.option("--actor", required=True, help="The admin making the correction.")
+@actor_option(required=True)
 @handle_errors
-def intents_correct(intent: str, message_id: int | None, conversation_id: int | None, actor: str) -> None:
+def intents_correct(
+    intent: str, message_id: int | None, conversation_id: int | None, actor: str | None
+) -> None:
     """Set the INTENT of a message or conversation (training data for the next retrain)."""
-    from core.enrichment.intents import correct_intent
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        out = correct_intent(s, intent, actor, message_id=message_id, conversation_id=conversation_id)
+    with acting(actor) as (s, who):
+        out = intents.correct_intent(
+            s, intent, who, message_id=message_id, conversation_id=conversation_id
+        )
     click.echo(json.dumps(out))
 
 
@@ -129,16 +112,14 @@ def gaps_group() -> None:
 
 
 @gaps_group.command("refresh")
+@actor_option()
 @handle_errors
-def gaps_refresh() -> None:
+def gaps_refresh(actor: str | None) -> None:
     """Recluster escalated, low-confidence and down-voted questions now."""
-    from core.enrichment.gaps import refresh_gaps
-
     settings = get_settings()
-    _, factory = open_db()
-    embedder = _embedder()
-    with session_scope(factory) as s:
-        rep = refresh_gaps(s, embedder, settings)
+    embedder = served_embedder()
+    with acting(actor) as (s, who):
+        rep = refresh_gaps(s, embedder, settings, actor=who)
     click.echo(rep.summary())
 
 
@@ -148,10 +129,7 @@ def gaps_refresh() -> None:
 @handle_errors
 def gaps_list(limit: int, as_json: bool) -> None:
     """The stored knowledge gaps, biggest first."""
-    from core.enrichment.gaps import list_gaps
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = list_gaps(s, limit=limit)
     if not rows:
         click.echo("No knowledge gaps stored; run `supportloop gaps refresh`.")

@@ -6,10 +6,12 @@ import json
 
 import click
 
-from cli import handle_errors, main, open_db
+from cli import acting, actor_option, choice, handle_errors, main, transaction
+from core.experiments import analysis, registry
+from core.experiments import lifecycle as experiments
 from core.platform.config import get_settings
-from core.platform.db import session_scope
 from core.platform.errors import ValidationError
+from core.platform.statuses import ExperimentKind, ExperimentMode
 
 
 @main.group()
@@ -18,7 +20,7 @@ def experiment() -> None:
 
 
 @experiment.command("start")
-@click.option("--kind", type=click.Choice(["chat_model", "kb_version", "embedding_model"]),
+@click.option("--kind", type=choice(ExperimentKind),
               help="What the candidate is (not needed with --finetune).")
 @click.option("--kb-version", "kb_version", type=int,
               help="Candidate KB version id (kb_version, embedding_model).")
@@ -26,31 +28,28 @@ def experiment() -> None:
 @click.option("--embedding-model", "embedding_model",
               help="Candidate embedding model folder (embedding_model).")
 @click.option("--finetune", "finetune_job", type=int, help="Take the candidate a succeeded fine-tune offers.")
-@click.option("--mode", type=click.Choice(["split", "shadow"]), default="split", show_default=True)
+@click.option("--mode", type=choice(ExperimentMode), default=ExperimentMode.SPLIT.value, show_default=True)
 @click.option("--share", type=float, help="Share of users in the candidate arm (default from settings, 0.1).")
 @click.option("--days", type=int, help="Planned length in days (default from settings, 7).")
 @click.option("--min-users", "min_users", type=int, help="Users per arm before a decision on metrics.")
 @click.option("--name", default="", help="A name for the experiment.")
-@click.option("--actor", required=True, help="Your admin account name.")
+@actor_option(required=True, help="Your admin account name.")
 @handle_errors
 def start_cmd(kind, kb_version, chat_model, embedding_model, finetune_job, mode, share, days, min_users, name,
               actor) -> None:
     """Start an experiment against what production serves now."""
-    from core.experiments import lifecycle as experiments
-
     settings = get_settings()
-    _, factory = open_db()
     opts = dict(mode=mode, share=share, days=days, min_users_per_arm=min_users, name=name)
-    with session_scope(factory) as s:
+    with acting(actor) as (s, who):
         if finetune_job is not None:
-            exp = experiments.start_from_finetune(s, settings, finetune_job, actor=actor, **opts)
+            exp = experiments.start_from_finetune(s, settings, finetune_job, actor=who, **opts)
         else:
             if kind is None:
                 raise ValidationError("Say what to test: --kind with --kb-version / --chat-model / "
                                       "--embedding-model, or --finetune JOB.")
             cand = {"kb_version_id": kb_version, "chat_model": chat_model,
                     "embedding_model_path": embedding_model}
-            exp = experiments.start_experiment(s, settings, kind=kind, candidate=cand, actor=actor, **opts)
+            exp = experiments.start_experiment(s, settings, kind=kind, candidate=cand, actor=who, **opts)
         click.echo(f"experiment {exp.id} running ({exp.mode}, {exp.share:.0%} of users): {exp.name}; "
                    f"planned end {exp.planned_end_at:%Y-%m-%d %H:%M} UTC")
 
@@ -61,12 +60,9 @@ def start_cmd(kind, kb_version, chat_model, embedding_model, finetune_job, mode,
 @handle_errors
 def status_cmd(experiment_id, as_json) -> None:
     """List experiments, or show one."""
-    from core.experiments import lifecycle as experiments
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        rows = ([experiments.get_experiment(s, experiment_id)] if experiment_id is not None
-                else experiments.list_experiments(s))
+    with transaction() as s:
+        rows = ([registry.get_experiment(s, experiment_id)] if experiment_id is not None
+                else registry.list_experiments(s))
         data = [{
             "id": e.id, "name": e.name, "kind": e.kind, "mode": e.mode, "status": e.status, "share": e.share,
             "started_at": e.started_at.isoformat(), "planned_end_at": e.planned_end_at.isoformat(),
@@ -108,12 +104,9 @@ def _ci(ci, pct=True) -> str:
 @handle_errors
 def compare_cmd(experiment_id, days, as_json) -> None:
     """Per-arm metrics with 95 % intervals, the tests and the recommendation."""
-    from core.experiments import lifecycle as experiments
-
     settings = get_settings()
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        cmp = experiments.compare_performance(s, experiment_id, settings, days=days)
+    with transaction() as s:
+        cmp = analysis.compare_performance(s, experiment_id, settings, days=days)
     if as_json:
         click.echo(json.dumps(cmp.as_dict(), indent=2))
         return
@@ -155,77 +148,62 @@ def compare_cmd(experiment_id, days, as_json) -> None:
 
 @experiment.command("promote")
 @click.argument("experiment_id", type=int)
-@click.option("--actor", required=True, help="Your admin account name (recorded as who confirmed).")
+@actor_option(required=True, help="Your admin account name (recorded as who confirmed).")
 @click.option("--force", is_flag=True, help="Promote even when the comparison does not recommend it.")
 @click.option("--reason", default="", help="Why (default: the comparison's reason).")
 @handle_errors
 def promote_cmd(experiment_id, actor, force, reason) -> None:
     """Switch production to the candidate (the comparison must recommend PROMOTE)."""
-    from core.experiments import lifecycle as experiments
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        exp = experiments.promote(s, experiment_id, get_settings(), actor=actor, force=force, reason=reason)
+    with acting(actor) as (s, who):
+        exp = experiments.promote(s, experiment_id, get_settings(), actor=who, force=force, reason=reason)
         click.echo(f"experiment {exp.id} promoted by {exp.confirmed_by}: production now serves "
-                   f"{experiments.label(exp.candidate)} (previous: {experiments.label(exp.previous or {})})")
+                   f"{registry.label(exp.candidate)} (previous: {registry.label(exp.previous or {})})")
 
 
 @experiment.command("rollback")
 @click.argument("experiment_id", type=int)
-@click.option("--actor", required=True, help="Your admin account name.")
+@actor_option(required=True, help="Your admin account name.")
 @click.option("--reason", required=True, help="Why.")
 @handle_errors
 def rollback_cmd(experiment_id, actor, reason) -> None:
     """End a running experiment in favour of control, or undo a promotion."""
-    from core.experiments import lifecycle as experiments
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        exp = experiments.rollback(s, experiment_id, get_settings(), actor=actor, reason=reason)
+    with acting(actor) as (s, who):
+        exp = experiments.rollback(s, experiment_id, get_settings(), actor=who, reason=reason)
         click.echo(f"experiment {exp.id} rolled back by {exp.confirmed_by}")
 
 
 @experiment.command("stop")
 @click.argument("experiment_id", type=int)
-@click.option("--actor", required=True, help="Your admin account name.")
+@actor_option(required=True, help="Your admin account name.")
 @click.option("--reason", required=True, help="Why.")
 @handle_errors
 def stop_cmd(experiment_id, actor, reason) -> None:
     """End a running experiment without a decision (production unchanged)."""
-    from core.experiments import lifecycle as experiments
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        exp = experiments.stop(s, experiment_id, actor=actor, reason=reason)
+    with acting(actor) as (s, who):
+        exp = experiments.stop(s, experiment_id, actor=who, reason=reason)
         click.echo(f"experiment {exp.id} stopped")
 
 
 @experiment.command("share")
 @click.argument("experiment_id", type=int)
 @click.argument("share", type=float)
-@click.option("--actor", required=True, help="Your admin account name.")
+@actor_option(required=True, help="Your admin account name.")
 @handle_errors
 def share_cmd(experiment_id, share, actor) -> None:
     """Raise a running experiment's share (candidate users stay candidates)."""
-    from core.experiments import lifecycle as experiments
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        exp = experiments.set_share(s, experiment_id, share, actor=actor)
+    with acting(actor) as (s, who):
+        exp = experiments.set_share(s, experiment_id, share, actor=who)
         click.echo(f"experiment {exp.id} now sends {exp.share:.0%} of users to the candidate")
 
 
 @experiment.command("extend")
 @click.argument("experiment_id", type=int)
 @click.argument("days", type=int)
-@click.option("--actor", required=True, help="Your admin account name.")
+@actor_option(required=True, help="Your admin account name.")
 @handle_errors
 def extend_cmd(experiment_id, days, actor) -> None:
     """Move a running experiment's planned end DAYS later (up to the maximum length)."""
-    from core.experiments import lifecycle as experiments
-
     settings = get_settings()
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        exp = experiments.extend(s, experiment_id, days, actor=actor, settings=settings)
+    with acting(actor) as (s, who):
+        exp = experiments.extend(s, experiment_id, days, actor=who, settings=settings)
         click.echo(f"experiment {exp.id} now ends {exp.planned_end_at:%Y-%m-%d %H:%M} UTC")

@@ -7,11 +7,12 @@ import json
 
 import click
 
-from cli import handle_errors, main, open_db
-from core.feedback import votes as feedback
+from cli import acting, actor_option, choice, handle_errors, main, transaction
+from core.feedback import links, stats
 from core.platform.config import get_settings
-from core.platform.db import session_scope
-from core.review import delivery
+from core.platform.notify import Notifier
+from core.platform.statuses import ReviewKind
+from core.review import decisions, delivery
 from core.review import queue as review
 
 
@@ -28,9 +29,8 @@ def feedback_group() -> None:
 @handle_errors
 def footer_cmd(message_id: int, fmt: str) -> None:
     """Print the "Was this response helpful?" footer of an assistant message."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        f = feedback.email_footer(message_id, session=s, settings=get_settings())
+    with transaction() as s:
+        f = links.email_footer(message_id, session=s, settings=get_settings())
     if fmt in ("both", "text"):
         click.echo(f.text)
     if fmt in ("both", "html"):
@@ -42,9 +42,8 @@ def footer_cmd(message_id: int, fmt: str) -> None:
 @handle_errors
 def stats_cmd(days: int) -> None:
     """Votes, feedback rate and CSAT of the last DAYS days, by channel (JSON)."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        click.echo(json.dumps(feedback.feedback_stats(s, days), default=str, indent=2))
+    with transaction() as s:
+        click.echo(json.dumps(stats.feedback_stats(s, days), default=str, indent=2))
 
 
 @main.group("review")
@@ -54,23 +53,22 @@ def review_group() -> None:
 
 @review_group.command("refresh")
 @click.option("--days", type=int, default=30, show_default=True)
+@actor_option()
 @handle_errors
-def review_refresh(days: int) -> None:
+def review_refresh(days: int, actor: str | None) -> None:
     """Queue answers with a down vote, low confidence, escalation, low CSAT or stale chunk."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        added = review.refresh_queue(s, get_settings(), days=days)
+    with acting(actor) as (s, who):
+        added = review.refresh_queue(s, get_settings(), days=days, actor=who)
     click.echo(f"{added} new review reason(s) queued")
 
 
 @review_group.command("list")
-@click.option("--kind", type=click.Choice(["review", "presend"]), default=None)
+@click.option("--kind", type=choice(ReviewKind), default=None)
 @click.option("--limit", type=int, default=20, show_default=True)
 @handle_errors
 def review_list(kind: str | None, limit: int) -> None:
     """Open items, highest expected value first (redacted text)."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = review.list_queue(s, kind=kind, limit=limit)
     for r in rows:
         click.echo(
@@ -84,18 +82,15 @@ def review_list(kind: str | None, limit: int) -> None:
 
 @review_group.command("approve")
 @click.argument("item_id", type=int)
-@click.option("--actor", required=True, help="Your name (kept in the audit log).")
+@actor_option(required=True)
 @click.option("--propose-chunk", is_flag=True, help="Also propose the answer as a KB chunk.")
 @handle_errors
 def review_approve(item_id: int, actor: str, propose_chunk: bool) -> None:
     """Approve an answer (gold training example; a held draft is sent)."""
-    from core.platform.notify import Notifier
-
     settings = get_settings()
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        d = review.approve(
-            s, item_id, actor, propose_chunk=propose_chunk, notifier=Notifier(settings), settings=settings
+    with acting(actor) as (s, who):
+        d = decisions.approve(
+            s, item_id, who, propose_chunk=propose_chunk, notifier=Notifier(settings), settings=settings
         )
     click.echo(
         f"approved #{d.item_id}: training example {d.training_example_id}"
@@ -108,14 +103,13 @@ def review_approve(item_id: int, actor: str, propose_chunk: bool) -> None:
 
 @review_group.command("reject")
 @click.argument("item_id", type=int)
-@click.option("--actor", required=True)
+@actor_option(required=True)
 @click.option("--reason", required=True)
 @handle_errors
 def review_reject(item_id: int, actor: str, reason: str) -> None:
     """Reject an answer with a reason (a held draft is never sent)."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        d = review.reject(s, item_id, actor, reason)
+    with acting(actor) as (s, who):
+        d = decisions.reject(s, item_id, who, reason)
     click.echo(f"rejected #{d.item_id}" + (f", delivery {d.delivery_status}" if d.delivery_status else ""))
 
 
@@ -128,10 +122,7 @@ def delivery_group() -> None:
 @handle_errors
 def delivery_retry() -> None:
     """Send every reply whose retry time has come."""
-    from core.platform.notify import Notifier
-
     settings = get_settings()
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         r = delivery.retry_due(s, Notifier(settings), settings)
     click.echo(f"attempted {r.attempted}, sent {r.sent}, gave up {r.failed}")

@@ -7,14 +7,19 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from cli import handle_errors, main, open_db
+from cli import acting, actor_option, handle_errors, main, served_embedder, transaction
+from core.conversations.importers import FORMATS
+from core.conversations.ingest import import_file
+from core.conversations.retention import purge_raw
+from core.enrichment import enrich
 from core.platform.config import get_settings
 from core.platform.errors import ImportFailed
+from core.platform.pii import get_scrubber
 
 
 @main.command("import")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "vtt", "turns"]),
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="File format; by default from the extension (.jsonl .csv .vtt .json).")
 @click.option("--skip-invalid", is_flag=True,
               help="Import the valid conversations and write the invalid rows to a rejects file.")
@@ -28,18 +33,10 @@ def import_cmd(path: Path, fmt: str | None, skip_invalid: bool, rejects: Path | 
     Nothing is written unless every row is valid (or --skip-invalid); conversations
     already imported are skipped, so running it twice creates no duplicates.
     """
-    from core.conversations.ingest import import_file
-    from core.enrichment import enrich
-    from core.experiments.lifecycle import production_embedder
-    from core.platform.db import session_scope
-    from core.platform.pii import get_scrubber
-
     settings = get_settings()
-    _engine, factory = open_db()
     click.echo("loading the PII scrubber and the embedding model ...", err=True)
+    enricher = enrich.get_enricher(settings, served_embedder())  # opens (and checks) the database first
     scrubber = get_scrubber(settings)
-    with factory() as s:
-        enricher = enrich.get_enricher(settings, production_embedder(s, settings))
     bar = tqdm(total=0, unit="msg", desc="importing", disable=None)
 
     def progress(done: int, total: int) -> None:
@@ -47,7 +44,7 @@ def import_cmd(path: Path, fmt: str | None, skip_invalid: bool, rejects: Path | 
         bar.update(done - bar.n)
 
     try:
-        with session_scope(factory) as session:
+        with transaction() as session:
             report = import_file(session, path, scrubber, settings, fmt=fmt, skip_invalid=skip_invalid,
                                  rejects_path=rejects, progress=progress, enricher=enricher)
     except ImportFailed as exc:
@@ -65,14 +62,11 @@ def import_cmd(path: Path, fmt: str | None, skip_invalid: bool, rejects: Path | 
 
 
 @main.command("purge")
+@actor_option()
 @handle_errors
-def purge_cmd() -> None:
+def purge_cmd(actor: str | None) -> None:
     """Delete raw message text older than the retention window (redacted text stays)."""
-    from core.conversations.retention import purge_raw
-    from core.platform.db import session_scope
-
     settings = get_settings()
-    _engine, factory = open_db()
-    with session_scope(factory) as session:
-        count = purge_raw(session, settings)
+    with acting(actor) as (session, who):
+        count = purge_raw(session, settings, actor=who)
     click.echo(f"purged the raw text of {count} message(s) older than {settings.retention_days} days")

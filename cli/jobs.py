@@ -9,19 +9,20 @@ import json
 
 import click
 
-from cli import handle_errors, main, open_db
+from cli import OPERATOR, acting, actor_option, choice, handle_errors, main, open_db, transaction
+from core.ops import alerts, jobruns, metrics, rollup
+from core.ops.tasks import Task, TaskContext, default_registry, describe_tasks, get_task, job_health, run_now
 from core.platform.clock import SystemClock
 from core.platform.config import get_settings
-from core.platform.db import session_scope
+from core.platform.statuses import AlertState
 
 
-def _context():
-    from core.ops.tasks import TaskContext, default_registry
-
+def _context() -> tuple[TaskContext, list[Task]]:
+    """The task context and registry the runner uses, acting as the shell operator."""
     settings = get_settings()
     _, factory = open_db()
     tasks = default_registry(settings)
-    return TaskContext(factory, settings, SystemClock(), actor="cli", tasks=tasks), tasks
+    return TaskContext(factory, settings, SystemClock(), actor=OPERATOR, tasks=tasks), tasks
 
 
 # --- jobs ----------------------------------------------------------------------------------
@@ -34,9 +35,6 @@ def jobs_group() -> None:
 @handle_errors
 def jobs_list() -> None:
     """Every task with its schedule, last run and next due time, and the runners seen."""
-    from core.ops import jobruns
-    from core.ops.tasks import describe_tasks
-
     ctx, tasks = _context()
     with ctx.session() as s:
         rows = describe_tasks(s, ctx.settings, ctx.clock, tasks)
@@ -52,14 +50,14 @@ def jobs_list() -> None:
 
 @jobs_group.command("run")
 @click.argument("name")
+@actor_option()
 @handle_errors
-def jobs_run(name: str) -> None:
+def jobs_run(name: str, actor: str | None) -> None:
     """Run task NAME now (whether due or not), recorded as a manual job run."""
-    from core.ops.jobruns import runner_id
-    from core.ops.tasks import get_task, run_task
-
     ctx, tasks = _context()
-    result = run_task(ctx, get_task(tasks, name), runner_id(), trigger="manual", require_due=False)
+    with acting(actor) as (_, who):
+        task = get_task(tasks, name)
+    result = run_now(ctx, task, jobruns.runner_id(), actor=who)
     click.echo(json.dumps({"job": result.job, "status": result.status, "run_id": result.run_id,
                            "summary": result.summary}, default=str, indent=2))
     if result.status == "locked":
@@ -74,11 +72,8 @@ def jobs_run(name: str) -> None:
 @handle_errors
 def jobs_runs(job: str | None, limit: int) -> None:
     """Recent job runs, newest first."""
-    from core.ops.jobruns import recent_runs
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        for r in recent_runs(s, job, limit):
+    with transaction() as s:
+        for r in jobruns.recent_runs(s, job, limit):
             took = f"{r['seconds']:.1f}s" if r["seconds"] is not None else "-"
             click.echo(f"{r['id']:>6} {r['job']:<18} {r['status']:<10} {r['started_at']} {took:>8} "
                        f"{r['trigger']:<8} {(r['error'] or '').splitlines()[0] if r['error'] else ''}")
@@ -95,11 +90,8 @@ def metrics_group() -> None:
 @handle_errors
 def metrics_rollup(full: bool) -> None:
     """Roll metrics up now (the runner does this every few minutes)."""
-    from core.ops import metrics
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        result = metrics.rollup(s, SystemClock(), full=full)
+    with transaction() as s:
+        result = rollup.rollup(s, SystemClock(), full=full)
     click.echo(f"rebuilt {result['days_rebuilt']} day(s) in {result['seconds']:.2f}s")
 
 
@@ -109,10 +101,7 @@ def metrics_rollup(full: bool) -> None:
 @handle_errors
 def metrics_show(days: int, channel: str | None) -> None:
     """Print the dashboard KPIs (value, previous period, change) as read from the roll-ups."""
-    from core.ops import metrics
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         board = metrics.dashboard(s, days, channel, SystemClock(),
                                   training_target=get_settings().training_examples_quarter_target)
     click.echo(f"{board['period']['start']} .. {board['period']['end']}"
@@ -131,9 +120,6 @@ def alerts_group() -> None:
 @handle_errors
 def alerts_check() -> None:
     """Evaluate every rule now and send what fired or resolved."""
-    from core.ops import alerts
-    from core.ops.tasks import job_health
-
     ctx, tasks = _context()
     with ctx.session() as s:
         health = job_health(s, ctx.settings, ctx.clock, tasks)
@@ -142,15 +128,12 @@ def alerts_check() -> None:
 
 
 @alerts_group.command("list")
-@click.option("--state", type=click.Choice(["firing", "resolved"]), default=None)
+@click.option("--state", type=choice(AlertState), default=None)
 @click.option("--limit", default=20, show_default=True)
 @handle_errors
 def alerts_list(state: str | None, limit: int) -> None:
     """Alerts, newest first."""
-    from core.ops import alerts
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = alerts.list_alerts(s, state=state, limit=limit)
     if not rows:
         click.echo("no alerts")
@@ -162,11 +145,8 @@ def alerts_list(state: str | None, limit: int) -> None:
 @handle_errors
 def alerts_rules() -> None:
     """The alert rules (the defaults are added when there are none)."""
-    from core.ops import alerts
-
-    _, factory = open_db()
     clock = SystemClock()
-    with session_scope(factory) as s:
+    with transaction() as s:
         if not alerts.list_rules(s):
             alerts.seed_default_rules(s, clock)
         rows = alerts.list_rules(s)
@@ -185,15 +165,13 @@ def alerts_rules() -> None:
 @click.option("--min-volume", type=int, default=None)
 @click.option("--cooldown", "cooldown_minutes", type=int, default=None, help="Minutes.")
 @click.option("--enable/--disable", "enabled", default=None)
+@actor_option()
 @handle_errors
-def alerts_set(name: str, **changes) -> None:
+def alerts_set(name: str, actor: str | None, **changes) -> None:
     """Change alert rule NAME."""
-    from core.ops import alerts
-
     changes = {k: v for k, v in changes.items() if v is not None}
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with acting(actor) as (s, who):
         if not alerts.list_rules(s):
             alerts.seed_default_rules(s, SystemClock())
-        rule = alerts.update_rule(s, name, SystemClock(), **changes)
+        rule = alerts.update_rule(s, name, SystemClock(), actor=who, **changes)
     click.echo(json.dumps(rule, indent=2))

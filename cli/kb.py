@@ -8,20 +8,25 @@ from pathlib import Path
 
 import click
 
-from cli import handle_errors, main, open_db
+from cli import acting, actor_option, choice, handle_errors, main, served_embedder, transaction
+from core.answering.responder import answer
+from core.knowledge.chunks import (
+    apply_update_proposal,
+    export_chunks,
+    import_chunks_file,
+    list_chunks,
+    mark_reviewed,
+    propose_chunk,
+)
+from core.knowledge.evaluation import active_questions, evaluate, import_questions, read_jsonl, summary
+from core.knowledge.index import read_index_file, search
+from core.knowledge.refresh import weekly_refresh
+from core.knowledge.staleness import flag_stale_chunks
+from core.knowledge.versions import activate_version, active_version, get_version, list_versions, rollback
 from core.platform.config import get_settings
-from core.platform.db import session_scope
 from core.platform.errors import ValidationError
-
-
-def _embedder():
-    """The embedder production serves: an embedding model an experiment promoted, else the
-    settings' (``core.experiments.lifecycle.production_embedder``)."""
-    from core.experiments.lifecycle import production_embedder
-
-    _engine, factory = open_db()
-    with factory() as s:
-        return production_embedder(s, get_settings())
+from core.platform.pii import get_scrubber
+from core.platform.statuses import ChunkStatus, KBVersionStatus
 
 
 def _label(chunk_id: int, external_id: str | None) -> str:
@@ -37,28 +42,21 @@ def kb() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--status",
-    type=click.Choice(["active", "proposed"]),
-    default="active",
+    type=choice(ChunkStatus.ACTIVE, ChunkStatus.PROPOSED),
+    default=ChunkStatus.ACTIVE.value,
     show_default=True,
     help="active: part of the next build; proposed: deduplicated by the next refresh.",
 )
 @click.option("--skip-invalid", is_flag=True, help="Import the valid lines and report the invalid ones.")
 @click.option("--scrub", is_flag=True, help="Redact personal data in title and text (loads the PII model).")
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @handle_errors
-def kb_import(file: Path, status: str, skip_invalid: bool, scrub: bool, actor: str) -> None:
+def kb_import(file: Path, status: str, skip_invalid: bool, scrub: bool, actor: str | None) -> None:
     """Import chunks from a JSONL FILE (title, text, category, optional external_id, metadata)."""
-    from core.knowledge.chunks import import_chunks_file
-
-    scrubber = None
-    if scrub:
-        from core.platform.pii import get_scrubber
-
-        scrubber = get_scrubber(get_settings())
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    scrubber = get_scrubber(get_settings()) if scrub else None
+    with acting(actor) as (s, who):
         rep = import_chunks_file(
-            s, file, actor=actor, status=status, skip_invalid=skip_invalid, scrubber=scrubber
+            s, file, actor=who, status=status, skip_invalid=skip_invalid, scrubber=scrubber
         )
     click.echo(
         f"chunks: {rep.created} created, {rep.updated} updated, {rep.unchanged} unchanged, "
@@ -75,17 +73,14 @@ def kb_import(file: Path, status: str, skip_invalid: bool, scrub: bool, actor: s
     "--status",
     "statuses",
     multiple=True,
-    default=["active"],
+    default=[ChunkStatus.ACTIVE.value],
     show_default=True,
-    type=click.Choice(["active", "proposed", "archived"]),
+    type=choice(ChunkStatus),
 )
 @handle_errors
 def kb_export(file: Path | None, statuses: tuple[str, ...]) -> None:
     """Write chunks as JSONL to FILE (or stdout); the file imports back with `kb import`."""
-    from core.knowledge.chunks import export_chunks
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = export_chunks(s, statuses=statuses)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if file:
@@ -102,11 +97,8 @@ def kb_export(file: Path | None, statuses: tuple[str, ...]) -> None:
 @handle_errors
 def kb_search(query: str, k: int, as_json: bool) -> None:
     """Show the chunks of the active KB version closest to QUERY."""
-    from core.answering.responder import search
-
-    _, factory = open_db()
-    embedder = _embedder()
-    with session_scope(factory) as s:
+    embedder = served_embedder()
+    with transaction() as s:
         hits = search(s, query, k, embedder=embedder, settings=get_settings())
     if as_json:
         click.echo(
@@ -135,16 +127,12 @@ def kb_search(query: str, k: int, as_json: bool) -> None:
 @handle_errors
 def kb_versions(limit: int) -> None:
     """List KB versions, newest first, with status and evaluation."""
-    from core.knowledge.evaluation import summary
-    from core.knowledge.versions import list_versions
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = list_versions(s, limit)
         if not rows:
             click.echo("no KB versions yet: `supportloop kb import FILE` then `supportloop kb refresh`")
         for v in rows:
-            mark = "*" if v.status == "active" else " "
+            mark = "*" if v.status == KBVersionStatus.ACTIVE else " "
             click.echo(
                 f"{mark} v{v.id:<4} {v.status:<9} {v.chunk_count:>7} chunks  {v.index_kind:<5} "
                 f"{v.created_at:%Y-%m-%d %H:%M}  by {v.built_by}  {v.model_id}"
@@ -157,16 +145,13 @@ def kb_versions(limit: int) -> None:
 @kb.command("activate")
 @click.argument("version_id", type=int)
 @click.option("--force", is_flag=True, help="Activate even a version the gate rejected.")
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @handle_errors
-def kb_activate(version_id: int, force: bool, actor: str) -> None:
+def kb_activate(version_id: int, force: bool, actor: str | None) -> None:
     """Make VERSION_ID the active KB version (its index file is verified first)."""
-    from core.knowledge.versions import activate_version
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with acting(actor) as (s, who):
         v = activate_version(
-            s, version_id, get_settings(), actor=actor, force=force, reason="activated by hand"
+            s, version_id, get_settings(), actor=who, force=force, reason="activated by hand"
         )
     click.echo(f"KB version {v.id} is active")
 
@@ -175,35 +160,29 @@ def kb_activate(version_id: int, force: bool, actor: str) -> None:
 @click.option(
     "--to", "to_version", type=int, default=None, help="Version to go back to (default: the previous)."
 )
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @handle_errors
-def kb_rollback(to_version: int | None, actor: str) -> None:
+def kb_rollback(to_version: int | None, actor: str | None) -> None:
     """Activate the previously active KB version in one step."""
-    from core.knowledge.versions import rollback
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        v = rollback(s, get_settings(), actor=actor, to_version_id=to_version)
+    with acting(actor) as (s, who):
+        v = rollback(s, get_settings(), actor=who, to_version_id=to_version)
     click.echo(f"rolled back: KB version {v.id} is active")
 
 
 @kb.command("refresh")
 @click.option("--force", is_flag=True, help="Build a candidate even when nothing changed.")
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
-def kb_refresh(force: bool, actor: str, as_json: bool) -> None:
+def kb_refresh(force: bool, actor: str | None, as_json: bool) -> None:
     """Run the weekly refresh now: dedupe proposals, build, evaluate, activate or reject."""
-    from core.knowledge.refresh import weekly_refresh
-
-    _, factory = open_db()
-    embedder = _embedder()
-    with session_scope(factory) as s:
+    embedder = served_embedder()
+    with acting(actor) as (s, who):
         rep = weekly_refresh(
             s,
             embedder,
             get_settings(),
-            actor=actor,
+            actor=who,
             reason="refresh from the command line",
             force=force,
             progress=True,
@@ -215,16 +194,13 @@ def kb_refresh(force: bool, actor: str, as_json: bool) -> None:
 @click.option("--text", required=True)
 @click.option("--title", default="")
 @click.option("--category", default=None)
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @handle_errors
-def kb_propose(text: str, title: str, category: str | None, actor: str) -> None:
+def kb_propose(text: str, title: str, category: str | None, actor: str | None) -> None:
     """Propose a chunk for the next refresh."""
-    from core.knowledge.chunks import propose_chunk
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with acting(actor) as (s, who):
         c = propose_chunk(
-            s, text=text, title=title, category=category, source_type="manual", proposed_by=actor
+            s, text=text, title=title, category=category, source_type="manual", actor=who
         )
     click.echo(f"chunk {c.id} proposed; it joins the KB at the next `supportloop kb refresh`")
 
@@ -233,10 +209,7 @@ def kb_propose(text: str, title: str, category: str | None, actor: str) -> None:
 @handle_errors
 def kb_proposals() -> None:
     """List proposed chunks, and update proposals for existing chunks."""
-    from core.knowledge.chunks import list_chunks
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = list_chunks(s, status="proposed", limit=1000)
         for c in rows:
             kind = f"update of #{c.duplicate_of_id}" if c.duplicate_of_id else "new"
@@ -247,15 +220,12 @@ def kb_proposals() -> None:
 
 @kb.command("apply-update")
 @click.argument("proposal_id", type=int)
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @handle_errors
-def kb_apply_update(proposal_id: int, actor: str) -> None:
+def kb_apply_update(proposal_id: int, actor: str | None) -> None:
     """Accept an update proposal: the existing chunk takes its text."""
-    from core.knowledge.chunks import apply_update_proposal
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        c = apply_update_proposal(s, proposal_id, actor=actor)
+    with acting(actor) as (s, who):
+        c = apply_update_proposal(s, proposal_id, actor=who)
     click.echo(f"chunk {c.id} updated; re-embedded at the next refresh")
 
 
@@ -263,10 +233,7 @@ def kb_apply_update(proposal_id: int, actor: str) -> None:
 @handle_errors
 def kb_stale() -> None:
     """Flag and list chunks not updated or reviewed for SUPPORTLOOP_KB_STALE_DAYS days."""
-    from core.knowledge.chunks import flag_stale_chunks
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = flag_stale_chunks(s, get_settings())
     for r in rows:
         click.echo(
@@ -277,30 +244,24 @@ def kb_stale() -> None:
 
 @kb.command("reviewed")
 @click.argument("chunk_id", type=int)
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @handle_errors
-def kb_reviewed(chunk_id: int, actor: str) -> None:
+def kb_reviewed(chunk_id: int, actor: str | None) -> None:
     """Record that CHUNK_ID was checked and is still right (clears its stale flag)."""
-    from core.knowledge.chunks import mark_reviewed
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        mark_reviewed(s, chunk_id, actor=actor)
+    with acting(actor) as (s, who):
+        mark_reviewed(s, chunk_id, actor=who)
     click.echo(f"chunk {chunk_id} marked reviewed")
 
 
 @kb.command("eval-import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--actor", default="cli", show_default=True)
+@actor_option()
 @handle_errors
-def kb_eval_import(file: Path, actor: str) -> None:
+def kb_eval_import(file: Path, actor: str | None) -> None:
     """Add evaluation questions from JSONL: question plus expected_external_id, expected_answer
     or should_escalate."""
-    from core.knowledge.evaluation import import_questions, read_jsonl
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        n = import_questions(s, read_jsonl(file), source="manual", created_by=actor, file=str(file))
+    with acting(actor) as (s, who):
+        n = import_questions(s, read_jsonl(file), source="manual", actor=who, file=str(file))
     click.echo(f"{n} evaluation questions added")
 
 
@@ -310,14 +271,9 @@ def kb_eval_import(file: Path, actor: str) -> None:
 @handle_errors
 def kb_evaluate(version_id: int | None, as_json: bool) -> None:
     """Score a KB version on the evaluation set (hit@1, hit@5, MRR, escalation, accuracy)."""
-    from core.knowledge.evaluation import active_questions, evaluate, summary
-    from core.knowledge.index import read_index_file
-    from core.knowledge.versions import active_version, get_version
-
     settings = get_settings()
-    _, factory = open_db()
-    embedder = _embedder()
-    with session_scope(factory) as s:
+    embedder = served_embedder()
+    with transaction() as s:
         v = get_version(s, version_id) if version_id else active_version(s)
         if v is None:
             raise ValidationError(
@@ -339,8 +295,6 @@ def kb_evaluate(version_id: int | None, as_json: bool) -> None:
 @handle_errors
 def ask(question: str | None, file: Path | None) -> None:
     """Answer QUESTION (or every line of --file) from the active KB version, as JSON lines."""
-    from core.answering.responder import answer
-
     if bool(question) == bool(file):
         raise ValidationError("Give a QUESTION or --file FILE (one of them).")
     questions = (
@@ -351,9 +305,8 @@ def ask(question: str | None, file: Path | None) -> None:
     if not questions:
         raise ValidationError(f"{file} has no questions (one per line).")
     settings = get_settings()
-    _, factory = open_db()
-    embedder = _embedder()
-    with session_scope(factory) as s:
+    embedder = served_embedder()
+    with transaction() as s:
         for q in questions:
             a = answer(s, q, embedder=embedder, settings=settings)
             d = a.as_dict()

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from cli import handle_errors, main
 from core.platform.config import get_settings
+from core.platform.pii import get_scrubber
 
 _BATCH = 256
 
@@ -30,8 +31,6 @@ def pii_group() -> None:
 @handle_errors
 def scan(source, progress: bool | None) -> None:  # noqa: ANN001
     """Scrub every line of SOURCE (a file, or - for stdin) and print one JSON object per line."""
-    from core.platform.pii import get_scrubber
-
     scrubber = get_scrubber(get_settings())
     show = progress if progress is not None else source.name not in ("<stdin>", "-")
     bar = tqdm(unit=" lines", file=sys.stderr, disable=not show)

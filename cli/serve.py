@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -13,15 +12,15 @@ from pathlib import Path
 import click
 
 from cli import main
-from core.platform.config import get_settings
+from core.platform.config import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def process_commands(settings) -> dict[str, list[str]]:
+def process_commands(settings: Settings) -> dict[str, list[str]]:
     """The command line of each process `serve` starts, by name."""
     py = sys.executable
-    commands = {
+    return {
         "dashboard": [
             py, "-m", "streamlit", "run", str(ROOT / "app.py"),
             "--server.port", str(settings.dashboard_port), "--server.headless", "true",
@@ -31,10 +30,8 @@ def process_commands(settings) -> dict[str, list[str]]:
             "--host", settings.api_host, "--port", str(settings.api_port),
             "--workers", str(settings.api_workers),
         ],
+        "runner": [py, "-m", "jobs"],
     }
-    if importlib.util.find_spec("jobs.__main__") is not None:
-        commands["runner"] = [py, "-m", "jobs"]
-    return commands
 
 
 @main.command("serve")
@@ -49,8 +46,7 @@ def serve() -> None:
     click.secho("supportloop is starting:", bold=True)
     click.echo(f"  dashboard   http://localhost:{settings.dashboard_port}")
     click.echo(f"  API         http://{settings.api_host}:{settings.api_port}/docs")
-    if "runner" in procs:
-        click.echo("  job runner  running (python -m jobs)")
+    click.echo("  job runner  running (python -m jobs)")
     click.echo("Press Ctrl-C to stop.")
 
     stopping = False

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
-from cli import handle_errors, main, open_db
+from cli import acting, actor_option, choice, handle_errors, main, transaction
 from core.platform.config import get_settings
-from core.platform.db import session_scope
+from core.platform.errors import ValidationError
+from core.platform.pii import get_scrubber
+from core.platform.statuses import (
+    DatasetKind,
+    DatasetStatus,
+    FinetuneProvider,
+    FinetuneStatus,
+    TrainingSource,
+)
+from core.training.builder import build_dataset
+from core.training.datasets import (
+    approve_dataset,
+    export_dataset,
+    get_dataset,
+    info,
+    list_datasets,
+    reject_dataset,
+)
+from core.training.examples import import_examples
+from core.training.finetune import jobs as ft_jobs
+from core.training.finetune import launch as ft_launch
+from core.training.finetune import polling as ft_polling
+from core.training.finetune.factory import default_provider_factory
+from core.training.selection import DatasetFilters
 
 
 def _progress():
@@ -61,7 +84,7 @@ def dataset() -> None:
 
 
 @dataset.command("build")
-@click.option("--kind", type=click.Choice(["chat", "voice"]), default="chat", show_default=True)
+@click.option("--kind", type=choice(DatasetKind), default=DatasetKind.CHAT.value, show_default=True)
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only examples created since this day.")
 @click.option("--only-bookings", is_flag=True, help="Only examples whose conversation led to a booking.")
 @click.option("--include-unverified", is_flag=True, help="Also examples no human verified.")
@@ -70,12 +93,12 @@ def dataset() -> None:
 @click.option("--intent", "intents", multiple=True, help="Only these intents (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Only examples with one of these tags (repeatable).")
 @click.option(
-    "--source", "sources", multiple=True, type=click.Choice(["approved", "edited", "imported", "generated"])
+    "--source", "sources", multiple=True, type=choice(TrainingSource)
 )
 @click.option("--max-examples", type=int, help="Default: SUPPORTLOOP_DATASET_MAX_EXAMPLES.")
 @click.option("--validation-share", type=float, help="Default: SUPPORTLOOP_DATASET_VALIDATION_SHARE.")
 @click.option("--name", help="Name of the dataset version (default: quarter, kind and time).")
-@click.option("--actor", default="cli", show_default=True, help="Who builds it (kept with the version).")
+@actor_option()
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def dataset_build(
@@ -95,9 +118,6 @@ def dataset_build(
     as_json,
 ) -> None:
     """Build a PII-free JSONL dataset version from the gold examples (pending approval)."""
-    from core.platform.pii import get_scrubber
-    from core.training.datasets import DatasetFilters, build_dataset
-
     settings = get_settings()
     filters = DatasetFilters(
         kind=kind,
@@ -112,13 +132,14 @@ def dataset_build(
         max_examples=max_examples,
         validation_share=validation_share,
     )
-    _, factory = open_db()
     click.echo("loading the PII scrubber ...", err=True)
     scrubber = get_scrubber(settings)
     step, close = _progress()
     try:
-        with session_scope(factory) as s:
-            d = build_dataset(s, settings, scrubber, filters=filters, actor=actor, name=name, progress=step)
+        with acting(actor) as (s, who):
+            d = build_dataset(
+                s, settings, scrubber, filters=filters, actor=who, name=name, progress=step
+            )
     finally:
         close()
     _print_dataset(d, as_json)
@@ -127,15 +148,12 @@ def dataset_build(
 
 
 @dataset.command("list")
-@click.option("--status", type=click.Choice(["pending_approval", "approved", "rejected"]))
+@click.option("--status", type=choice(DatasetStatus))
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def dataset_list(status, as_json) -> None:
     """Dataset versions, newest first."""
-    from core.training.datasets import list_datasets
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = list_datasets(s, status=status)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2, default=str))
@@ -156,10 +174,7 @@ def dataset_list(status, as_json) -> None:
 @handle_errors
 def dataset_show(version_id, as_json) -> None:
     """One dataset version: counts, skipped by reason, tokens, files, decision."""
-    from core.training.datasets import get_dataset, info
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         d = info(get_dataset(s, version_id))
     _print_dataset(d, as_json)
     if not as_json:
@@ -168,60 +183,49 @@ def dataset_show(version_id, as_json) -> None:
 
 @dataset.command("approve")
 @click.argument("version_id", type=int)
-@click.option("--actor", required=True, help="Your admin account name.")
+@actor_option(required=True, help="Your admin account name.")
 @handle_errors
 def dataset_approve(version_id, actor) -> None:
     """Approve a pending dataset (admins only); only approved datasets can train."""
-    from core.training.datasets import approve_dataset
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        d = approve_dataset(s, get_settings(), version_id, actor)
+    with acting(actor) as (s, who):
+        d = approve_dataset(s, get_settings(), version_id, who)
     click.echo(f"dataset {d.id} approved by {d.decided_by}")
 
 
 @dataset.command("reject")
 @click.argument("version_id", type=int)
-@click.option("--actor", required=True, help="Your admin account name.")
+@actor_option(required=True, help="Your admin account name.")
 @click.option("--reason", required=True)
 @handle_errors
 def dataset_reject(version_id, actor, reason) -> None:
     """Reject a pending dataset with a reason (admins only)."""
-    from core.training.datasets import reject_dataset
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        d = reject_dataset(s, get_settings(), version_id, actor, reason)
+    with acting(actor) as (s, who):
+        d = reject_dataset(s, get_settings(), version_id, who, reason)
     click.echo(f"dataset {d.id} rejected by {d.decided_by}: {d.decision_reason}")
 
 
 @dataset.command("export")
 @click.argument("version_id", type=int)
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@actor_option()
 @handle_errors
-def dataset_export(version_id, dest) -> None:
+def dataset_export(version_id, dest, actor) -> None:
     """Copy an approved dataset's JSONL files to DEST (checksums and every line verified)."""
-    from core.training.datasets import export_dataset
-
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        out = export_dataset(s, get_settings(), version_id, dest)
+    with acting(actor) as (s, who):
+        out = export_dataset(s, get_settings(), version_id, dest, actor=who)
     for split, f in out["files"].items():
         click.echo(f"{split}: {f['path']}  {f['lines']} lines, {f['tokens']:,} tokens, sha256 {f['sha256']}")
 
 
 @dataset.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--source", type=click.Choice(["imported", "generated"]), default="imported", show_default=True)
-@click.option("--actor", default="cli", show_default=True)
+@click.option("--source", type=choice(TrainingSource.IMPORTED, TrainingSource.GENERATED),
+              default=TrainingSource.IMPORTED.value, show_default=True)
+@actor_option()
 @handle_errors
 def dataset_import(file, source, actor) -> None:
     """Add training examples from a JSONL FILE (question, answer, optional intent, tags, channel,
     voice, quality_score, human_verified, led_to_booking); both texts are scrubbed."""
-    from core.platform.errors import ValidationError
-    from core.platform.pii import get_scrubber
-    from core.training.datasets import import_examples
-
     records = []
     for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
@@ -231,10 +235,9 @@ def dataset_import(file, source, actor) -> None:
                 raise ValidationError(
                     f"{file}:{n}: not valid JSON ({exc.msg}); nothing was imported."
                 ) from None
-    _, factory = open_db()
     scrubber = get_scrubber(get_settings())
-    with session_scope(factory) as s:
-        ids = import_examples(s, records, scrubber, actor=actor, source=source)
+    with acting(actor) as (s, who):
+        ids = import_examples(s, records, scrubber, actor=who, source=source)
     click.echo(f"{len(ids)} training examples added ({source})")
 
 
@@ -275,8 +278,9 @@ def finetune() -> None:
 
 @finetune.command("launch")
 @click.argument("dataset_version", type=int)
-@click.option("--actor", required=True, help="Your admin account name.")
-@click.option("--provider", type=click.Choice(["openai", "local"]), default="openai", show_default=True)
+@actor_option(required=True, help="Your admin account name.")
+@click.option("--provider", type=choice(FinetuneProvider), default=FinetuneProvider.OPENAI.value,
+              show_default=True)
 @click.option("--base-model", help="Default: SUPPORTLOOP_FINETUNE_BASE_MODEL (openai).")
 @click.option("--epochs", type=int)
 @click.option("--suffix")
@@ -284,14 +288,9 @@ def finetune() -> None:
 @handle_errors
 def finetune_launch(dataset_version, actor, provider, base_model, epochs, suffix, dry_run) -> None:
     """Launch a fine-tune of an approved DATASET_VERSION (admins only), after the preflight."""
-    import sys
-
-    from core.training import finetune as ft
-
     settings = get_settings()
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        pf = ft.check_launch(
+    with transaction() as s:
+        pf = ft_launch.check_launch(
             s, settings, dataset_version, provider=provider, base_model=base_model, epochs=epochs
         )
     est = " (token estimate)" if pf.tokens_estimated else ""
@@ -304,19 +303,19 @@ def finetune_launch(dataset_version, actor, provider, base_model, epochs, suffix
         click.echo(f"  - {p}", err=True)
     if dry_run:
         sys.exit(0 if pf.ok else 1)
-    with session_scope(factory) as s:
-        j = ft.launch(
+    with acting(actor) as (s, who):
+        j = ft_launch.launch(
             s,
             settings,
             dataset_version,
-            actor,
+            who,
             provider=provider,
             base_model=base_model,
             epochs=epochs,
             suffix=suffix,
         )
     _print_job(j)
-    if j.status == "failed":
+    if j.status == FinetuneStatus.FAILED:
         sys.exit(1)
     click.echo("the job runner polls it every minute; or run `supportloop finetune status --poll`")
 
@@ -330,16 +329,13 @@ def finetune_launch(dataset_version, actor, provider, base_model, epochs, suffix
 @handle_errors
 def finetune_status(job_id, do_poll, as_json) -> None:
     """Show one fine-tune job, or list them."""
-    from core.training import finetune as ft
-
     settings = get_settings()
-    _, factory = open_db()
     if do_poll:
-        with tqdm(total=1, desc="poll", leave=False) as bar, session_scope(factory) as s:
-            ft.poll(s, ft.default_provider_factory(settings), settings)
+        with tqdm(total=1, desc="poll", leave=False) as bar, transaction() as s:
+            ft_polling.poll(s, default_provider_factory(settings), settings)
             bar.update(1)
-    with session_scope(factory) as s:
-        jobs = [ft.get_job(s, job_id)] if job_id else ft.list_jobs(s)
+    with transaction() as s:
+        jobs = [ft_jobs.get_job(s, job_id)] if job_id else ft_jobs.list_jobs(s)
     if as_json:
         click.echo(json.dumps([j.as_dict() for j in jobs], indent=2, default=str))
         return
@@ -351,17 +347,12 @@ def finetune_status(job_id, do_poll, as_json) -> None:
 
 @finetune.command("cancel")
 @click.argument("job_id", type=int)
-@click.option("--actor", required=True, help="Your admin account name.")
+@actor_option(required=True, help="Your admin account name.")
 @handle_errors
 def finetune_cancel(job_id, actor) -> None:
     """Cancel an open fine-tune job (admins only)."""
-    from core.training import finetune as ft
-
     settings = get_settings()
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        j = ft.cancel(s, settings, job_id, actor)
+    with acting(actor) as (s, who):
+        j = ft_launch.cancel(s, settings, job_id, who)
     _print_job(j)
 
-
-_ = dt  # (dates parsed by click)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli import handle_errors, main, open_db
+from cli import acting, actor_option, handle_errors, main, transaction
 from core.access import auth
 from core.platform.actors import USER_ROLES
-from core.platform.db import session_scope
 
 
 @main.group("user")
@@ -19,12 +18,12 @@ def user_group() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(USER_ROLES), required=True, help="What the user may do.")
 @click.option("--password", default=None, help="Password (at least 8 characters); generated when left out.")
+@actor_option()
 @handle_errors
-def user_add(name: str, role: str, password: str | None) -> None:
+def user_add(name: str, role: str, password: str | None, actor: str | None) -> None:
     """Create a dashboard account; prints the password when it was generated."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        _, pw = auth.create_user(s, name, role, password, actor="cli")
+    with acting(actor) as (s, who):
+        _, pw = auth.create_user(s, name, role, password, actor=who)
     click.echo(f"created {role} {name}")
     if password is None:
         click.echo(f"password: {pw}")
@@ -34,8 +33,7 @@ def user_add(name: str, role: str, password: str | None) -> None:
 @handle_errors
 def user_list() -> None:
     """List accounts with role, state and last login."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         rows = auth.list_users(s)
     if not rows:
         click.echo("no users; create one with `supportloop user add NAME --role admin`")
@@ -48,24 +46,24 @@ def user_list() -> None:
 @user_group.command("role")
 @click.argument("name")
 @click.argument("role", type=click.Choice(USER_ROLES))
+@actor_option()
 @handle_errors
-def user_role(name: str, role: str) -> None:
+def user_role(name: str, role: str, actor: str | None) -> None:
     """Change a user's role."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        auth.set_role(s, name, role, actor="cli")
+    with acting(actor) as (s, who):
+        auth.set_role(s, name, role, actor=who)
     click.echo(f"{name} is now {role}")
 
 
 @user_group.command("password")
 @click.argument("name")
 @click.option("--password", default=None, help="New password; generated when left out.")
+@actor_option()
 @handle_errors
-def user_password(name: str, password: str | None) -> None:
+def user_password(name: str, password: str | None, actor: str | None) -> None:
     """Set a new password (ends the user's open logins)."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        pw = auth.set_password(s, name, password, actor="cli")
+    with acting(actor) as (s, who):
+        pw = auth.set_password(s, name, password, actor=who)
     click.echo(f"password of {name} changed")
     if password is None:
         click.echo(f"password: {pw}")
@@ -73,23 +71,23 @@ def user_password(name: str, password: str | None) -> None:
 
 @user_group.command("disable")
 @click.argument("name")
+@actor_option()
 @handle_errors
-def user_disable(name: str) -> None:
+def user_disable(name: str, actor: str | None) -> None:
     """Disable an account and end its logins."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        auth.set_active(s, name, False, actor="cli")
+    with acting(actor) as (s, who):
+        auth.set_active(s, name, False, actor=who)
     click.echo(f"{name} disabled")
 
 
 @user_group.command("enable")
 @click.argument("name")
+@actor_option()
 @handle_errors
-def user_enable(name: str) -> None:
+def user_enable(name: str, actor: str | None) -> None:
     """Enable a disabled account again."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
-        auth.set_active(s, name, True, actor="cli")
+    with acting(actor) as (s, who):
+        auth.set_active(s, name, True, actor=who)
     click.echo(f"{name} enabled")
 
 
@@ -97,8 +95,7 @@ def user_enable(name: str) -> None:
 @handle_errors
 def user_ensure_demo_admin() -> None:
     """Create the demo admin when no admin exists, and print its credentials (only then)."""
-    _, factory = open_db()
-    with session_scope(factory) as s:
+    with transaction() as s:
         pw = auth.ensure_demo_admin(s)
     if pw is not None:
         click.secho("dashboard login (demo admin, shown once):", bold=True)

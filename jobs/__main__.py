@@ -14,15 +14,19 @@ import json
 import logging
 import sys
 
-from core.ops.tasks import TaskContext, default_registry, describe_tasks, get_task, run_task
+from core.ops import jobruns
+from core.ops.tasks import Task, TaskContext, default_registry, describe_tasks, get_task, run_now
+from core.platform.actors import SYSTEM
 from core.platform.clock import SystemClock
-from core.platform.config import get_settings
+from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, require_current, session_factory
 from core.platform.errors import SupportloopError
 from jobs.runner import Runner
 
 
-def _load_tasks(spec: str | None, settings):
+def _load_tasks(spec: str | None, settings: Settings) -> list[Task]:
+    """The default task registry, or ``module:attr`` of another one (a list, or a function of the
+    settings that returns one; the runner's subprocess tests use it)."""
     if not spec:
         return default_registry(settings)
     module_name, _, attr = spec.partition(":")
@@ -59,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         runner = Runner(ctx, tasks)
         if args.once:
-            result = run_task(ctx, get_task(tasks, args.once), runner.runner, trigger="manual",
-                              require_due=False)
+            result = run_now(ctx, get_task(tasks, args.once), runner.runner, actor=SYSTEM)
             print(json.dumps({"job": result.job, "status": result.status, "run_id": result.run_id,
                               "error": result.error, "summary": result.summary}, default=str))
             return {"succeeded": 0, "locked": 2}.get(result.status, 1)
@@ -68,8 +71,6 @@ def main(argv: list[str] | None = None) -> int:
             runner.start()
             results = runner.tick()
             with ctx.session() as s:
-                from core.ops import jobruns
-
                 jobruns.stopped(s, runner.runner, ctx.clock)
             for r in results:
                 print(json.dumps({"job": r.job, "status": r.status, "run_id": r.run_id, "error": r.error}))

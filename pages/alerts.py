@@ -75,7 +75,7 @@ def _edit_rule(rules: list[dict]) -> None:
         severity = c[3].selectbox("Severity", SEVERITIES, index=SEVERITIES.index(r["severity"]))
         enabled = c[4].checkbox("Enabled", r["enabled"])
         if st.form_submit_button("Save rule", type="primary"):
-            if run_action("Save rule", alerts.update_rule, name, clock, threshold=threshold,
+            if run_action("Save rule", alerts.update_rule, name, clock, actor=user, threshold=threshold,
                           window_minutes=int(window), cooldown_minutes=int(cooldown), severity=severity,
                           enabled=enabled):
                 st.toast(f"Rule {name} saved")
@@ -86,11 +86,10 @@ def _run_now(names: list[str]) -> None:
     c1, c2 = st.columns([2, 1])
     name = c1.selectbox("Run a job now", names)
     if c2.button("Run now", icon=":material/play_arrow:"):
-        ctx = tasks.TaskContext(session_factory=database()[1], settings=settings(), clock=clock,
-                                actor=user.name)
+        ctx = tasks.TaskContext(session_factory=database()[1], settings=settings(), clock=clock)
         task = tasks.get_task(tasks.default_registry(settings()), name)
         with st.status(f"Running {name}...") as box:
-            result = tasks.run_task(ctx, task, f"dashboard:{user.name}", trigger="manual", require_due=False)
+            result = tasks.run_now(ctx, task, f"dashboard:{user.name}", actor=user)
             box.update(label=f"{name}: {result.status}", state="error" if result.error else "complete")
             if result.error:
                 st.error(result.error)

@@ -4,9 +4,9 @@ intervals, and promote / roll back / stop (admins)."""
 import pandas as pd
 import streamlit as st
 
-from core.experiments import lifecycle as experiments
+from core.experiments import analysis, lifecycle, registry
 from core.platform.errors import SupportloopError
-from core.training import finetune
+from core.training.finetune import jobs as finetune_jobs
 from pages.resources import login_required, run_action, session, settings
 from pages.widgets import show_error
 
@@ -20,11 +20,11 @@ def main() -> None:
 
     with session() as s:
         rows = [{"id": e.id, "name": e.name, "kind": e.kind, "mode": e.mode, "status": e.status,
-                 "share": e.share, "control": experiments.label(e.control),
-                 "candidate": experiments.label(e.candidate), "started": e.started_at,
+                 "share": e.share, "control": registry.label(e.control),
+                 "candidate": registry.label(e.candidate), "started": e.started_at,
                  "planned end": e.planned_end_at}
-                for e in experiments.list_experiments(s)]
-        candidates = finetune.experiment_candidates(s)
+                for e in registry.list_experiments(s)]
+        candidates = finetune_jobs.experiment_candidates(s)
     m = st.columns(3)
     m[0].metric("Running", sum(r["status"] == "running" for r in rows), border=True)
     m[1].metric("All experiments", len(rows), border=True)
@@ -35,7 +35,7 @@ def main() -> None:
             jobs = {j.id: f"job #{j.id} · {j.fine_tuned_model or j.base_model}" for j in candidates}
             job_id = st.selectbox("Start an experiment on", list(jobs), format_func=jobs.get)
             if st.form_submit_button("Start experiment", type="primary") and run_action(
-                    "Start", experiments.start_from_finetune, settings(), job_id, actor=user):
+                    "Start", lifecycle.start_from_finetune, settings(), job_id, actor=user):
                 st.rerun()
     if not rows:
         st.info("No experiment yet: when a fine-tune succeeds, start one here against production.")
@@ -46,7 +46,7 @@ def main() -> None:
     exp_id = st.selectbox("Experiment", list(names), format_func=names.get)
     try:
         with session() as s:
-            cmp = experiments.compare_performance(s, exp_id, settings()).as_dict()
+            cmp = analysis.compare_performance(s, exp_id, settings()).as_dict()
     except SupportloopError as exc:
         show_error(exc)
         return
@@ -72,12 +72,12 @@ def main() -> None:
         reason = st.text_input("Reason (kept in the audit log)")
         a, b, d = st.columns(3)
         if a.button("Promote candidate", type="primary") and run_action(
-                "Promote", experiments.promote, exp_id, settings(), actor=user, reason=reason):
+                "Promote", lifecycle.promote, exp_id, settings(), actor=user, reason=reason):
             st.rerun()
         if b.button("Roll back") and run_action(
-                "Rollback", experiments.rollback, exp_id, settings(), actor=user, reason=reason):
+                "Rollback", lifecycle.rollback, exp_id, settings(), actor=user, reason=reason):
             st.rerun()
-        if d.button("Stop") and run_action("Stop", experiments.stop, exp_id, actor=user, reason=reason):
+        if d.button("Stop") and run_action("Stop", lifecycle.stop, exp_id, actor=user, reason=reason):
             st.rerun()
 
 

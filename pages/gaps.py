@@ -24,7 +24,7 @@ def main() -> None:
 
     if user.can("manage_kb") and st.button("Recluster now", icon=":material/refresh:"):
         with st.status("Clustering the badly handled questions...") as box:
-            rep = run_action("Recluster", gaps.refresh_gaps, embedder(), settings(),
+            rep = run_action("Recluster", gaps.refresh_gaps, embedder(), settings(), actor=user,
                              index_cache=index_cache())
             box.update(label="Clustering done" if rep is not None else "Clustering failed",
                        state="complete" if rep is not None else "error", expanded=True)
@@ -58,7 +58,7 @@ def main() -> None:
         text = st.text_area("Answer", height=160)
         if st.form_submit_button("Propose chunk", type="primary", disabled=not user.can("manage_kb")):
             chunk = run_action("Propose", knowledge.propose_chunk, text=text, title=title,
-                               category=g["intent"], source_type="manual", proposed_by=user.name)
+                               category=g["intent"], source_type="manual", actor=user)
             if chunk is not None:
                 st.success(f"Proposed as chunk #{chunk.id}; the next KB refresh evaluates it.")
 

@@ -8,6 +8,7 @@ from core.answering import responder
 from core.knowledge import chunks as knowledge
 from core.knowledge import refresh
 from core.knowledge import versions as kb_versions
+from core.knowledge.index import search
 from core.ops.dashboard import chunks_with_performance, kb_versions_table
 from core.platform.errors import SupportloopError
 from core.platform.models import CHUNK_STATUSES
@@ -57,16 +58,16 @@ with tab_chunks:
             save = b1.form_submit_button("Save", type="primary", disabled=not admin)
             reviewed = b2.form_submit_button("Mark reviewed (clears stale)", disabled=not admin)
             archive = b3.form_submit_button("Archive", disabled=not admin)
-        if save and run_action("Save", knowledge.update_chunk, cid, actor=user.name, title=title, text=text,
+        if save and run_action("Save", knowledge.update_chunk, cid, actor=user, title=title, text=text,
                                category=cat):
             st.toast("Saved: it is re-embedded at the next refresh")
             st.rerun()
-        if reviewed and run_action("Review", knowledge.mark_reviewed, cid, actor=user.name):
+        if reviewed and run_action("Review", knowledge.mark_reviewed, cid, actor=user):
             st.rerun()
-        if archive and run_action("Archive", knowledge.archive_chunk, cid, actor=user.name):
+        if archive and run_action("Archive", knowledge.archive_chunk, cid, actor=user):
             st.rerun()
         if c["update_of"] and admin and st.button(f"Apply this update to chunk #{c['update_of']}"):
-            if run_action("Apply", knowledge.apply_update_proposal, cid, actor=user.name):
+            if run_action("Apply", knowledge.apply_update_proposal, cid, actor=user):
                 st.rerun()
 
 with tab_versions:
@@ -76,7 +77,7 @@ with tab_versions:
                     icon=":material/refresh:"):
             with st.status("Refreshing the knowledge base...", expanded=True) as box:
                 box.write("Embedding new and changed chunks, building the index, evaluating...")
-                rep = run_action("Refresh", refresh.weekly_refresh, embedder(), settings(), actor=user.name,
+                rep = run_action("Refresh", refresh.weekly_refresh, embedder(), settings(), actor=user,
                                  reason="dashboard refresh")
                 if rep is not None:
                     box.code(rep.summary())
@@ -84,7 +85,7 @@ with tab_versions:
                 else:
                     box.update(label="Refresh failed", state="error", expanded=True)
         if b.button("Roll back to the previous version", icon=":material/undo:", disabled=active is None):
-            v = run_action("Rollback", kb_versions.rollback, settings(), actor=user.name)
+            v = run_action("Rollback", kb_versions.rollback, settings(), actor=user)
             if v is not None:
                 st.toast(f"Version {v.id} is active again")
                 st.rerun()
@@ -93,7 +94,7 @@ with tab_versions:
             pick = st.selectbox("Activate a version", others, format_func=lambda i: f"v{i}")
             force = st.checkbox("Even if the gate rejected it")
             if st.form_submit_button("Activate", disabled=not others) and run_action(
-                "Activate", kb_versions.activate_version, pick, settings(), actor=user.name, force=force
+                "Activate", kb_versions.activate_version, pick, settings(), actor=user, force=force
             ):
                 st.rerun()
     if versions:
@@ -119,7 +120,7 @@ with tab_search:
             kw = {"embedder": embedder(), "settings": settings(), "index_cache": index_cache()}
             with session() as s:
                 ans = responder.answer(s, q, **kw)
-                hits = knowledge.search(s, q, k, **kw)
+                hits = search(s, q, k, **kw)
         except SupportloopError as exc:
             show_error(exc)
         else:

@@ -1,11 +1,10 @@
 """Overview: KPI tiles with the change against the previous period, trends by day and
 channel, and the active alerts. Refreshes itself every 5 minutes."""
 
-import importlib.util
-
 import pandas as pd
 import streamlit as st
 
+from core.ops import alerts
 from core.ops.dashboard import daily_by_channel, metrics_for_range
 from core.platform.errors import SupportloopError
 from pages.charts import bars, lines
@@ -46,10 +45,6 @@ def _tile(col, kpi: dict, label: str, fmt: str, inverse: bool, name: str) -> Non
 
 
 def _alerts_banner() -> None:
-    if importlib.util.find_spec("core.ops.alerts") is None:
-        return
-    from core.ops import alerts
-
     firing = query(alerts.list_alerts, state="firing", limit=20)
     for a in firing[:5]:
         st.error(f"**{a['title']}** · {a['message']} · since {a['fired_at'][:16]} UTC",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.access import auth
 from core.ops.dashboard import ensure_message_search
+from core.platform.actors import Actor
 from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, session_factory, session_scope
 from core.platform.errors import SupportloopError
@@ -44,7 +45,7 @@ def _settings_embedder():
 def embedder():
     """The embedder production serves: a promoted embedding model when an experiment promoted
     one, else the settings' model (each loaded once per process)."""
-    from core.experiments.lifecycle import production_embedder
+    from core.answering.routing import production_embedder
 
     with session() as s:
         return production_embedder(s, get_settings(), base=_settings_embedder)
@@ -111,7 +112,7 @@ def run_action(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
 
 
 # --- login -----------------------------------------------------------------------------
-def current_user() -> auth.Actor | None:
+def current_user() -> Actor | None:
     """The logged-in user of this browser session, or None (unknown or expired login)."""
     token = st.session_state.get(AUTH_KEY)
     if not token:
@@ -123,7 +124,7 @@ def current_user() -> auth.Actor | None:
     return user
 
 
-def login_required(permission: str = "view") -> auth.Actor:
+def login_required(permission: str = "view") -> Actor:
     """The current user when they hold ``permission``; otherwise show why and stop the page."""
     user = current_user()
     if user is None:

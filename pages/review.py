@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.platform import audit
+from core.review import decisions
 from core.review import queue as review
 from pages.resources import login_required, query, refresh_data, run_action, scrubber, session, settings
 
@@ -49,11 +50,11 @@ else:
 
     b = card.columns(4)
     if b[0].button("Approve", type="primary", icon=":material/check:", width="stretch"):
-        if run_action("Approve", review.approve, r.id, user.name):
+        if run_action("Approve", decisions.approve, r.id, user):
             st.toast(f"Item #{r.id} approved")
             st.rerun()
     if b[1].button("Approve + promote to KB", icon=":material/library_add:", width="stretch"):
-        if run_action("Promote", review.approve, r.id, user.name, propose_chunk=True):
+        if run_action("Promote", decisions.approve, r.id, user, propose_chunk=True):
             st.toast(f"Item #{r.id} approved and proposed as a KB chunk (live after the next refresh)")
             st.rerun()
     with b[2].popover("Edit", icon=":material/edit:", width="stretch"):
@@ -62,13 +63,13 @@ else:
             reason = st.text_input("Why (kept with the edit)")
             promote = st.checkbox("Also propose it as a KB chunk", value=True)
             if st.form_submit_button("Save edit", type="primary") and run_action(
-                "Edit", review.edit, r.id, user.name, text, reason, scrubber=scrubber(), propose_chunk=promote
+                "Edit", decisions.edit, r.id, user, text, reason, scrubber=scrubber(), propose_chunk=promote
             ):
                 st.rerun()
     with b[3].popover("Reject", icon=":material/delete:", width="stretch"):
         with st.form(f"reject-{r.id}"):
             why = st.text_input("Why is it wrong?")
-            if st.form_submit_button("Reject") and run_action("Reject", review.reject, r.id, user.name, why):
+            if st.form_submit_button("Reject") and run_action("Reject", decisions.reject, r.id, user, why):
                 st.rerun()
 
     with st.expander("Audit trail of this item"):
@@ -104,7 +105,7 @@ if c1.button("Reload the queue", icon=":material/refresh:"):
     refresh_data()
     st.rerun()
 if c2.button("Scan the last 30 days for new items", icon=":material/search:"):
-    added = run_action("Scan", review.refresh_queue, settings())
+    added = run_action("Scan", review.refresh_queue, settings(), actor=user)
     if added is not None:
         st.toast(f"{added} item(s) added to the queue")
         st.rerun()

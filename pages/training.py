@@ -5,7 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from core.platform.models import FINETUNE_PROVIDERS
-from core.training import datasets, finetune
+from core.platform.statuses import DatasetStatus
+from core.training import builder, datasets
+from core.training.finetune import jobs as finetune_jobs
+from core.training.finetune import launch as finetune_launch
 from pages.resources import login_required, query, run_action, scrubber, session, settings
 
 user = login_required("view")
@@ -18,16 +21,17 @@ with tab_data:
                       disabled=not user.can("build_dataset"))
     if build:
         with st.status("Building the dataset (scrubbing, sampling, writing JSONL)...", expanded=True) as box:
-            built = run_action("Dataset build", datasets.build_dataset, settings(), scrubber(),
-                               actor=user.name)
+            built = run_action("Dataset build", builder.build_dataset, settings(), scrubber(),
+                               actor=user)
             box.update(label=f"Dataset {built.name} built: {built.examples} examples, pending approval"
                        if built else "Dataset build failed", state="complete" if built else "error",
                        expanded=True)
 versions = query(datasets.list_datasets, limit=50)
-jobs = query(finetune.list_jobs, limit=50)
+jobs = query(finetune_jobs.list_jobs, limit=50)
 m = top.columns(4)
 m[0].metric("Dataset versions", len(versions), border=True)
-m[1].metric("Waiting for approval", sum(v.status == "pending" for v in versions), border=True)
+pending = sum(v.status == DatasetStatus.PENDING_APPROVAL for v in versions)
+m[1].metric("Waiting for approval", pending, border=True)
 m[2].metric("Fine-tunes running", sum(j.open for j in jobs), border=True)
 m[3].metric("Candidates", sum(1 for j in jobs if j.fine_tuned_model), border=True)
 
@@ -44,7 +48,7 @@ with tab_data:
         c1, c2 = st.columns(2)
         c1.json({"counts": v.counts, "skipped": v.skipped, "filters": v.filters}, expanded=False)
         with c2:
-            if v.status == "pending" and admin:
+            if v.status == DatasetStatus.PENDING_APPROVAL and admin:
                 a, b = st.columns(2)
                 if a.button("Approve dataset", type="primary") and run_action(
                         "Approve", datasets.approve_dataset, settings(), vid, user):
@@ -71,7 +75,7 @@ with tab_jobs:
         vid = c1.selectbox("Approved dataset", [v.id for v in approved], format_func=lambda i: f"#{i}")
         provider = c2.selectbox("Provider", FINETUNE_PROVIDERS)
         with session() as s:
-            pf = finetune.check_launch(s, settings(), vid, provider=provider)
+            pf = finetune_launch.check_launch(s, settings(), vid, provider=provider)
         p = st.columns(4)
         p[0].metric("Estimated cost", f"${pf.estimated_cost_usd:,.2f}", border=True)
         p[1].metric("Budget left this quarter", f"${pf.budget_left_usd:,.2f}", border=True)
@@ -80,7 +84,7 @@ with tab_jobs:
         for problem in pf.problems:
             st.warning(problem)
         if st.button("Launch fine-tune", type="primary", disabled=not pf.ok):
-            job = run_action("Launch", finetune.launch, settings(), vid, user, provider=provider)
+            job = run_action("Launch", finetune_launch.launch, settings(), vid, user, provider=provider)
             if job is not None:
                 st.success(f"Fine-tune job #{job.id}: {job.status}")
     if jobs:

@@ -21,7 +21,7 @@ with left.form("add-user"):
     name = st.text_input("Name")
     role = st.selectbox("Role", USER_ROLES, index=2)
     if st.form_submit_button("Add", type="primary"):
-        created = run_action("Add user", auth.create_user, name.strip(), role, actor=user.name)
+        created = run_action("Add user", auth.create_user, name.strip(), role, actor=user)
         if created:
             st.success(f"{name} added. Password (shown once): `{created[1]}`")
 with right.form("change-user"):
@@ -33,7 +33,7 @@ with right.form("change-user"):
     set_role = c1.form_submit_button("Set role", disabled=not names)
     disable = c2.form_submit_button("Disable", disabled=not names)
     enable = c3.form_submit_button("Enable", disabled=not names)
-    if set_role and run_action("Set role", auth.set_role, who, new_role, actor=user.name):
+    if set_role and run_action("Set role", auth.set_role, who, new_role, actor=user):
         st.rerun()
-    if (disable or enable) and run_action("Change", auth.set_active, who, enable, actor=user.name):
+    if (disable or enable) and run_action("Change", auth.set_active, who, enable, actor=user):
         st.rerun()

@@ -1,9 +1,8 @@
 """Shared fixtures. Every test that takes ``db`` runs twice: on SQLite and on
-PostgreSQL (127.0.0.1:5432, user postgres). Each test session creates its own
-PostgreSQL database and drops it at the end; each test starts with empty tables.
+PostgreSQL (``tests.factories.database``). Each test session creates its own PostgreSQL
+database and drops it at the end; each test starts with empty tables.
 
-Outside CI an unreachable PostgreSQL skips its half with a clear message; under CI
-(CI=true) it fails.
+Fixtures only: builders that tests import live in ``tests.factories``.
 """
 
 from __future__ import annotations
@@ -20,18 +19,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from aiosmtpd.controller import Controller  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from core.platform.config import Settings  # noqa: E402
 from core.platform.db import make_engine, session_factory, upgrade  # noqa: E402
+from core.platform.embeddings import get_embedder  # noqa: E402
 from core.platform.models import Base  # noqa: E402
-
-PG_ADMIN_URL = os.environ.get(
-    "SUPPORTLOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.factories.database import PG_ADMIN_URL, postgres_unavailable  # noqa: E402
+from tests.smtp import Inbox, free_port  # noqa: E402
 
 
 @dataclass
@@ -43,13 +41,6 @@ class TestDatabase:
 
     def session(self) -> Session:
         return self.factory()
-
-
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"PostgreSQL is required under CI: {reason}")
-    pytest.skip(f"PostgreSQL not reachable ({reason}); start it with "
-                "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +96,7 @@ def db(request) -> TestDatabase:
     else:
         url = request.getfixturevalue("_postgres_url")
         if isinstance(url, Exception):
-            _unavailable(str(url).splitlines()[0])
+            postgres_unavailable(str(url).splitlines()[0])
     engine = _ENGINES.get(url) or _ENGINES.setdefault(url, make_engine(url))
     _empty_tables(engine)
     yield TestDatabase(request.param, url, engine, session_factory(engine))
@@ -114,10 +105,6 @@ def db(request) -> TestDatabase:
 @pytest.fixture
 def smtp():
     """A real SMTP server on a free local port: yields (inbox, port)."""
-    from aiosmtpd.controller import Controller
-
-    from tests.smtp import Inbox, free_port
-
     inbox = Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -153,6 +140,4 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def minilm():
     """The real MiniLM embedder, loaded once per test session."""
-    from core.platform.embeddings import get_embedder
-
     return get_embedder(Settings(_env_file=None))

@@ -1,1 +1,1 @@
-"""Routers, one module per area. Each module exposes ``router`` (an APIRouter)."""
+"""Routers, one module per area; each exposes ``router`` (an APIRouter) and ``api.main`` lists them."""

@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import get_session, get_settings
+from api.deps import ClockDep, ReadKey, ScrubberLoaderDep, SessionDep, SettingsDep, limit_body
 from api.routes._pages import error_page, esc, page, storable
-from api.schemas import MAX_ID, FeedbackIn, FeedbackOut, StatsOut, limit_body, require_key
-from core.feedback import votes as feedback
+from api.schemas import MAX_ID, FeedbackIn, FeedbackOut, StatsOut
+from core.feedback import links
+from core.feedback.stats import feedback_stats as compute_feedback_stats
+from core.feedback.votes import VoteResult
+from core.learning import loop as learning
+from core.platform.clock import Clock
 from core.platform.config import Settings
 from core.platform.db import session_scope
 from core.platform.errors import SupportloopError, ValidationError
+from core.platform.services import Scrubber
 from core.platform.signing import ExpiredSignature, InvalidSignature
+from core.platform.statuses import Vote
 
 try:
     import fcntl
@@ -47,17 +54,6 @@ _FORM_SCHEMA = {
 }
 
 
-def _clock(request: Request):
-    """The app's clock (tests put a FixedClock on app.state.clock)."""
-    return getattr(request.app.state, "clock", None)
-
-
-def _scrubber(request: Request):
-    from core.platform.pii import get_scrubber
-
-    return get_scrubber(request.app.state.settings)
-
-
 def _error_html(exc: SupportloopError) -> HTMLResponse:
     if isinstance(exc, ExpiredSignature):
         return error_page("This link has expired", str(exc), 410)
@@ -69,9 +65,9 @@ def _error_html(exc: SupportloopError) -> HTMLResponse:
 
 
 def _vote_form(message_id: int, vote: str, sig: str) -> str:
-    word = "helpful" if vote == "up" else "not helpful"
+    word = "helpful" if vote == Vote.UP else "not helpful"
     return (
-        f'<form id=vote method=post action="{feedback.FEEDBACK_PATH}">'
+        f'<form id=vote method=post action="{links.FEEDBACK_PATH}">'
         f'<input type=hidden name=id value="{esc(message_id)}">'
         f'<input type=hidden name=vote value="{esc(vote)}">'
         f'<input type=hidden name=sig value="{esc(sig)}">'
@@ -82,12 +78,12 @@ def _vote_form(message_id: int, vote: str, sig: str) -> str:
 
 @router.get("/api/v1/ai/feedback", response_class=HTMLResponse, summary="Feedback link page (does not vote)")
 def feedback_page(
-    request: Request,
-    id: str = Query(..., max_length=30, description="Assistant message id"),  # noqa: A002
-    vote: str = Query(..., max_length=10, description="up or down"),
-    sig: str = Query(..., max_length=200, description="Link signature"),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
+    id: Annotated[str, Query(max_length=30, description="Assistant message id")],  # noqa: A002
+    vote: Annotated[str, Query(max_length=10, description="up or down")],
+    sig: Annotated[str, Query(max_length=200, description="Link signature")],
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> HTMLResponse:
     """The page an e-mail feedback link opens. It checks the link and submits the vote by
     POST (JavaScript does it at once; without JavaScript the customer presses the button)."""
@@ -96,7 +92,7 @@ def feedback_page(
             "This link is not valid", "The message id in the link is not a number. Nothing was recorded.", 400
         )
     try:
-        feedback.check_link(session, settings, int(id), vote, sig, clock=_clock(request))
+        links.check_link(session, settings, int(id), vote, sig, clock=clock)
     except SupportloopError as exc:
         return _error_html(exc)
     script = "<script>document.getElementById('vote').submit();</script>"
@@ -111,7 +107,7 @@ def _thanks(message_id: int, vote: str, sig: str, commented: bool) -> HTMLRespon
         body = (
             "<h1>Thank you for your feedback!</h1>"
             "<p>Anything we could do better? (optional)</p>"
-            f'<form method=post action="{feedback.FEEDBACK_PATH}">'
+            f'<form method=post action="{links.FEEDBACK_PATH}">'
             f'<input type=hidden name=id value="{esc(message_id)}">'
             f'<input type=hidden name=vote value="{esc(vote)}">'
             f'<input type=hidden name=sig value="{esc(sig)}">'
@@ -142,7 +138,9 @@ def _thanks(message_id: int, vote: str, sig: str, commented: bool) -> HTMLRespon
         }
     },
 )
-async def post_feedback(request: Request, settings: Settings = Depends(get_settings)):
+async def post_feedback(
+    request: Request, settings: SettingsDep, clock: ClockDep, scrubber: ScrubberLoaderDep
+) -> FeedbackOut | HTMLResponse:
     """One vote per message per voter: voting again changes it, a replay changes nothing.
 
     The vote runs in one worker-thread call that opens, commits and closes its own session
@@ -156,7 +154,7 @@ async def post_feedback(request: Request, settings: Settings = Depends(get_setti
         if not mid.isdigit() or not 0 < int(mid) <= MAX_ID or len(sig) > 200:
             return error_page("Your feedback could not be recorded", "The form is incomplete.", 400)
         try:
-            result = await _run(request, settings, int(mid), vote, sig, comment)
+            result = await _run(request, settings, clock, scrubber, int(mid), vote, sig, comment)
         except SupportloopError as exc:
             return _error_html(exc)
         return _thanks(int(mid), vote, sig, commented=result.comment_saved or bool(comment))
@@ -168,7 +166,9 @@ async def post_feedback(request: Request, settings: Settings = Depends(get_setti
             + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
             + ". Send JSON {message_id, vote: up|down, sig, comment?}."
         ) from None
-    result = await _run(request, settings, data.message_id, data.vote, data.sig, data.comment)
+    result = await _run(
+        request, settings, clock, scrubber, data.message_id, data.vote, data.sig, data.comment
+    )
     return FeedbackOut(
         status="recorded" if result.changed or result.comment_saved else "unchanged",
         message_id=result.message_id,
@@ -179,17 +179,24 @@ async def post_feedback(request: Request, settings: Settings = Depends(get_setti
 
 
 async def _run(
-    request: Request, settings: Settings, mid: int, vote: str, sig: str, comment: str | None
-) -> feedback.VoteResult:
+    request: Request,
+    settings: Settings,
+    clock: Clock,
+    scrubber_loader: Callable[[], Scrubber],
+    mid: int,
+    vote: str,
+    sig: str,
+    comment: str | None,
+) -> VoteResult:
     """Record one signed vote in its own transaction, in a worker thread."""
 
-    def work() -> feedback.VoteResult:
-        scrubber = _scrubber(request) if comment and comment.strip() else None
+    def work() -> VoteResult:
+        scrubber = scrubber_loader() if comment and comment.strip() else None
         # a comment is scrubbed inside the transaction (slow): such rare votes wait on SQLite itself
         lock = _vote_lock(request.app.state.engine) if scrubber is None else nullcontext()
         with lock, session_scope(request.app.state.session_factory) as session:
-            return feedback.vote_with_signature(
-                session, settings, mid, vote, sig, comment=comment, scrubber=scrubber, clock=_clock(request)
+            return learning.vote_with_signature(
+                session, settings, mid, vote, sig, comment=comment, scrubber=scrubber, clock=clock
             )
 
     return await run_in_threadpool(work)
@@ -250,10 +257,10 @@ def _vote_lock(engine: Engine) -> AbstractContextManager:
 
 @router.get("/api/v1/ai/feedback/stats", response_model=StatsOut, summary="Feedback and CSAT statistics")
 def feedback_stats(
-    request: Request,
-    days: int = Query(7, ge=1, le=3650),
-    session: Session = Depends(get_session),
+    _key: ReadKey,
+    session: SessionDep,
+    clock: ClockDep,
+    days: Annotated[int, Query(ge=1, le=3650)] = 7,
 ) -> dict:
     """Votes up/down, feedback rate, CSAT average and distribution, by channel (read API key)."""
-    require_key(request, session, "read")
-    return feedback.feedback_stats(session, days, clock=_clock(request))
+    return compute_feedback_stats(session, days, clock=clock)

@@ -8,24 +8,18 @@ channel. Bodies get the same validation and PII scrubbing as file imports (``cor
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Request
-from sqlalchemy.orm import Session
+import datetime as dt
+from typing import Annotated
 
-from api.deps import get_session, get_settings
-from api.routes.chat import app_clock, app_enricher, app_scrubber
-from api.schemas import (
-    MAX_ID,
-    ConversationOut,
-    ConversationSchema,
-    MessageOut,
-    MessageSchema,
-    limit_body,
-    require_key,
-)
+from fastapi import APIRouter, Depends, Path
+from sqlalchemy import select
+
+from api.deps import ClockDep, EnricherDep, IngestKey, ScrubberDep, SessionDep, SettingsDep, limit_body
+from api.schemas import MAX_ID, ConversationOut, ConversationSchema, MessageOut, MessageSchema
 from core.conversations import ingest
-from core.platform.config import Settings
+from core.conversations.schemas import ConversationIn, MessageIn
 from core.platform.errors import NotFound
-from core.platform.models import CHANNELS, Conversation
+from core.platform.models import Conversation
 
 router = APIRouter(tags=["ingest"], dependencies=[Depends(limit_body)])
 
@@ -35,8 +29,8 @@ _AUTH = {
 }
 
 
-def _message_in(m: MessageSchema) -> ingest.MessageIn:
-    return ingest.MessageIn(
+def _message_in(m: MessageSchema) -> MessageIn:
+    return MessageIn(
         role=m.role,
         content=m.content,
         created_at=_naive(m.created_at),
@@ -50,12 +44,10 @@ def _message_in(m: MessageSchema) -> ingest.MessageIn:
     )
 
 
-def _naive(value):
+def _naive(value: dt.datetime | None) -> dt.datetime | None:
     """Timestamps are stored as naive UTC."""
     if value is None or value.tzinfo is None:
         return value
-    import datetime as dt
-
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
@@ -68,16 +60,17 @@ def _naive(value):
 )
 def create_conversation(
     body: ConversationSchema,
-    request: Request,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
+    key: IngestKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    scrubber: ScrubberDep,
+    enricher: EnricherDep,
 ) -> ConversationOut:
     """Validate, scrub and store one conversation of the API key's channel. A conversation
     whose ``external_id`` is already stored is not stored again (``created: false``)."""
-    channel = _channel_of_key(request, session)
-    require_key(request, session, f"ingest:{channel}")
-    conv = ingest.ConversationIn(
-        channel=channel,
+    conv = ConversationIn(
+        channel=key.channel,
         external_user_id=body.external_user_id,
         messages=[_message_in(m) for m in body.messages],
         external_id=body.external_id,
@@ -90,43 +83,13 @@ def create_conversation(
         assigned_agent=body.assigned_agent,
         intent=body.intent,
     )
-    report = ingest.store_conversations(
-        session, [conv], app_scrubber(request), settings, app_clock(request),
-        enricher=app_enricher(request, session),
-    )
+    report = ingest.store_conversations(session, [conv], scrubber, settings, clock, enricher=enricher)
     if report.conversation_ids:
         return ConversationOut(
             conversation_id=report.conversation_ids[0], created=True, messages=report.messages_created
         )
-    from sqlalchemy import select
-
     existing = session.scalar(select(Conversation.id).where(Conversation.external_id == body.external_id))
     return ConversationOut(conversation_id=existing, created=False, messages=0)
-
-
-def _channel_of_key(request: Request, session: Session) -> str:
-    """The channel of an ingest key (so callers need not repeat it)."""
-    from sqlalchemy import select
-
-    from api.schemas import api_key_from
-    from core.access.apikeys import InvalidApiKey, hash_key
-    from core.platform.models import ApiKey
-
-    plaintext = api_key_from(request)
-    scope = session.scalar(
-        select(ApiKey.scope).where(
-            ApiKey.key_hash == hash_key(plaintext.strip()), ApiKey.revoked_at.is_(None)
-        )
-    )
-    if scope is None:
-        raise InvalidApiKey(
-            "The API key is unknown or revoked; create a new one with `supportloop apikey create`."
-        )
-    if scope.startswith("ingest:") and scope.split(":", 1)[1] in CHANNELS:
-        return scope.split(":", 1)[1]
-    from core.platform.errors import PermissionDenied
-
-    raise PermissionDenied(f"This API key has scope {scope!r}; ingest needs an 'ingest:<channel>' key.")
 
 
 @router.post(
@@ -138,21 +101,21 @@ def _channel_of_key(request: Request, session: Session) -> str:
 )
 def add_message(
     body: MessageSchema,
-    request: Request,
-    conversation_id: int = Path(ge=1, le=MAX_ID),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
+    conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    key: IngestKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    scrubber: ScrubberDep,
+    enricher: EnricherDep,
 ) -> MessageOut:
     """Scrub and append one message. Idempotent on ``external_id``."""
-    key_channel = _channel_of_key(request, session)
     conv = session.get(Conversation, conversation_id)
     if conv is None:
-        require_key(request, session, f"ingest:{key_channel}")
         raise NotFound(f"Conversation {conversation_id} does not exist; create it first.")
-    require_key(request, session, f"ingest:{conv.channel}")
+    key.require(conv.channel)
     msg = ingest.add_message(
-        session, conversation_id, _message_in(body), app_scrubber(request), settings, app_clock(request),
-        enricher=app_enricher(request, session),
+        session, conversation_id, _message_in(body), scrubber, settings, clock, enricher=enricher
     )
     return MessageOut(
         message_id=msg.id,

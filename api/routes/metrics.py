@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from api.deps import get_session, get_settings
-from core.access.apikeys import verify_api_key
+from api.deps import ClockDep, ReadKey, SessionDep, SettingsDep
 from core.ops import metrics
-from core.platform.clock import SystemClock
-from core.platform.config import Settings
-from core.platform.models import CHANNELS
+from core.platform.statuses import Channel
 
 router = APIRouter(prefix="/api/v1/ai/metrics", tags=["metrics"])
-api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False,
-    description="An API key with scope 'read' (`supportloop apikey create --scope read`).",
-)
-
-Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 
 
 class MetricsError(BaseModel):
@@ -121,34 +110,26 @@ class MetricsDashboard(BaseModel):
     training_examples: MetricsTrainingExamples
 
 
-def require_read_key(
-    request: Request,
-    session: Session = Depends(get_session),
-    key: str | None = Security(api_key_header),
-) -> None:
-    """401 without a valid key, 403 for a key of another scope."""
-    verify_api_key(session, key, "read", getattr(request.app.state, "clock", None))
-
-
 @router.get(
     "/dashboard",
     response_model=MetricsDashboard,
-    dependencies=[Depends(require_read_key)],
     responses={401: {"model": MetricsError, "description": "No API key, or an unknown or revoked one."},
                403: {"model": MetricsError, "description": "The API key does not have scope 'read'."},
                422: {"model": MetricsError, "description": "days or channel out of range."}},
     summary="Dashboard metrics",
 )
 def dashboard(
-    request: Request,
-    days: int = Query(7, ge=1, le=metrics.MAX_DASHBOARD_DAYS, description="Days back, today included."),
-    channel: Channel | None = Query(None, description="Only this channel."),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
+    _key: ReadKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    days: Annotated[
+        int, Query(ge=1, le=metrics.MAX_DASHBOARD_DAYS, description="Days back, today included.")
+    ] = 7,
+    channel: Annotated[Channel | None, Query(description="Only this channel.")] = None,
 ) -> dict:
     """The dashboard's KPIs (with the change against the previous period), daily and weekly
     series, and splits by channel, intent, model and KB version, read from the metric
     roll-ups (at most 5 minutes old)."""
-    clock = getattr(request.app.state, "clock", None) or SystemClock()
     return metrics.dashboard(session, days, channel, clock,
                              training_target=settings.training_examples_quarter_target)

@@ -26,23 +26,30 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import get_session, get_settings
-from api.routes.chat import answer_question, app_clock, app_enricher, app_scrubber, log_turn
-from api.routes.ingest import _channel_of_key
-from api.schemas import ChatCompletionIn, limit_body, require_key
+from api.deps import (
+    ClockDep,
+    EmbedderDep,
+    EnricherDep,
+    IngestKey,
+    ScrubberDep,
+    SessionDep,
+    SettingsDep,
+    limit_body,
+)
+from api.routes._turns import Turn
+from api.schemas import ChatCompletionIn
 from core.answering import responder
-from core.experiments import lifecycle as experiments
-from core.feedback import votes as feedback
-from core.platform.clock import SystemClock
-from core.platform.config import Settings
+from core.feedback import links
 from core.platform.errors import ValidationError
 from core.platform.models import CHANNELS, Conversation
+from core.platform.statuses import ConversationStatus, MessageRole
 
 router = APIRouter(tags=["openai-compatible"], dependencies=[Depends(limit_body)])
 CONTINUE_WITHIN = dt.timedelta(hours=1)
 
 
-def _text(content) -> str:
+def _text(content: str | list[dict] | None) -> str:
+    """The text of an OpenAI message content (a string, or the text parts of a list)."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -67,7 +74,7 @@ def _conversation(
         .where(
             Conversation.channel == channel,
             Conversation.external_user_id == user,
-            Conversation.status == "ai",
+            Conversation.status == ConversationStatus.AI,
             Conversation.updated_at >= now - CONTINUE_WITHIN,
         )
         .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
@@ -83,54 +90,47 @@ def _conversation(
 def chat_completions(
     body: ChatCompletionIn,
     request: Request,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
+    key: IngestKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    embedder: EmbedderDep,
+    scrubber: ScrubberDep,
+    enricher: EnricherDep,
 ):
     """Answer the last user message with the responder and log the turn."""
-    key_channel = _channel_of_key(request, session)
-    channel = (request.headers.get("x-supportloop-channel") or key_channel).strip().lower()
+    channel = (request.headers.get("x-supportloop-channel") or key.channel).strip().lower()
     if channel not in CHANNELS:
         raise ValidationError(f"Unknown channel {channel!r}; use one of {', '.join(CHANNELS)}.")
-    require_key(request, session, f"ingest:{channel}")
+    key.require(channel)
     user = (body.user or request.headers.get("x-supportloop-user") or "anonymous").strip()[
         :200
     ] or "anonymous"
     thread = (request.headers.get("x-supportloop-conversation") or "").strip()[:200] or None
-    question = next((_text(m.content) for m in reversed(body.messages) if m.role == "user"), "").strip()
+    user_texts = (_text(m.content) for m in reversed(body.messages) if m.role == MessageRole.USER)
+    question = next(user_texts, "").strip()
     if not question:
         raise ValidationError("No user message with text to answer; the last 'user' message needs content.")
     if len(question) > settings.max_message_chars:
         raise ValidationError(
             f"The user message is {len(question)} characters; the limit is {settings.max_message_chars}."
         )
-    clock = app_clock(request)
-    now = (clock or SystemClock()).now()
-    cid = _conversation(session, channel, user, thread, now)
+    turn = Turn(session, settings, clock, embedder, scrubber, enricher)
+    cid = _conversation(session, channel, user, thread, clock.now())
     if cid is None:
-        cid = log_turn(
-            request,
-            session,
-            settings,
-            channel=channel,
-            user=user,
-            question=question,
-            conversation_id=None,
+        cid = turn.log_question(
+            channel=channel, user=user, question=question, conversation_id=None,
             metadata={"source": "openai-compatible"},
         )
         if thread:
             session.get(Conversation, cid).external_id = thread
     else:
-        log_turn(
-            request, session, settings, channel=channel, user=user, question=question, conversation_id=cid
-        )
+        turn.log_question(channel=channel, user=user, question=question, conversation_id=cid)
     intent = session.get(Conversation, cid).intent
     intent = None if intent == "unknown" else intent
-    ans = answer_question(request, session, settings, question, intent=intent, user=user)
-    msg = experiments.record_answer(
-        session, cid, ans, clock=clock, scrubber=app_scrubber(request), settings=settings,
-        enricher=app_enricher(request, session),
-    )
-    footer = feedback.email_footer(msg.id, session=session, settings=settings, clock=clock)
+    ans = turn.answer(question, intent=intent, user=user)
+    msg = turn.record(cid, ans)
+    footer = links.email_footer(msg.id, session=session, settings=settings, clock=clock)
     created = int(time.time())
     completion_id = f"chatcmpl-sl{msg.id}"
     model = ans.model_used if ans.model_used != responder.EXTRACTIVE_MODEL else (body.model or "supportloop")
@@ -141,7 +141,7 @@ def chat_completions(
         "escalated": ans.escalated,
         "kb_version_id": ans.kb_version_id,
         "feedback": {"up": footer.up_url, "down": footer.down_url},
-        "feedback_sig": feedback.widget_signature(session, settings, msg.id, clock),
+        "feedback_sig": links.widget_signature(session, settings, msg.id, clock),
     }
     usage = {"prompt_tokens": ans.tokens_in or 0, "completion_tokens": ans.tokens_out or 0}
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]

@@ -1,37 +1,24 @@
 """``POST /api/v1/outcomes``: the booking system reports how a conversation ended.
 
-Authenticated by the ingest API key of the conversation's channel. Records the booking
-(``core.conversations.outcomes``), credits the chunks the conversation's answers used with the booking
-(``core.knowledge.chunks``), and for a booking sends the post-booking survey e-mail once
+Authenticated by the ingest API key of the conversation's channel. Records the booking and
+credits the chunks the conversation's answers used with it (``core.learning.loop.record_booking``),
+and for a booking sends the post-booking survey e-mail once
 (``core.feedback.survey``); a survey that cannot be sent does not undo the booking: the answer says why.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends
 
-from api.deps import get_session, get_settings
-from api.routes.chat import app_clock
-from api.routes.ingest import _channel_of_key
-from api.schemas import OutcomeIn, OutcomeOut, limit_body, require_key
-from core.conversations import outcomes
+from api.deps import ClockDep, IngestKey, NotifierDep, SessionDep, SettingsDep, limit_body
+from api.schemas import OutcomeIn, OutcomeOut
 from core.feedback import survey
-from core.platform.config import Settings
+from core.learning import loop as learning
+from core.platform.actors import SYSTEM
 from core.platform.errors import NotFound, ValidationError
 from core.platform.models import Conversation
 
 router = APIRouter(tags=["outcomes"], dependencies=[Depends(limit_body)])
-
-
-def app_notifier(request: Request):
-    """The notifier (``app.state.notifier`` when set, else one for the settings)."""
-    state = request.app.state
-    if getattr(state, "notifier", None) is None:
-        from core.platform.notify import Notifier
-
-        state.notifier = Notifier(state.settings)
-    return state.notifier
 
 
 @router.post(
@@ -46,24 +33,24 @@ def app_notifier(request: Request):
 )
 def record_outcome(
     body: OutcomeIn,
-    request: Request,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
+    key: IngestKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    notifier: NotifierDep,
 ) -> OutcomeOut:
     """Record whether the conversation ended in a booking; a booking triggers the survey e-mail."""
     conv = session.get(Conversation, body.conversation_id)
     if conv is None:
-        require_key(request, session, f"ingest:{_channel_of_key(request, session)}")
         raise NotFound(f"Conversation {body.conversation_id} does not exist.")
-    require_key(request, session, f"ingest:{conv.channel}")
-    clock = app_clock(request)
+    key.require(conv.channel)
     # credits the chunks the conversation's answers used, the first time it is booked
-    row = outcomes.record_booking(session, conv.id, body.converted, body.value_usd, clock, settings=settings)
+    row = learning.record_booking(session, conv.id, body.converted, body.value_usd, clock, settings=settings)
     status, note = None, None
     if body.converted and body.send_survey:
         try:
             s = survey.send_survey(
-                session, conv.id, app_notifier(request), settings, email=body.email, clock=clock
+                session, conv.id, notifier, settings, actor=SYSTEM, email=body.email, clock=clock
             )
             status, note = s.status, s.last_error
         except ValidationError as exc:

@@ -3,22 +3,23 @@ it), ``POST /survey/{token}`` stores the score and comment once."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import get_session, get_settings
+from api.deps import ClockDep, ScrubberLoaderDep, SessionDep, SettingsDep, limit_body
 from api.routes._pages import error_page, esc, page, storable
-from api.routes.chat import app_clock, app_scrubber
-from api.schemas import limit_body
 from core.feedback import survey
-from core.platform.config import Settings
+from core.learning import loop as learning
 from core.platform.errors import Conflict, SupportloopError
 from core.platform.signing import ExpiredSignature, InvalidSignature
+from core.platform.statuses import SurveyStatus
 
 router = APIRouter(tags=["survey"], dependencies=[Depends(limit_body)])
 
-_TOKEN = Path(max_length=300, description="Signed survey token from the e-mail")
+Token = Annotated[str, Path(max_length=300, description="Signed survey token from the e-mail")]
 _FORM = {
     "requestBody": {
         "required": True,
@@ -66,18 +67,18 @@ def _form(token: str, score: int | None) -> str:
 
 @router.get("/survey/{token}", response_class=HTMLResponse, summary="Survey page (does not answer)")
 def survey_page(
-    request: Request,
-    token: str = _TOKEN,
-    score: int | None = Query(None, ge=1, le=5, description="Preselected score from the e-mail"),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
+    token: Token,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    score: Annotated[int | None, Query(ge=1, le=5, description="Preselected score from the e-mail")] = None,
 ) -> HTMLResponse:
     """The survey form (a score in the link only preselects it)."""
     try:
-        s = survey.check_token(session, settings, token, app_clock(request))
+        s = survey.check_token(session, settings, token, clock)
     except SupportloopError as exc:
         return _error(exc)
-    if s.status == "answered":
+    if s.status == SurveyStatus.ANSWERED:
         return page("Already answered", "<h1>Thank you!</h1><p>You already answered this survey.</p>")
     return page("How did we do?", _form(token, score))
 
@@ -87,13 +88,13 @@ def survey_page(
 )
 async def survey_answer(
     request: Request,
-    token: str = _TOKEN,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
+    token: Token,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    scrubber: ScrubberLoaderDep,
 ) -> HTMLResponse:
     """Store the score (1-5) and comment; a second answer is refused."""
-    from starlette.concurrency import run_in_threadpool
-
     form = await request.form()
     raw = str(form.get("score", ""))
     comment = form.get("comment")
@@ -101,10 +102,10 @@ async def survey_answer(
     if not raw.isdigit() or not 1 <= int(raw) <= 5:
         return error_page("Please choose a score", "Pick a score from 1 to 5 and send again.", 422)
 
-    def work():
-        scrubber = app_scrubber(request) if comment and comment.strip() else None
-        return survey.answer_survey(
-            session, settings, token, int(raw), comment, scrubber=scrubber, clock=app_clock(request)
+    def work() -> None:
+        learning.answer_survey(
+            session, settings, token, int(raw), comment,
+            scrubber=scrubber() if comment and comment.strip() else None, clock=clock,
         )
 
     try:

@@ -8,10 +8,12 @@ is stored. Each key has one scope:
 
 ``verify_api_key`` raises :class:`InvalidApiKey` (HTTP 401) for a missing, unknown or revoked
 key and :class:`~core.platform.errors.PermissionDenied` (HTTP 403) for a valid key of another scope.
+Creating and revoking keys needs the ``manage_users`` right.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, PermissionDenied, SupportloopError, ValidationError
 from core.platform.models import CHANNELS, ApiKey
@@ -45,6 +48,7 @@ class ApiKeyInfo:
 
 
 def hash_key(plaintext: str) -> str:
+    """The SHA-256 (hex) of a key: what is stored and looked up."""
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 
@@ -60,7 +64,7 @@ def scope_for(scope: str | None = None, channel: str | None = None) -> str:
 
 
 def _info(row: ApiKey) -> ApiKeyInfo:
-    def iso(v):
+    def iso(v: dt.datetime | None) -> str | None:
         return v.isoformat() if v else None
 
     return ApiKeyInfo(row.id, row.name, row.scope, row.prefix, iso(row.created_at),
@@ -68,10 +72,12 @@ def _info(row: ApiKey) -> ApiKeyInfo:
 
 
 def create_api_key(
-    session: Session, scope: str, name: str, clock: Clock | None = None
+    session: Session, scope: str, name: str, clock: Clock | None = None, *, actor: Actor
 ) -> tuple[int, str]:
     """Create a key with ``scope`` ('read' or 'ingest:<channel>') and return (id, plaintext).
-    The plaintext is not stored: show it to the operator once."""
+    The plaintext is not stored: show it to the operator once. ``actor`` needs the
+    ``manage_users`` right."""
+    require(actor, "manage_users")
     scope = scope_for(scope)
     name = (name or "").strip()
     if not name:
@@ -112,8 +118,12 @@ def list_api_keys(session: Session) -> list[ApiKeyInfo]:
     return [_info(r) for r in session.scalars(select(ApiKey).order_by(ApiKey.id.desc()))]
 
 
-def revoke_api_key(session: Session, key_id: int, clock: Clock | None = None) -> ApiKeyInfo:
-    """Revoke key ``key_id`` (it stops working at once); revoking twice is harmless."""
+def revoke_api_key(
+    session: Session, key_id: int, clock: Clock | None = None, *, actor: Actor
+) -> ApiKeyInfo:
+    """Revoke key ``key_id`` (it stops working at once); revoking twice is harmless. ``actor``
+    needs the ``manage_users`` right."""
+    require(actor, "manage_users")
     row = session.get(ApiKey, key_id)
     if row is None:
         raise NotFound(f"No API key with id {key_id}; `supportloop apikey list` shows them.")

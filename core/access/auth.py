@@ -11,11 +11,14 @@ Local accounts with argon2-hashed passwords and one role each:
 A login (``authenticate``) returns a random bearer token; only its SHA-256 is stored, with
 an expiry (``Settings.session_hours``). ``current_user`` turns a token back into a user, or
 ``None`` when it is unknown, expired, revoked or its account is deactivated.
+Creating and changing accounts needs the ``manage_users`` right (the acting user is an
+:class:`~core.platform.actors.Actor`; audit rows keep its name).
 None of these functions commit: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import secrets
@@ -27,12 +30,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.platform import audit
-from core.platform.actors import ALL_PERMISSIONS, PERMISSIONS, USER_ROLES, Actor, can, require  # noqa: F401 - re-exported
+from core.platform.actors import SYSTEM, USER_ROLES, Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from core.platform.models import User, UserSession
+from core.platform.statuses import UserRole
 
 DEMO_ADMIN = "admin"
+DEMO = dataclasses.replace(SYSTEM, name="demo")  # who creates the demo admin (audit rows say "demo")
 MIN_PASSWORD_CHARS = 8
 
 
@@ -92,10 +97,12 @@ def create_user(
     role: str,
     password: str | None = None,
     *,
-    actor: str = "cli",
+    actor: Actor,
     clock: Clock | None = None,
 ) -> tuple[Actor, str]:
-    """Create an account; returns it and its password (generated when ``password`` is None)."""
+    """Create an account; returns it and its password (generated when ``password`` is None).
+    ``actor`` needs the ``manage_users`` right."""
+    require(actor, "manage_users")
     _validate(name, role, password)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"A user named {name!r} already exists; pick another name or change its role.")
@@ -104,7 +111,8 @@ def create_user(
     user = User(name=name, role=role, password_hash=hash_password(password), active=True, created_at=now)
     session.add(user)
     session.flush()
-    audit.record(session, actor, "create", "user", user.id, after={"name": name, "role": role}, clock=clock)
+    audit.record(session, actor.name, "create", "user", user.id, after={"name": name, "role": role},
+                 clock=clock)
     return Actor(user.id, user.name, user.role), password
 
 
@@ -127,36 +135,43 @@ def actor_for(session: Session, name: str) -> Actor:
     return Actor(user.id, user.name, user.role)
 
 
-def set_role(session: Session, name: str, role: str, *, actor: str, clock: Clock | None = None) -> None:
-    """Change a user's role (audited)."""
+def set_role(session: Session, name: str, role: str, *, actor: Actor, clock: Clock | None = None) -> None:
+    """Change a user's role (audited; ``actor`` needs the ``manage_users`` right)."""
+    require(actor, "manage_users")
     _validate(name, role, None)
     user = _user_by_name(session, name)
     before = user.role
     user.role = role
-    audit.record(session, actor, "set_role", "user", user.id, before={"role": before},
+    audit.record(session, actor.name, "set_role", "user", user.id, before={"role": before},
                  after={"role": role}, clock=clock)
 
 
 def set_password(
-    session: Session, name: str, password: str | None = None, *, actor: str, clock: Clock | None = None
+    session: Session, name: str, password: str | None = None, *, actor: Actor, clock: Clock | None = None
 ) -> str:
-    """Replace a user's password and end their sessions; returns the new password."""
+    """Replace a user's password and end their sessions; returns the new password. ``actor``
+    needs the ``manage_users`` right."""
+    require(actor, "manage_users")
     _validate(name, USER_ROLES[0], password)
     user = _user_by_name(session, name)
     password = password or generate_password()
     user.password_hash = hash_password(password)
     _revoke_all(session, user.id, _clock(clock).now())
-    audit.record(session, actor, "set_password", "user", user.id, clock=clock)
+    audit.record(session, actor.name, "set_password", "user", user.id, clock=clock)
     return password
 
 
-def set_active(session: Session, name: str, active: bool, *, actor: str, clock: Clock | None = None) -> None:
-    """Enable or disable an account; disabling ends its sessions at once."""
+def set_active(
+    session: Session, name: str, active: bool, *, actor: Actor, clock: Clock | None = None
+) -> None:
+    """Enable or disable an account; disabling ends its sessions at once. ``actor`` needs the
+    ``manage_users`` right."""
+    require(actor, "manage_users")
     user = _user_by_name(session, name)
     user.active = active
     if not active:
         _revoke_all(session, user.id, _clock(clock).now())
-    audit.record(session, actor, "activate" if active else "deactivate", "user", user.id, clock=clock)
+    audit.record(session, actor.name, "activate" if active else "deactivate", "user", user.id, clock=clock)
 
 
 def _revoke_all(session: Session, user_id: int, now: dt.datetime) -> None:
@@ -238,10 +253,10 @@ def record_raw_view(
 
 def ensure_demo_admin(session: Session, *, clock: Clock | None = None) -> str | None:
     """Create the demo account ``admin`` when no admin exists; returns its password, or None."""
-    exists = session.scalar(select(User.id).where(User.role == "admin").limit(1))
+    exists = session.scalar(select(User.id).where(User.role == UserRole.ADMIN).limit(1))
     if exists is not None:
         return None
     if session.scalar(select(User.id).where(User.name == DEMO_ADMIN)) is not None:
         return None
-    _, password = create_user(session, DEMO_ADMIN, "admin", actor="demo", clock=clock)
+    _, password = create_user(session, DEMO_ADMIN, UserRole.ADMIN, actor=DEMO, clock=clock)
     return password

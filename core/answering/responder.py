@@ -20,7 +20,8 @@ way ``answer`` would, without a chat model and without storing anything: for eva
 ``times_retrieved`` / ``times_used_in_response``.
 
 The loaded index is held by a process cache (``core.knowledge.index.DEFAULT_CACHE`` unless one is
-passed) that notices a newly activated version and reloads without a restart.
+passed) that notices a newly activated version and reloads without a restart. Searching the
+active version without answering is ``core.knowledge.index.search``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from core.conversations import outcomes
+from core.enrichment import enrich
 from core.knowledge import scoring
 from core.knowledge.confidence import decide, escalates
 from core.knowledge.index import DEFAULT_CACHE, IndexCache, SearchHit
@@ -40,6 +43,8 @@ from core.platform import events
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationError
 from core.platform.models import Chunk, Conversation, Message, MessageChunk
+from core.platform.services import Embedder, Enricher, Scrubber
+from core.platform.statuses import ConversationStatus, MessageRole
 
 EXTRACTIVE_MODEL = "extractive"
 ESCALATION_TEXT = (
@@ -97,18 +102,6 @@ class Answer:
         return d
 
 
-def search(
-    session: Session, query: str, k: int = 5, *, embedder, settings, index_cache: IndexCache | None = None
-) -> list[SearchHit]:
-    """The k chunks of the active KB version closest to ``query``, best first."""
-    if not query or not query.strip():
-        raise ValidationError("The query is empty.")
-    if k < 1:
-        raise ValidationError(f"k must be at least 1, got {k}.")
-    idx = (index_cache or DEFAULT_CACHE).active(session, settings)
-    return idx.search(embedder, query.strip(), k)
-
-
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z0-9$]+")
 _STOP = frozenset(
@@ -149,7 +142,7 @@ _CLIENT_LOCK = threading.Lock()
 
 
 def _chat_client(settings):
-    from openai import OpenAI
+    from openai import OpenAI  # optional provider SDK, loaded only when a chat model is configured
 
     key = (settings.openai_base_url, settings.openai_api_key, settings.chat_timeout_s)
     with _CLIENT_LOCK:
@@ -190,7 +183,7 @@ def answer(
     session: Session,
     question: str,
     *,
-    embedder,
+    embedder: Embedder,
     settings,
     index_cache: IndexCache | None = None,
     clock: Clock | None = None,
@@ -253,7 +246,7 @@ def answer_batch(
     session: Session,
     questions: list[str],
     *,
-    embedder,
+    embedder: Embedder,
     settings,
     index_cache: IndexCache | None = None,
 ) -> list[Answer]:
@@ -286,10 +279,10 @@ def record_answer(
     answer: Answer,
     *,
     clock: Clock | None = None,
-    scrubber=None,
+    scrubber: Scrubber | None = None,
     escalate_conversation: bool = True,
     settings=None,
-    enricher=None,
+    enricher: Enricher | None = None,
 ) -> Message:
     """Store an answer as the conversation's next assistant message.
 
@@ -303,8 +296,6 @@ def record_answer(
     is stored as is. With an ``enricher`` (``core.enrichment.enrich``) the message gets its tone score
     and profanity flags (and the conversation its mean tone) in the same transaction.
     """
-    from core.conversations import outcomes
-
     clock = clock or SystemClock()
     conv = session.get(Conversation, conversation_id)
     if conv is None:
@@ -316,7 +307,7 @@ def record_answer(
         redacted, types, safe = res.text, res.entity_types, res.safe
     msg = Message(
         conversation_id=conv.id,
-        role="assistant",
+        role=MessageRole.ASSISTANT,
         raw_content=answer.text,
         redacted_content=redacted,
         pii_entity_types=types,
@@ -359,8 +350,8 @@ def record_answer(
             .execution_options(synchronize_session=False)
         )
         scoring.rescore(session, sorted(used), settings)
-    if answer.escalated and escalate_conversation and conv.status == "ai":
-        conv.status, conv.escalated_at = "escalated", now
+    if answer.escalated and escalate_conversation and conv.status == ConversationStatus.AI:
+        conv.status, conv.escalated_at = ConversationStatus.ESCALATED, now
         conv.escalation_reason = f"low confidence ({answer.confidence:.2f})"
     if answer.error:
         events.record(
@@ -375,7 +366,5 @@ def record_answer(
     session.flush()
     outcomes.refresh_outcome(session, conv, clock)
     if enricher is not None:
-        from core.enrichment import enrich
-
         enrich.enrich_message(session, msg.id, enricher, clock)
     return msg

@@ -6,9 +6,13 @@ One meaning per metric (shared/DESIGN.md):
 - **Contained** = closed without a hand-off to a human: status ``closed`` and ``escalated_at`` empty.
 - **Successful outcome** = ended in a booking, or contained with no down vote and no CSAT below 4.
 
-The pure functions here are what ``core.conversations.ingest`` uses for bulk writes; ``refresh_outcome`` and
-the ``record_*`` functions keep the stored row current when messages, bookings, votes or CSAT
-arrive later. None of them commit.
+The pure functions here are what ``core.conversations.ingest`` uses for bulk writes, and
+:func:`is_successful` is the one successful-outcome rule (``core.ops.metrics`` expresses the same
+rule in SQL for its roll-ups; a test proves both agree). ``refresh_outcome``, the ``record_*``
+functions and :func:`recount_down_votes` keep the stored row current when messages, bookings,
+votes or CSAT arrive later. They touch the outcome row only: crediting chunks or queueing
+answers for review after a booking, a vote or a CSAT is ``core.learning.loop``'s job. None of
+them commit.
 """
 
 from __future__ import annotations
@@ -16,15 +20,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationError
-from core.platform.models import Conversation, ConversationOutcome, Message
+from core.platform.models import Conversation, ConversationOutcome, Feedback, Message
+from core.platform.statuses import ConversationStatus, MessageRole, Vote
 
-CUSTOMER_ROLES = ("user",)
-RESPONDER_ROLES = ("assistant", "agent")
+CUSTOMER_ROLES = (MessageRole.USER,)
+RESPONDER_ROLES = (MessageRole.ASSISTANT, MessageRole.AGENT)
 
 
 def first_response(messages: Iterable[tuple[str, dt.datetime | None]]) -> dt.datetime | None:
@@ -56,7 +61,7 @@ def first_response_seconds(messages: Iterable[tuple[str, dt.datetime | None]]) -
 
 def is_contained(status: str, escalated_at: dt.datetime | None) -> bool:
     """Closed without a hand-off to a human."""
-    return status == "closed" and escalated_at is None
+    return status == ConversationStatus.CLOSED and escalated_at is None
 
 
 def is_successful(
@@ -130,63 +135,95 @@ def record_booking(
     converted: bool,
     value_usd: float | None = None,
     clock: Clock | None = None,
-    *,
-    settings=None,
 ) -> ConversationOutcome:
     """Record whether a conversation ended in a booking (and its value), keeping
-    successful_outcome current. The first time a conversation is booked, the KB chunks its
-    answers used are credited with the booking (``core.knowledge.scoring``); repeating the report
-    credits nothing more. ``settings`` gives the chunk score's smoothing."""
+    successful_outcome current."""
     if value_usd is not None and value_usd < 0:
         raise ValidationError(f"Booking value must be 0 or more, got {value_usd}.")
     conv = _conversation(session, conversation_id)
     row = _outcome_row(session, conv)
-    newly_booked = bool(converted) and not row.booking_converted
     row.booking_converted = bool(converted)
     row.booking_value_usd = value_usd if converted else None
-    out = refresh_outcome(session, conv, clock)
-    if newly_booked:
-        from core.knowledge import scoring
-
-        scoring.record_conversation_feedback(session, conv.id, booked=True, settings=settings, clock=clock)
-    return out
+    return refresh_outcome(session, conv, clock)
 
 
 def record_csat(
-    session: Session, conversation_id: int, score: int, clock: Clock | None = None, *, settings=None
+    session: Session, conversation_id: int, score: int, clock: Clock | None = None
 ) -> ConversationOutcome:
-    """Record the 1-5 CSAT survey score of a conversation, keeping successful_outcome current.
-    The KB chunks its answers used are credited with the score once per conversation (a
-    changed score replaces the earlier one; the same score again changes nothing)."""
+    """Record the 1-5 CSAT survey score of a conversation, keeping successful_outcome current."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise ValidationError(f"CSAT must be a whole number from 1 to 5, got {score!r}.")
     conv = _conversation(session, conversation_id)
     row = _outcome_row(session, conv)
-    previous = row.csat
     row.csat = score
-    out = refresh_outcome(session, conv, clock)
-    if previous != score:
-        from core.knowledge import scoring
-
-        if previous is None:
-            scoring.record_conversation_feedback(
-                session, conv.id, rating=score, settings=settings, clock=clock
-            )
-        else:
-            scoring.change_conversation_feedback(
-                session, conv.id, previous=previous, rating=score, settings=settings, clock=clock
-            )
-    return out
+    return refresh_outcome(session, conv, clock)
 
 
 def set_down_votes(
     session: Session, conversation_id: int, down_votes: int, clock: Clock | None = None
 ) -> ConversationOutcome:
-    """Set how many down votes a conversation's messages have (the feedback code counts them),
-    keeping successful_outcome current."""
+    """Set how many down votes a conversation's messages have, keeping successful_outcome
+    current (:func:`recount_down_votes` counts them from the votes)."""
     if down_votes < 0:
         raise ValidationError(f"Down votes must be 0 or more, got {down_votes}.")
     conv = _conversation(session, conversation_id)
     row = _outcome_row(session, conv)
     row.down_votes = down_votes
     return refresh_outcome(session, conv, clock)
+
+
+# --- the down-vote recount of the vote path (Core statements, built once) ------------------
+_OUT = ConversationOutcome.__table__
+_CONV = Conversation.__table__
+_FB = Feedback.__table__
+_LOCK_OUTCOME = (
+    select(_OUT.c.booking_converted, _OUT.c.csat, _CONV.c.status, _CONV.c.escalated_at)
+    .select_from(_OUT.join(_CONV, _CONV.c.id == _OUT.c.conversation_id))
+    .where(_OUT.c.conversation_id == bindparam("cid"))
+    .with_for_update(of=_OUT)
+)
+_LOCK_CONVERSATION = (
+    update(_CONV).where(_CONV.c.id == bindparam("cid")).values(updated_at=_CONV.c.updated_at)
+)
+_COUNT_DOWNS = (
+    select(func.count())
+    .select_from(_FB)
+    .where(_FB.c.conversation_id == bindparam("cid"), _FB.c.vote == Vote.DOWN)
+)
+_SET_DOWNS = (
+    update(_OUT)
+    .where(_OUT.c.conversation_id == bindparam("cid"))
+    .values(down_votes=bindparam("downs"), successful_outcome=bindparam("ok"), updated_at=bindparam("now"))
+)
+
+
+def recount_down_votes(
+    session: Session, conversation_id: int, now: dt.datetime | None = None, clock: Clock | None = None
+) -> int:
+    """Recount a conversation's down votes from its votes (never increment) and recompute its
+    successful outcome; returns the count.
+
+    Runs under a lock on the outcome row (PostgreSQL ``SELECT ... FOR UPDATE``; on SQLite the
+    vote's write already holds the database write lock), so a concurrent vote on the same
+    conversation waits, then counts this one too. ``now`` (default: ``clock``'s time) is the
+    row's ``updated_at``. Without an outcome row it locks the conversation and creates the row.
+    """
+    now = now or (clock or SystemClock()).now()
+    conn = session.connection()
+    cid = conversation_id
+    row = conn.execute(_LOCK_OUTCOME, {"cid": cid}).first()
+    if row is None:  # no outcome row yet: lock the conversation and create the row
+        conn.execute(_LOCK_CONVERSATION, {"cid": cid})
+        downs = int(conn.execute(_COUNT_DOWNS, {"cid": cid}).scalar_one())
+        set_down_votes(session, cid, downs, clock)
+        return downs
+    downs = int(conn.execute(_COUNT_DOWNS, {"cid": cid}).scalar_one())
+    ok = is_successful(
+        booking_converted=bool(row.booking_converted),
+        status=row.status,
+        escalated_at=row.escalated_at,
+        down_votes=downs,
+        csat=row.csat,
+    )
+    conn.execute(_SET_DOWNS, {"cid": cid, "downs": downs, "ok": ok, "now": now})
+    return downs

@@ -2,7 +2,8 @@
 
 ``purge_raw`` sets ``raw_content`` to NULL on every message older than
 ``settings.retention_days``; the redacted text, entity types and everything else stay.
-`supportloop purge` runs it now; the job runner runs it on its schedule.
+`supportloop purge --actor NAME` runs it now (an admin: it needs the ``run_jobs`` right); the
+job runner runs it on its schedule as the system actor.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.platform import events
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
 from core.platform.models import Message
@@ -23,12 +25,13 @@ def retention_cutoff(settings: Settings, clock: Clock | None = None) -> dt.datet
     return (clock or SystemClock()).now() - dt.timedelta(days=settings.retention_days)
 
 
-def purge_raw(session: Session, settings: Settings, clock: Clock | None = None) -> int:
+def purge_raw(session: Session, settings: Settings, clock: Clock | None = None, *, actor: Actor) -> int:
     """Null the raw text of messages older than the retention window; returns how many.
 
-    One UPDATE statement; records a ``retention.purged`` event when anything was purged.
-    The caller commits.
+    ``actor`` needs the ``run_jobs`` right. One UPDATE statement; records a
+    ``retention.purged`` event when anything was purged. The caller commits.
     """
+    require(actor, "run_jobs")
     cutoff = retention_cutoff(settings, clock)
     result = session.execute(
         update(Message)

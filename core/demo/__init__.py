@@ -1,1 +1,3 @@
-"""Demo: the deterministic demo business (Ember Grill Hibachi) and its learning-loop warm-up."""
+"""Demo: the deterministic demo business (Ember Grill Hibachi): its facts (``business``), its
+conversations (``conversations``), its knowledge base (``knowledge``), loading them
+(``loader``) and the learning-loop warm-up over them (``warmup``)."""

@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sqlalchemy import func, select
@@ -41,18 +41,23 @@ from sqlalchemy.orm import Session
 
 from core.enrichment import intents as intents_mod
 from core.enrichment import profanity, tone
+from core.platform.actors import Actor
 from core.platform.clock import Clock, SystemClock
+from core.platform.embeddings import get_embedder
 from core.platform.errors import NotFound
 from core.platform.models import Conversation, ConversationOutcome, Message, TrainingExample
+from core.platform.services import Embedder
+from core.platform.statuses import ConversationStatus, MessageRole
 
-ENRICHED_ROLES = ("user", "assistant", "agent")
+_USER, _ASSISTANT, _AGENT = MessageRole.USER, MessageRole.ASSISTANT, MessageRole.AGENT
+ENRICHED_ROLES = (_USER, _ASSISTANT, _AGENT)
 
 
 class Enricher:
     """What enrichment needs, loaded once per process: settings, the shared embedder and the
     brand voice, plus a cache of the approved example answers' vectors."""
 
-    def __init__(self, settings, embedder, cache_size: int = 20_000):
+    def __init__(self, settings, embedder: Embedder, cache_size: int = 20_000):
         self.settings = settings
         self.embedder = embedder
         self.cache_size = cache_size
@@ -108,11 +113,9 @@ _ENRICHERS: dict[tuple, Enricher] = {}
 _ENRICHERS_LOCK = threading.Lock()
 
 
-def get_enricher(settings, embedder=None) -> Enricher:
+def get_enricher(settings, embedder: Embedder | None = None) -> Enricher:
     """The process-wide enricher of ``settings`` on ``embedder`` (default: the shared one)."""
     if embedder is None:
-        from core.platform.embeddings import get_embedder
-
         embedder = get_embedder(settings)
     key = (id(settings), id(embedder))
     with _ENRICHERS_LOCK:
@@ -183,10 +186,10 @@ def eligible_for_training(session: Session, message: Message | int) -> bool:
         raise NotFound(f"Message {message} does not exist.")
     if msg.flagged or not msg.safe_for_training:
         return False
-    if msg.role in ("assistant", "agent"):
+    if msg.role in (_ASSISTANT, _AGENT):
         q = session.scalar(
             select(Message).where(Message.conversation_id == msg.conversation_id, Message.id < msg.id,
-                                  Message.role == "user").order_by(Message.id.desc()).limit(1)
+                                  Message.role == _USER).order_by(Message.id.desc()).limit(1)
         )
         if q is not None and q.flagged:
             return False
@@ -211,7 +214,7 @@ def flagged_example_ids(session: Session, example_ids: Iterable[int]) -> set[int
 def hold_reasons(message: Message) -> list[str]:
     """Why an assistant draft must be held for review before it is sent (empty: no reason
     from enrichment). A flagged draft gives ``flagged:<reason>`` for each reason."""
-    if message.role != "assistant" or not message.flagged:
+    if message.role != _ASSISTANT or not message.flagged:
         return []
     return [f"flagged:{r}" for r in (message.flag_reasons or ["profanity"])]
 
@@ -219,7 +222,7 @@ def hold_reasons(message: Message) -> list[str]:
 def text_for(message: Message) -> str:
     """The text enrichment looks at: a customer message's redacted text; for replies the
     text the customer sees (the admin's edit, else the raw text, else the redacted text)."""
-    if message.role == "user":
+    if message.role == _USER:
         return message.redacted_content or ""
     return message.human_edit_content or message.raw_content or message.redacted_content or ""
 
@@ -239,8 +242,8 @@ def enrich_messages(
     texts = [text_for(m) for m in msgs]
     flags = profanity.check_texts(texts, settings.profanity_threshold)
 
-    users = [i for i, m in enumerate(msgs) if m.role == "user"]
-    answers = [i for i, m in enumerate(msgs) if m.role == "assistant"]
+    users = [i for i, m in enumerate(msgs) if m.role == _USER]
+    answers = [i for i, m in enumerate(msgs) if m.role == _ASSISTANT]
     embed_idx = [i for i in users + answers if texts[i].strip()]
     vectors = enricher.encode([texts[i] for i in embed_idx]) if embed_idx else None
     row_of = {i: k for k, i in enumerate(embed_idx)}
@@ -297,7 +300,7 @@ def _update_conversations(session: Session, conversation_ids: set[int], now: dt.
         fallback: dict[int, tuple[str, float | None]] = {}
         rows = session.execute(
             select(Message.conversation_id, Message.intent, Message.intent_confidence)
-            .where(Message.conversation_id.in_(part), Message.role == "user", Message.intent.is_not(None))
+            .where(Message.conversation_id.in_(part), Message.role == _USER, Message.intent.is_not(None))
             .order_by(Message.conversation_id, Message.id)
         )
         for cid, intent, conf in rows:
@@ -306,7 +309,7 @@ def _update_conversations(session: Session, conversation_ids: set[int], now: dt.
                 first.setdefault(cid, (intent, conf))
         tones = dict(session.execute(
             select(Message.conversation_id, func.avg(Message.tone_score))
-            .where(Message.conversation_id.in_(part), Message.role == "assistant",
+            .where(Message.conversation_id.in_(part), Message.role == _ASSISTANT,
                    Message.tone_score.is_not(None))
             .group_by(Message.conversation_id)
         ).all())
@@ -397,12 +400,11 @@ def backfill(
 
 
 def retrain(
-    session: Session, embedder, settings, clock: Clock | None = None, *, actor: str = "runner"
+    session: Session, embedder: Embedder, settings, clock: Clock | None = None, *, actor: Actor
 ) -> dict:
     """Retrain the intent classifier (the weekly KB refresh calls this after activation, so new
-    KB categories, approved examples and admin corrections are learnt). Returns a summary."""
-    from dataclasses import asdict
-
+    KB categories, approved examples and admin corrections are learnt); ``actor`` needs the
+    ``manage_kb`` right. Returns a summary."""
     report = intents_mod.train_intent_model(session, embedder, settings, clock, actor=actor,
                                             reason="weekly refresh")
     return asdict(report)
@@ -427,7 +429,7 @@ def enrichment_metrics(session: Session, since: dt.datetime, until: dt.datetime 
         select(Conversation.channel, Message.role, Message.model_used, Message.flagged, Message.tone_score)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(Conversation.created_at >= since, Message.enriched_at.is_not(None),
-               Message.role.in_(("user", "assistant")))
+               Message.role.in_((_USER, _ASSISTANT)))
     )
     if until is not None:
         conv_q = conv_q.where(Conversation.created_at < until)
@@ -436,8 +438,8 @@ def enrichment_metrics(session: Session, since: dt.datetime, until: dt.datetime 
     for intent, status, escalated_at, csat, booked in session.execute(conv_q):
         g = by_intent.setdefault(intent or intents_mod.UNKNOWN, Counter())
         g["conversations"] += 1
-        g["closed"] += status == "closed"
-        g["contained"] += status == "closed" and escalated_at is None
+        g["closed"] += status == ConversationStatus.CLOSED
+        g["contained"] += status == ConversationStatus.CLOSED and escalated_at is None
         g["bookings"] += bool(booked)
         if csat is not None:
             g["csat_count"] += 1
@@ -454,7 +456,7 @@ def enrichment_metrics(session: Session, since: dt.datetime, until: dt.datetime 
     for channel, role, model, flagged, score in session.execute(msg_q):
         flags[(role, "n")] += 1
         flags[(role, "flagged")] += bool(flagged)
-        if role == "assistant" and score is not None:
+        if role == _ASSISTANT and score is not None:
             tone_by["channel"].setdefault(channel, []).append(score)
             tone_by["model"].setdefault(model or "", []).append(score)
 
@@ -465,10 +467,10 @@ def enrichment_metrics(session: Session, since: dt.datetime, until: dt.datetime 
     return {
         "by_intent": intents_out,
         "flagged": {
-            "customer_messages": flags[("user", "n")], "customer_flagged": flags[("user", "flagged")],
-            "customer_share": _rate(flags[("user", "flagged")], flags[("user", "n")]),
-            "answers": flags[("assistant", "n")], "answers_flagged": flags[("assistant", "flagged")],
-            "answer_share": _rate(flags[("assistant", "flagged")], flags[("assistant", "n")]),
+            "customer_messages": flags[(_USER, "n")], "customer_flagged": flags[(_USER, "flagged")],
+            "customer_share": _rate(flags[(_USER, "flagged")], flags[(_USER, "n")]),
+            "answers": flags[(_ASSISTANT, "n")], "answers_flagged": flags[(_ASSISTANT, "flagged")],
+            "answer_share": _rate(flags[(_ASSISTANT, "flagged")], flags[(_ASSISTANT, "n")]),
         },
         "tone_by_channel": tone_rows("channel"),
         "tone_by_model": tone_rows("model"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -29,8 +30,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.enrichment.intents import UNKNOWN
+from core.knowledge.index import DEFAULT_CACHE
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
+from core.platform.errors import NotFound
 from core.platform.models import Conversation, Feedback, KnowledgeGap, Message
+from core.platform.services import Embedder
+from core.platform.statuses import GapTrend, MessageRole, Vote
 
 MAX_EXAMPLES = 5
 REASONS = ("escalation", "low_confidence", "down_vote")
@@ -77,7 +83,7 @@ def gap_questions(session: Session, settings, now: dt.datetime) -> list[GapQuest
         wanted.append((cid, None, "escalation", at))
     for mid, cid in session.execute(
         select(Message.id, Message.conversation_id).where(
-            Message.role == "assistant", Message.created_at >= since,
+            Message.role == MessageRole.ASSISTANT, Message.created_at >= since,
             Message.confidence < settings.review_confidence_below,
         )
     ):
@@ -85,7 +91,7 @@ def gap_questions(session: Session, settings, now: dt.datetime) -> list[GapQuest
     for mid, cid in session.execute(
         select(Message.id, Message.conversation_id)
         .join(Feedback, Feedback.message_id == Message.id)
-        .where(Feedback.vote == "down", Feedback.created_at >= since).distinct()
+        .where(Feedback.vote == Vote.DOWN, Feedback.created_at >= since).distinct()
     ):
         wanted.append((cid, mid, "down_vote", None))
     if not wanted:
@@ -97,7 +103,7 @@ def gap_questions(session: Session, settings, now: dt.datetime) -> list[GapQuest
         for row in session.execute(
             select(Message.id, Message.conversation_id, Message.redacted_content, Message.created_at,
                    Message.intent, Message.flagged)
-            .where(Message.conversation_id.in_(conv_ids[k : k + 500]), Message.role == "user")
+            .where(Message.conversation_id.in_(conv_ids[k : k + 500]), Message.role == MessageRole.USER)
             .order_by(Message.conversation_id, Message.id)
         ):
             users.setdefault(row.conversation_id, []).append(row)
@@ -134,6 +140,7 @@ def cluster_vectors(vectors: np.ndarray, similarity: float) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     if n == 1:
         return np.zeros(1, dtype=np.int64)
+    # reason: scipy.cluster takes most of a second to import; only the daily clustering needs it
     from scipy.cluster.hierarchy import fcluster, linkage
 
     dist = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0).astype(np.float64)
@@ -143,23 +150,20 @@ def cluster_vectors(vectors: np.ndarray, similarity: float) -> np.ndarray:
     return labels.astype(np.int64) - 1
 
 
-def trend(this_week: int, last_week: int, first_seen: dt.datetime, now: dt.datetime) -> str:
+def trend(this_week: int, last_week: int, first_seen: dt.datetime, now: dt.datetime) -> GapTrend:
     """new (first seen this week), rising, falling or steady."""
     if first_seen >= now - dt.timedelta(days=7):
-        return "new"
+        return GapTrend.NEW
     if this_week - last_week >= 2 and this_week > 1.25 * last_week:
-        return "rising"
+        return GapTrend.RISING
     if last_week - this_week >= 2 and this_week < 0.75 * last_week:
-        return "falling"
-    return "steady"
+        return GapTrend.FALLING
+    return GapTrend.STEADY
 
 
-def _closest_chunks(session: Session, settings, embedder, centroids: np.ndarray, index_cache=None):
+def _closest_chunks(session: Session, settings, embedder: Embedder, centroids: np.ndarray, index_cache=None):
     """(chunk id, score) of the closest active KB chunk per centroid; None without an active
     version built with this embedder."""
-    from core.knowledge.index import DEFAULT_CACHE
-    from core.platform.errors import NotFound
-
     try:
         idx = (index_cache or DEFAULT_CACHE).active(session, settings)
     except NotFound:
@@ -174,11 +178,12 @@ def _closest_chunks(session: Session, settings, embedder, centroids: np.ndarray,
 
 
 def refresh_gaps(
-    session: Session, embedder, settings, clock: Clock | None = None, *, index_cache=None
+    session: Session, embedder: Embedder, settings, clock: Clock | None = None, *, actor: Actor,
+    index_cache=None,
 ) -> GapsReport:
-    """Recluster the window's badly handled questions and replace the stored gaps."""
-    import time
-
+    """Recluster the window's badly handled questions and replace the stored gaps; ``actor``
+    needs the ``manage_kb`` right."""
+    require(actor, "manage_kb")
     started = time.perf_counter()
     now = (clock or SystemClock()).now()
     questions = gap_questions(session, settings, now)

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.platform import audit
+from core.platform.actors import SYSTEM, Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationError
 from core.platform.models import (
@@ -48,6 +49,8 @@ from core.platform.models import (
     Message,
     TrainingExample,
 )
+from core.platform.services import Embedder
+from core.platform.statuses import ChunkStatus, IntentModelStatus, MessageRole
 
 UNKNOWN = "unknown"
 SOURCE_WEIGHTS = {"kb": 1.0, "eval": 1.0, "example": 1.0, "correction": 2.0, "label": 1.0}
@@ -92,6 +95,7 @@ class IntentClassifier:
         max_iter: int = 2000,
     ) -> IntentClassifier:
         """Train on normalised ``vectors`` with one label each (at least two labels)."""
+        # reason: scikit-learn takes about a second to import; only training needs it
         from sklearn.linear_model import LogisticRegression
 
         classes = sorted(set(labels))
@@ -171,7 +175,7 @@ def intent_training_data(session: Session) -> list[TrainingText]:
     """Every labelled text the classifier learns from (see the module docstring), without
     duplicates and without flagged messages."""
     out: list[TrainingText] = []
-    for chunk in session.scalars(select(Chunk).where(Chunk.status == "active").order_by(Chunk.id)):
+    for chunk in session.scalars(select(Chunk).where(Chunk.status == ChunkStatus.ACTIVE).order_by(Chunk.id)):
         texts = [chunk.title, chunk.text, (chunk.chunk_metadata or {}).get("question")]
         out += [TrainingText(t.strip(), chunk.category, "kb")
                 for t in texts if isinstance(t, str) and t.strip()]
@@ -192,7 +196,7 @@ def intent_training_data(session: Session) -> list[TrainingText]:
             continue
         out.append(TrainingText(ex.question.strip(), ex.intent, "example"))
     corrected = select(Message).where(
-        Message.intent_source == "admin", Message.role == "user", Message.flagged.is_(False)
+        Message.intent_source == "admin", Message.role == MessageRole.USER, Message.flagged.is_(False)
     )
     for msg in session.scalars(corrected.order_by(Message.id)):
         if msg.intent and msg.intent != UNKNOWN and msg.redacted_content.strip():
@@ -226,21 +230,22 @@ class TrainReport:
 
 def active_model(session: Session) -> IntentModel | None:
     """The active intent model row, if any."""
-    return session.scalar(select(IntentModel).where(IntentModel.status == "active"))
+    return session.scalar(select(IntentModel).where(IntentModel.status == IntentModelStatus.ACTIVE))
 
 
 def train_intent_model(
     session: Session,
-    embedder,
+    embedder: Embedder,
     settings=None,
     clock: Clock | None = None,
     *,
-    actor: str = "system",
+    actor: Actor,
     reason: str = "retrain",
 ) -> TrainReport:
     """Train a new intent model from ``intent_training_data`` on ``embedder`` and make it the
     active one (the previous one is retired). Skipped (status ``skipped``, nothing written)
-    when the data has fewer than two intents."""
+    when the data has fewer than two intents. ``actor`` needs the ``manage_kb`` right."""
+    require(actor, "manage_kb")
     now = (clock or SystemClock()).now()
     data = intent_training_data(session)
     by_intent = dict(sorted(Counter(t.intent for t in data).items()))
@@ -255,12 +260,12 @@ def train_intent_model(
     acc = float(np.mean([p.best == y for p, y in zip(clf.predict(vectors), labels, strict=True)]))
     previous = active_model(session)
     if previous is not None:
-        previous.status, previous.retired_at = "retired", now
+        previous.status, previous.retired_at = IntentModelStatus.RETIRED, now
         session.flush()
     row = IntentModel(
-        status="active", model_id=embedder.model_id, dim=clf.dim, labels=clf.labels, weights=clf.to_bytes(),
-        examples=len(data), by_source=by_source, by_intent=by_intent, train_accuracy=round(acc, 4),
-        reason=reason, created_by=actor, created_at=now,
+        status=IntentModelStatus.ACTIVE, model_id=embedder.model_id, dim=clf.dim, labels=clf.labels,
+        weights=clf.to_bytes(), examples=len(data), by_source=by_source, by_intent=by_intent,
+        train_accuracy=round(acc, 4), reason=reason, created_by=actor.name, created_at=now,
     )
     session.add(row)
     session.flush()
@@ -272,7 +277,7 @@ _CACHE: dict[tuple, IntentClassifier] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_classifier(session: Session, embedder) -> IntentClassifier | None:
+def load_classifier(session: Session, embedder: Embedder) -> IntentClassifier | None:
     """The active intent model for ``embedder`` (cached per model row), or None when there is
     none or it was trained on another embedder."""
     row = active_model(session)
@@ -289,13 +294,14 @@ def load_classifier(session: Session, embedder) -> IntentClassifier | None:
 
 
 def ensure_classifier(
-    session: Session, embedder, settings=None, clock: Clock | None = None
+    session: Session, embedder: Embedder, settings=None, clock: Clock | None = None
 ) -> IntentClassifier | None:
-    """The active classifier for ``embedder``, training one first when none fits (None when
-    there is too little data to train)."""
+    """The active classifier for ``embedder``, training one first (as the system) when none
+    fits; None when there is too little data to train. Enrichment on ingest calls this."""
     clf = load_classifier(session, embedder)
     if clf is None:
-        report = train_intent_model(session, embedder, settings, clock, reason="no model for this embedder")
+        report = train_intent_model(session, embedder, settings, clock, actor=SYSTEM,
+                                    reason="no model for this embedder")
         if report.status == "trained":
             clf = load_classifier(session, embedder)
     return clf
@@ -307,7 +313,7 @@ def list_models(session: Session, limit: int = 20) -> list[IntentModel]:
 
 
 def classify_texts(
-    session: Session, texts: list[str], embedder, settings, clock: Clock | None = None
+    session: Session, texts: list[str], embedder: Embedder, settings, clock: Clock | None = None
 ) -> list[IntentPrediction]:
     """The intent of every text with the active model (trained first if needed). Without
     enough training data every text is ``unknown`` with confidence 0."""
@@ -320,7 +326,7 @@ def classify_texts(
 # --- admin corrections --------------------------------------------------------------------
 def _first_user_message(session: Session, conversation_id: int) -> Message | None:
     return session.scalar(
-        select(Message).where(Message.conversation_id == conversation_id, Message.role == "user")
+        select(Message).where(Message.conversation_id == conversation_id, Message.role == MessageRole.USER)
         .order_by(Message.id).limit(1)
     )
 
@@ -328,7 +334,7 @@ def _first_user_message(session: Session, conversation_id: int) -> Message | Non
 def correct_intent(
     session: Session,
     intent: str,
-    actor: str,
+    actor: Actor,
     *,
     message_id: int | None = None,
     conversation_id: int | None = None,
@@ -337,9 +343,9 @@ def correct_intent(
     """An admin sets the intent of a customer message or a conversation (e.g. from the
     review queue). The correction is training data for the next retrain: the message (for a
     conversation: its first customer message) is labelled with source ``admin``; the
-    conversation's intent and its active gold training examples follow. Audited."""
-    if not isinstance(actor, str) or not actor.strip():
-        raise ValidationError("An intent correction needs the admin's name (actor).")
+    conversation's intent and its active gold training examples follow. Audited. ``actor``
+    needs the ``review`` right (corrections are made while reviewing answers)."""
+    require(actor, "review")
     if (message_id is None) == (conversation_id is None):
         raise ValidationError("Give either message_id or conversation_id to correct an intent.")
     value = normalise_intent(intent)
@@ -348,7 +354,7 @@ def correct_intent(
         msg = session.get(Message, message_id)
         if msg is None:
             raise NotFound(f"Message {message_id} does not exist.")
-        if msg.role != "user":
+        if msg.role != MessageRole.USER:
             raise ValidationError(
                 f"Message {message_id} is an {msg.role} message; intents belong to customer messages "
                 "(correct the conversation instead)."
@@ -375,7 +381,7 @@ def correct_intent(
         ):
             ex.intent = value
     audit.record(
-        session, actor.strip(), "intent.correct", "conversation", conv.id, before=before,
+        session, actor.name, "intent.correct", "conversation", conv.id, before=before,
         after={"intent": value, "message_id": msg.id if msg else None, "conversation": set_conversation},
         clock=clock,
     )

@@ -72,6 +72,7 @@ def _predict_prob():
     global _PREDICT
     with _LOCK:
         if _PREDICT is None:
+            # reason: importing profanity_check loads its scikit-learn model (about a second)
             from profanity_check import predict_prob
 
             _PREDICT = predict_prob

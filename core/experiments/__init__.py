@@ -1,1 +1,2 @@
-"""Experiments: candidates against production: registry, lifecycle, analysis and statistics."""
+"""Experiments: candidates against production: registry, lifecycle, analysis, and the statistics
+(stats, sequential, decision)."""

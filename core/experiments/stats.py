@@ -1,36 +1,23 @@
-"""Statistics of experiments: per-user metrics, an always-valid sequential test, bootstrap
-intervals on the composite score, the decision and how many more days it needs.
+"""Per-user estimates of an experiment's arms: ratios with intervals, the composite score and
+its bootstrap interval, the per-arm summary, sample sizes, and synthetic traffic.
 
 Everything here is pure numpy on per-user arrays (:class:`ArmData`), so the same functions
-serve the database path (``core.experiments.lifecycle.compare_performance``) and the simulation tests.
+serve the database path (``core.experiments.analysis.compare_performance``) and the
+simulation tests.
 
 Unit of analysis: the **user** (the unit that is randomised). A rate such as containment is
 the ratio of sums over the arm's users (contained / closed conversations, as everywhere in
 supportloop) and its variance is the delta-method (cluster-robust) variance over users, so a
 user with ten conversations does not count as ten independent observations.
-
-Sequential test: the mixture sequential probability ratio test (mSPRT, Johari, Pekelis and
-Walsh, "Always valid inference", 2017). For a difference estimate ``d`` with variance ``V``
-and a normal mixture of effects with standard deviation ``tau`` around ``theta0``::
-
-    L = sqrt(V / (V + tau^2)) * exp(tau^2 (d - theta0)^2 / (2 V (V + tau^2)))
-
-Under ``theta = theta0`` the probability that ``L`` ever reaches ``1/alpha`` — at any number
-of looks, planned or not — is at most ``alpha``; ``1/L`` is an always-valid p-value. So the
-runner may re-check an experiment every day (and an admin as often as they like) without
-inflating the false-promotion rate, and the experiment may be extended from 7 to 14 days.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-
-PROMOTE = "PROMOTE"
-ROLLBACK = "ROLLBACK"
-CONTINUE = "CONTINUE_TESTING"
 
 # The seed's composite: weights of containment, conversion, satisfaction and confidence.
 COMPOSITE_WEIGHTS = {"containment": 0.4, "conversion": 0.3, "satisfaction": 0.2, "confidence": 0.1}
@@ -118,63 +105,6 @@ def ratio(num: np.ndarray, den: np.ndarray, *, binary: bool = False) -> RatioEst
         var = max(var, shrunk * (1 - shrunk) / total_m)
     return RatioEstimate(r, math.sqrt(max(var, 0.0)), total_y, total_m, n)
 
-
-# --- the sequential test ---------------------------------------------------------------------
-def msprt_lambda(diff: float, var: float, tau: float, theta0: float = 0.0) -> float:
-    """The mixture likelihood ratio of ``diff`` (variance ``var``) against ``theta0``."""
-    if var <= 0 or not math.isfinite(var):
-        return 1.0
-    t2 = tau * tau
-    log_l = 0.5 * math.log(var / (var + t2)) + t2 * (diff - theta0) ** 2 / (2 * var * (var + t2))
-    return math.exp(min(log_l, 700.0))
-
-
-def always_valid_p(diff: float, var: float, tau: float, theta0: float = 0.0) -> float:
-    """The always-valid p-value 1 / L (capped at 1) of the mSPRT at this look."""
-    return min(1.0, 1.0 / msprt_lambda(diff, var, tau, theta0))
-
-
-@dataclass
-class DiffTest:
-    """Candidate minus control on one metric, with an always-valid p-value."""
-
-    metric: str
-    control: float | None
-    candidate: float | None
-    diff: float | None
-    se: float | None
-    ci_low: float | None  # fixed-horizon 95 % interval of the difference (descriptive)
-    ci_high: float | None
-    p_value: float | None  # always valid (mSPRT) against no difference
-    significant: bool
-    direction: int  # +1 candidate better, -1 worse, 0 not significant
-
-
-def diff_test(metric: str, a: RatioEstimate, b: RatioEstimate, *, tau: float, alpha: float,
-              higher_is_better: bool = True) -> DiffTest:
-    """Compare candidate ``b`` with control ``a`` by the mSPRT at level ``alpha``."""
-    if a.value is None or b.value is None or a.se is None or b.se is None:
-        return DiffTest(metric, a.value, b.value, None, None, None, None, None, False, 0)
-    d = b.value - a.value
-    var = a.se**2 + b.se**2
-    se = math.sqrt(var)
-    p = always_valid_p(d, var, tau)
-    sig = p <= alpha and d != 0
-    sign = (1 if d > 0 else -1) * (1 if higher_is_better else -1)
-    return DiffTest(metric, a.value, b.value, d, se, d - Z95 * se, d + Z95 * se, p, sig, sign if sig else 0)
-
-
-def worse_by_more_than(a: RatioEstimate, b: RatioEstimate, margin: float, *, tau: float, alpha: float,
-                       higher_is_better: bool = True) -> tuple[bool, float | None]:
-    """Guardrail: is the candidate ``b`` below control ``a`` by more than ``margin`` (observed)
-    with the drop significant (always-valid p <= ``alpha`` against no difference)? Returns
-    (breached, p-value). Under no true difference this fires with probability at most alpha/2
-    however often it is checked, so it may act at once, before the minimum sample."""
-    if a.value is None or b.value is None or a.se is None or b.se is None:
-        return False, None
-    d = b.value - a.value if higher_is_better else a.value - b.value  # > 0 candidate better
-    p = always_valid_p(d, a.se**2 + b.se**2, tau)
-    return (d < -margin and p <= alpha), p
 
 
 # --- composite score and its bootstrap interval -----------------------------------------------
@@ -299,74 +229,8 @@ def bootstrap_composite(control: ArmData, candidate: ArmData, *, seed: int,
     )
 
 
-# --- sample size and days needed -------------------------------------------------------------
-def fixed_sample_size_per_arm(p: float, delta: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Users per arm of a classical two-sided two-proportion test (one look) to detect a change
-    of ``delta`` from rate ``p`` with the given power: the textbook reference number."""
-    from statistics import NormalDist
 
-    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
-    p2 = min(max(p + delta, 0.0), 1.0)
-    return math.ceil(z * z * (p * (1 - p) + p2 * (1 - p2)) / (delta * delta))
-
-
-def sequential_users_needed(sd_control: float, sd_candidate: float, share: float, effect: float, *,
-                            tau: float, alpha: float) -> int:
-    """Total users (both arms) at which the mSPRT decides when the observed difference equals
-    ``effect``: the smallest N with L >= 1/alpha for V = sd_c^2/(N(1-share)) + sd_t^2/(N share).
-    An estimate for planning (about a 50 % chance of deciding by then when the true effect is
-    ``effect``), not a guarantee."""
-    if effect <= 0 or not 0 < share < 1:
-        return 0
-
-    def lam(n: float) -> float:
-        var = sd_control**2 / (n * (1 - share)) + sd_candidate**2 / (n * share)
-        return msprt_lambda(effect, var, tau)
-
-    target = 1.0 / alpha
-    hi = 2.0
-    while lam(hi) < target:
-        hi *= 2
-        if hi > 1e9:
-            return int(1e9)
-    lo = hi / 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if lam(mid) >= target:
-            hi = mid
-        else:
-            lo = mid
-    return math.ceil(hi)
-
-
-# --- the decision -----------------------------------------------------------------------------
-@dataclass
-class StatsConfig:
-    """The decision rules' parameters (from settings; see docs/experiments.md)."""
-
-    alpha: float = 0.05
-    min_users_per_arm: int = 100
-    mde: float = 0.05  # the effect of interest on rates: mixture sd and days estimate
-    containment_margin: float = 0.05
-    csat_margin: float = 0.3
-    error_margin: float = 0.05
-    composite_margin: float = 0.05
-    csat_tau: float = 0.3
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES
-
-    @classmethod
-    def from_settings(cls, settings) -> StatsConfig:
-        return cls(
-            alpha=settings.experiment_alpha,
-            min_users_per_arm=settings.experiment_min_users_per_arm,
-            mde=settings.experiment_mde,
-            containment_margin=settings.experiment_containment_margin,
-            csat_margin=settings.experiment_csat_margin,
-            error_margin=settings.experiment_error_margin,
-            composite_margin=settings.experiment_composite_margin,
-        )
-
-
+# --- per-arm summary ----------------------------------------------------------------------------
 @dataclass
 class ArmSummary:
     users: int
@@ -406,159 +270,14 @@ def summarize(arm: ArmData) -> ArmSummary:
     )
 
 
-@dataclass
-class Decision:
-    """What the comparison recommends and the numbers behind it."""
 
-    recommendation: str
-    reason: str
-    guardrail: bool
-    enough_sample: bool
-    control: ArmSummary
-    candidate: ArmSummary
-    tests: dict[str, DiffTest]
-    guardrails: dict[str, dict]
-    composite: CompositeComparison
-    users_needed: int | None  # total users at which a decision is expected (planning estimate)
-    extra: dict = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _sd_of_rate(est: RatioEstimate) -> float:
-    """Per-user standard deviation implied by an estimate (for planning)."""
-    if est.se is not None and est.users > 1:
-        return est.se * math.sqrt(est.users)
-    p = est.value if est.value is not None else 0.5
-    return math.sqrt(max(p * (1 - p), 0.05))
-
-
-def decide(control: ArmData, candidate: ArmData, cfg: StatsConfig, *, share: float = 0.5,
-           seed: int = 0, report: bool = True) -> Decision:
-    """The recommendation at one look (split mode), in this order:
-
-    1. **Guardrails** (checked at every look, even before the minimum sample): the
-       candidate's containment below control by more than ``containment_margin``, its CSAT
-       below by more than ``csat_margin``, or its error rate above by more than
-       ``error_margin``, each observed and with the drop significant (always valid)
-       -> ROLLBACK (guardrail).
-    2. Fewer than ``min_users_per_arm`` users in either arm -> CONTINUE_TESTING.
-    3. Containment or conversion significantly worse (mSPRT) -> ROLLBACK.
-    4. Containment or conversion significantly better (mSPRT; the other not significantly
-       worse) and the composite's interval of the lift not reaching below
-       -``composite_margin`` (the seed's 5 % margin as a non-inferiority bound) -> PROMOTE.
-    5. Otherwise CONTINUE_TESTING.
-
-    Each primary metric is tested two-sided at ``alpha``; a false promotion needs a false
-    'better' on one of the two (at most alpha/2 each), so the false-promotion rate is at most
-    ``alpha`` however often this is called. ``report=False`` skips the bootstrap when the
-    decision does not need it (simulations); the recommendation is the same.
-    """
-    ctl, cand = summarize(control), summarize(candidate)
-    rc = ratio(control.contained, control.closed, binary=True)
-    rt = ratio(candidate.contained, candidate.closed, binary=True)
-    vc = ratio(control.bookings, control.conversations, binary=True)
-    vt = ratio(candidate.bookings, candidate.conversations, binary=True)
-    sc, st = ratio(control.csat_sum, control.csat_count), ratio(candidate.csat_sum, candidate.csat_count)
-    ec = ratio(control.errors, control.answers, binary=True)
-    et = ratio(candidate.errors, candidate.answers, binary=True)
-    tau = cfg.mde
-    tests = {
-        "containment": diff_test("containment", rc, rt, tau=tau, alpha=cfg.alpha),
-        "conversion": diff_test("conversion", vc, vt, tau=tau, alpha=cfg.alpha),
-        "csat": diff_test("csat", sc, st, tau=cfg.csat_tau, alpha=cfg.alpha),
-        "error_rate": diff_test("error_rate", ec, et, tau=tau, alpha=cfg.alpha, higher_is_better=False),
-    }
-    g_cont = worse_by_more_than(rc, rt, cfg.containment_margin, tau=tau, alpha=cfg.alpha)
-    g_csat = worse_by_more_than(sc, st, cfg.csat_margin, tau=cfg.csat_tau, alpha=cfg.alpha)
-    g_err = worse_by_more_than(ec, et, cfg.error_margin, tau=tau, alpha=cfg.alpha, higher_is_better=False)
-    guardrails = {
-        "containment": {"breached": g_cont[0], "p_value": g_cont[1], "margin": cfg.containment_margin},
-        "csat": {"breached": g_csat[0], "p_value": g_csat[1], "margin": cfg.csat_margin},
-        "error_rate": {"breached": g_err[0], "p_value": g_err[1], "margin": cfg.error_margin},
-    }
-    users_needed = None
-    if 0 < share < 1:
-        needs = [
-            sequential_users_needed(_sd_of_rate(a), _sd_of_rate(b), share, cfg.mde, tau=tau, alpha=cfg.alpha)
-            for a, b in ((rc, rt), (vc, vt))
-        ]
-        min_total = math.ceil(cfg.min_users_per_arm / min(share, 1 - share))
-        users_needed = max(min(needs), min_total)
-
-    cache: dict[str, CompositeComparison] = {}
-
-    def composite_cmp() -> CompositeComparison:
-        if "c" not in cache:
-            cache["c"] = bootstrap_composite(control, candidate, seed=seed, samples=cfg.bootstrap_samples)
-        return cache["c"]
-
-    def out(rec: str, reason: str, guard: bool = False, enough: bool = True) -> Decision:
-        comp = composite_cmp() if report or "c" in cache else CompositeComparison(
-            None, None, None, (None, None), (None, None), (None, None), (None, None), [], 0, seed)
-        return Decision(rec, reason, guard, enough, ctl, cand, tests, guardrails, comp, users_needed)
-
-    breached = [k for k, g in guardrails.items() if g["breached"]]
-    if breached:
-        parts = []
-        for k in breached:
-            t = tests[k]
-            parts.append(f"{k} {_fmt(t.candidate)} vs {_fmt(t.control)} (worse by more than "
-                         f"{guardrails[k]['margin']:g}, p={guardrails[k]['p_value']:.4f})")
-        return out(ROLLBACK, "guardrail: " + "; ".join(parts), guard=True)
-    n_min = min(ctl.users, cand.users)
-    if n_min < cfg.min_users_per_arm:
-        return out(CONTINUE, f"{n_min} users in the smaller arm; no decision before "
-                             f"{cfg.min_users_per_arm} per arm", enough=False)
-    primary = [tests["containment"], tests["conversion"]]
-    worse = [t for t in primary if t.direction < 0]
-    better = [t for t in primary if t.direction > 0]
-    if worse:
-        t = worse[0]
-        return out(ROLLBACK, f"{t.metric} significantly worse: {_fmt(t.candidate)} vs {_fmt(t.control)} "
-                             f"(always-valid p={t.p_value:.4f})")
-    if not better:
-        return out(CONTINUE, "no significant difference in containment or conversion yet")
-    comp = composite_cmp()
-    lo, hi = comp.lift_ci
-    if lo is None or lo >= -cfg.composite_margin:
-        t = better[0]
-        return out(PROMOTE, f"{t.metric} significantly better: {_fmt(t.candidate)} vs {_fmt(t.control)} "
-                            f"(always-valid p={t.p_value:.4f}); composite lift "
-                            f"{_pct(comp.lift)} (95 % CI {_pct(lo)} to {_pct(hi)})")
-    t = better[0]
-    return out(CONTINUE, f"{t.metric} significantly better but the composite may be more than "
-                         f"{cfg.composite_margin:.0%} worse (95 % CI of the lift from {_pct(lo)})")
-
-
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:+.1%}"
-
-
-# --- shadow mode: paired comparison ---------------------------------------------------------
-def paired_test(metric: str, control: np.ndarray, candidate: np.ndarray, *, tau: float, alpha: float,
-                higher_is_better: bool = True) -> DiffTest:
-    """Shadow mode: both arms answered the same questions, so the per-user mean of
-    (candidate - control) is tested (mSPRT on the paired differences)."""
-    n = len(control)
-    if n < 2:
-        return DiffTest(metric, None, None, None, None, None, None, None, False, 0)
-    d = candidate - control
-    mean = float(d.mean())
-    var = float(d.var(ddof=1)) / n
-    if var <= 0:  # identical answers everywhere: floor at one discordant pair
-        var = 1.0 / (4 * n * n)
-    se = math.sqrt(var)
-    p = always_valid_p(mean, var, tau)
-    sig = p <= alpha and mean != 0
-    sign = (1 if mean > 0 else -1) * (1 if higher_is_better else -1)
-    return DiffTest(metric, float(control.mean()), float(candidate.mean()), mean, se, mean - Z95 * se,
-                    mean + Z95 * se, p, sig, sign if sig else 0)
+# --- sample size ------------------------------------------------------------------------------
+def fixed_sample_size_per_arm(p: float, delta: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Users per arm of a classical two-sided two-proportion test (one look) to detect a change
+    of ``delta`` from rate ``p`` with the given power: the textbook reference number."""
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    p2 = min(max(p + delta, 0.0), 1.0)
+    return math.ceil(z * z * (p * (1 - p) + p2 * (1 - p2)) / (delta * delta))
 
 
 # --- synthetic traffic (simulation tests and bench/experiments.py) ----------------------------
@@ -595,32 +314,3 @@ def synthetic_arm(rng: np.random.Generator, users: int, *, containment: float, c
 def take(arm: ArmData, mask: np.ndarray) -> ArmData:
     """The users of ``arm`` where ``mask`` is true (e.g. those who arrived by a given day)."""
     return ArmData(*[getattr(arm, f)[mask] for f in ArmData.__dataclass_fields__])
-
-
-@dataclass
-class SimulationRun:
-    recommendation: str
-    day: int  # the look (1-based) that decided, or the last look
-    guardrail: bool
-    users_per_arm: tuple[int, int]
-
-
-def simulate(seed: int, *, days: int, users_per_day: int, share: float, control: dict, candidate: dict,
-             cfg: StatsConfig) -> SimulationRun:
-    """One experiment on synthetic traffic with daily looks: users arrive evenly over ``days``,
-    are split by ``share``; ``decide`` runs after each day and the first non-CONTINUE stops it.
-    ``control`` / ``candidate`` are keyword arguments of :func:`synthetic_arm`."""
-    rng = np.random.default_rng(seed)
-    n = users_per_day * days
-    in_candidate = rng.random(n) < share
-    day = np.repeat(np.arange(days), users_per_day)
-    c = synthetic_arm(rng, int((~in_candidate).sum()), **control)
-    t = synthetic_arm(rng, int(in_candidate.sum()), **candidate)
-    dc, dt_ = day[~in_candidate], day[in_candidate]
-    dec = None
-    for d in range(1, days + 1):
-        a, b = take(c, dc < d), take(t, dt_ < d)
-        dec = decide(a, b, cfg, share=share, seed=seed, report=False)
-        if dec.recommendation != CONTINUE:
-            return SimulationRun(dec.recommendation, d, dec.guardrail, (a.users, b.users))
-    return SimulationRun(CONTINUE, days, False, (a.users, b.users))

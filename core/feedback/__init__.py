@@ -1,1 +1,3 @@
-"""Feedback: signed vote links, votes, the post-booking survey and feedback statistics."""
+"""Feedback: signed vote links (``links``, ``target``), vote rows (``votes``), the post-booking
+survey (``survey``) and feedback statistics (``stats``). The reactions to feedback live in
+``core.learning``."""

@@ -2,9 +2,10 @@
 
 When a booking is recorded the customer gets an e-mail (``core.platform.notify``) with a signed link
 to ``/survey/{token}``; the token carries the conversation id and an expiry, signed with
-``settings.secret_key``. The answer is stored once (a second answer is a Conflict), becomes
-the conversation's CSAT (``core.conversations.outcomes.record_csat``) and, when it is low, puts the
-conversation's answers in the review queue.
+``settings.secret_key``. The answer is stored once (a second answer is a Conflict). What follows
+an answer (the conversation's CSAT, the credit of the chunks its answers used, the review queue
+for a low score) is ``core.learning.loop``'s job: answers are recorded through
+``core.learning.loop.answer_survey``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import html
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.conversations import outcomes
 from core.platform import signing
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
 from core.platform.errors import Conflict, NotFound, ProviderError, ValidationError
-from core.platform.models import Conversation, Message, Survey
+from core.platform.models import Conversation, Survey
 from core.platform.notify import validate_address
-from core.review import queue as review
+from core.platform.services import Notifier, Scrubber
+from core.platform.statuses import Channel, SurveyStatus
 
 PURPOSE = "survey"
 MAX_COMMENT_CHARS = 2000
@@ -55,7 +57,8 @@ def check_token(session: Session, settings: Settings, token: str, clock: Clock |
 def customer_email(conv: Conversation, email: str | None = None) -> str | None:
     """Where the survey goes: the given address, the conversation's metadata, or its user id."""
     meta = conv.channel_metadata or {}
-    for candidate in (email, meta.get("email"), conv.external_user_id if conv.channel == "email" else None):
+    by_email = conv.external_user_id if conv.channel == Channel.EMAIL else None
+    for candidate in (email, meta.get("email"), by_email):
         if candidate:
             try:
                 return validate_address(str(candidate), "customer address")
@@ -89,21 +92,24 @@ def _email(settings: Settings, conv_id: int, clock) -> tuple[str, str, str]:
 def send_survey(
     session: Session,
     conversation_id: int,
-    notifier,
+    notifier: Notifier,
     settings: Settings,
     *,
+    actor: Actor,
     email: str | None = None,
     clock: Clock | None = None,
 ) -> Survey:
-    """Send the survey e-mail of a conversation, once. A survey already sent or answered is
-    returned unchanged; a failed send is recorded (status ``failed``, the error) and can be
-    sent again. Raises ValidationError when there is no customer e-mail address."""
+    """Send the survey e-mail of a conversation, once (``actor`` needs the review right; the
+    booking system acts as ``SYSTEM``). A survey already sent or answered is returned
+    unchanged; a failed send is recorded (status ``failed``, the error) and can be sent again.
+    Raises ValidationError when there is no customer e-mail address."""
+    require(actor, "review")
     conv = session.get(Conversation, conversation_id)
     if conv is None:
         raise NotFound(f"Conversation {conversation_id} does not exist.")
     now = (clock or SystemClock()).now()
     survey = session.scalar(select(Survey).where(Survey.conversation_id == conversation_id))
-    if survey is not None and survey.status in ("sent", "answered"):
+    if survey is not None and survey.status in (SurveyStatus.SENT, SurveyStatus.ANSWERED):
         return survey
     address = customer_email(conv, email)
     if address is None:
@@ -111,7 +117,9 @@ def send_survey(
             f"Conversation {conversation_id} has no customer e-mail address; pass 'email' to send the survey."
         )
     if survey is None:
-        survey = Survey(conversation_id=conversation_id, status="pending", attempts=0, created_at=now)
+        survey = Survey(
+            conversation_id=conversation_id, status=SurveyStatus.PENDING, attempts=0, created_at=now
+        )
         session.add(survey)
         session.flush()
     subject, text, body = _email(settings, conversation_id, clock)
@@ -119,9 +127,9 @@ def send_survey(
     try:
         notifier.send_email(address, subject, text, html=body)
     except ProviderError as exc:
-        survey.status, survey.last_error = "failed", str(exc)[:2000]
+        survey.status, survey.last_error = SurveyStatus.FAILED, str(exc)[:2000]
     else:
-        survey.status, survey.sent_at, survey.last_error = "sent", now, None
+        survey.status, survey.sent_at, survey.last_error = SurveyStatus.SENT, now, None
     session.flush()
     return survey
 
@@ -133,12 +141,11 @@ def answer_survey(
     csat: int,
     comment: str | None = None,
     *,
-    scrubber=None,
+    scrubber: Scrubber | None = None,
     clock: Clock | None = None,
 ) -> Survey:
-    """Store the customer's answer once (Conflict when already answered); it becomes the
-    conversation's CSAT, credits the chunks its answers used, and a low score queues the
-    conversation's answers for review."""
+    """Store the customer's answer once (Conflict when already answered). The reactions to it
+    (CSAT, chunk credit, review queue) are ``core.learning.loop.answer_survey``'s."""
     if isinstance(csat, bool) or not isinstance(csat, int) or not 1 <= csat <= 5:
         raise ValidationError(f"The score must be a whole number from 1 to 5, got {csat!r}.")
     if comment is not None:
@@ -154,20 +161,11 @@ def answer_survey(
     # Conditional update: of two concurrent answers exactly one wins.
     res = session.execute(
         update(Survey)
-        .where(Survey.id == survey.id, Survey.status != "answered")
-        .values(status="answered", csat=csat, comment=comment, answered_at=now)
+        .where(Survey.id == survey.id, Survey.status != SurveyStatus.ANSWERED)
+        .values(status=SurveyStatus.ANSWERED, csat=csat, comment=comment, answered_at=now)
         .execution_options(synchronize_session=False)
     )
     if res.rowcount != 1:
         raise Conflict("This survey was already answered; thank you!")
     session.refresh(survey)
-    # the CSAT, and the credit of the chunks the conversation's answers used
-    outcomes.record_csat(session, survey.conversation_id, csat, clock, settings=settings)
-    if csat < settings.review_csat_below:
-        for mid in session.scalars(
-            select(Message.id).where(
-                Message.conversation_id == survey.conversation_id, Message.role == "assistant"
-            )
-        ):
-            review.flag_message(session, mid, "low_csat", clock=clock)
     return survey

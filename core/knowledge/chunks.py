@@ -1,56 +1,39 @@
-"""The knowledge base: chunks, their performance, staleness, import and export.
+"""Chunks of the knowledge base: add, edit, archive, import and export them, and proposals.
 
 A chunk is one piece of knowledge (title, text, category, optional external id). Its status
 is ``proposed`` (waits for the next refresh), ``active`` (part of the next KB version) or
-``archived``. What customers are served comes from the *active KB version* (see
-``core.knowledge.versions``), rebuilt by ``weekly_refresh`` (``core.knowledge.refresh``).
+``archived``. What customers are served comes from the *active KB version*
+(``core.knowledge.versions``), rebuilt by ``core.knowledge.refresh.weekly_refresh``; how each
+chunk performs is kept by ``core.knowledge.scoring``, and which chunks are stale by
+``core.knowledge.staleness``.
 
-Performance: every answer updates ``times_retrieved`` / ``times_used_in_response`` of its
-chunks (``core.answering.responder.record_answer``); votes, CSAT and bookings of the conversation
-update the chunks the answer used (``record_chunk_feedback``). The performance score is
-the seed formula 0.7 x booking rate + 0.3 x average rating / 5, with each part smoothed
-toward 0.5 by ``kb_score_prior_weight`` pseudo-observations (see ``performance_score``).
-
-This module re-exports the knowledge base's main entry points, so callers can
-``from core import knowledge`` and find them all here.
+Every function that changes chunks takes the acting user and checks the ``manage_kb`` right;
+proposing a chunk from an approved answer (the review queue) needs only ``review``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.knowledge.evaluation import add_question, import_questions, read_jsonl  # noqa: F401 - re-export
-from core.knowledge.index import SearchHit, content_hash
-from core.knowledge.refresh import RefreshReport, gate_version, weekly_refresh  # noqa: F401 - re-export
-from core.knowledge.versions import (  # noqa: F401 - re-exported entry points
-    activate_version,
-    active_version,
-    build_version,
-    list_versions,
-    rollback,
-)
+from core.knowledge.evaluation import read_jsonl
+from core.knowledge.index import content_hash
 from core.platform import audit
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import Conflict, ImportFailed, ImportProblem, NotFound, ValidationError
-from core.platform.models import (
-    CHUNK_SOURCE_TYPES,
-    CHUNK_STATUSES,
-    Chunk,
-    Conversation,
-    EvaluationQuestion,
-    Message,
-    MessageChunk,
-)
+from core.platform.models import CHUNK_SOURCE_TYPES, CHUNK_STATUSES, Chunk, Conversation, Message
+from core.platform.services import Scrubber
+from core.platform.statuses import ChunkSource, ChunkStatus
 
 MAX_TITLE = 300
 MAX_TEXT = 20_000
+EDITABLE = frozenset({"title", "text", "category", "metadata", "status"})
 
 
 # --- chunks ---------------------------------------------------------------------------
@@ -99,17 +82,41 @@ def add_chunk(
     session: Session,
     *,
     text: str,
+    actor: Actor,
     title: str = "",
     category: str = "general",
     external_id: str | None = None,
     metadata: dict | None = None,
-    status: str = "active",
-    source_type: str = "manual",
+    status: str = ChunkStatus.ACTIVE,
+    source_type: str = ChunkSource.MANUAL,
     source_message_id: int | None = None,
-    actor: str = "admin",
     clock: Clock | None = None,
 ) -> Chunk:
     """Add one chunk (active by default: it is served from the next KB version on)."""
+    require(actor, "manage_kb")
+    record = {"text": text, "title": title, "category": category, "external_id": external_id}
+    return _insert(
+        session,
+        {**record, "metadata": metadata},
+        status=status,
+        source_type=source_type,
+        source_message_id=source_message_id,
+        created_by=actor.name,
+        clock=clock,
+    )
+
+
+def _insert(
+    session: Session,
+    record: dict,
+    *,
+    status: str,
+    source_type: str,
+    source_message_id: int | None,
+    created_by: str,
+    clock: Clock | None,
+) -> Chunk:
+    """Validate and add one chunk (the caller has checked the actor's right)."""
     if status not in CHUNK_STATUSES:
         raise ValidationError(f"Unknown chunk status {status!r}; use one of {', '.join(CHUNK_STATUSES)}.")
     if source_type not in CHUNK_SOURCE_TYPES:
@@ -117,15 +124,7 @@ def add_chunk(
             f"Unknown source type {source_type!r}; use one of {', '.join(CHUNK_SOURCE_TYPES)}."
         )
     try:
-        rec = _clean_record(
-            {
-                "text": text,
-                "title": title,
-                "category": category,
-                "external_id": external_id,
-                "metadata": metadata,
-            }
-        )
+        rec = _clean_record(record)
     except ValueError as exc:
         raise ValidationError(f"Invalid chunk: {exc}.") from None
     if rec["external_id"] and chunk_by_external_id(session, rec["external_id"]):
@@ -141,7 +140,7 @@ def add_chunk(
         status=status,
         source_type=source_type,
         source_message_id=source_message_id,
-        created_by=actor,
+        created_by=created_by,
         created_at=now,
         updated_at=now,
     )
@@ -151,16 +150,16 @@ def add_chunk(
 
 
 def update_chunk(
-    session: Session, chunk_id: int, *, actor: str, clock: Clock | None = None, **changes: Any
+    session: Session, chunk_id: int, *, actor: Actor, clock: Clock | None = None, **changes: Any
 ) -> Chunk:
     """Change a chunk's title, text, category, metadata or status (audited). A text change
     gives it a new content hash: the next build embeds it again."""
+    require(actor, "manage_kb")
     chunk = get_chunk(session, chunk_id)
-    allowed = {"title", "text", "category", "metadata", "status"}
-    unknown = set(changes) - allowed
+    unknown = set(changes) - EDITABLE
     if unknown:
         raise ValidationError(
-            f"Cannot change {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}."
+            f"Cannot change {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(EDITABLE))}."
         )
     if "status" in changes and changes["status"] not in CHUNK_STATUSES:
         raise ValidationError(
@@ -187,23 +186,24 @@ def update_chunk(
     chunk.stale_flagged_at = None
     session.flush()
     audit.record(
-        session, actor, "update", "chunk", chunk.id, before=before, after=_snapshot(chunk), clock=clock
+        session, actor.name, "update", "chunk", chunk.id, before=before, after=_snapshot(chunk), clock=clock
     )
     return chunk
 
 
-def archive_chunk(session: Session, chunk_id: int, *, actor: str, clock: Clock | None = None) -> Chunk:
+def archive_chunk(session: Session, chunk_id: int, *, actor: Actor, clock: Clock | None = None) -> Chunk:
     """Take a chunk out of the knowledge base from the next KB version on."""
-    return update_chunk(session, chunk_id, actor=actor, clock=clock, status="archived")
+    return update_chunk(session, chunk_id, actor=actor, clock=clock, status=ChunkStatus.ARCHIVED)
 
 
-def mark_reviewed(session: Session, chunk_id: int, *, actor: str, clock: Clock | None = None) -> Chunk:
+def mark_reviewed(session: Session, chunk_id: int, *, actor: Actor, clock: Clock | None = None) -> Chunk:
     """Record that an admin checked a chunk is still right (clears its stale flag)."""
+    require(actor, "manage_kb")
     chunk = get_chunk(session, chunk_id)
     chunk.last_reviewed_at = (clock or SystemClock()).now()
     chunk.stale_flagged_at = None
     session.flush()
-    audit.record(session, actor, "review", "chunk", chunk.id, clock=clock)
+    audit.record(session, actor.name, "review", "chunk", chunk.id, clock=clock)
     return chunk
 
 
@@ -217,6 +217,7 @@ def _snapshot(chunk: Chunk) -> dict:
     }
 
 
+# --- import and export ------------------------------------------------------------------
 @dataclass
 class ImportReport:
     created: int = 0
@@ -226,26 +227,9 @@ class ImportReport:
     chunk_ids: list[int] = field(default_factory=list)
 
 
-def import_chunks(
-    session: Session,
-    records: Sequence[Any],
-    *,
-    actor: str = "cli",
-    status: str = "active",
-    source_type: str = "imported",
-    file: str = "<records>",
-    skip_invalid: bool = False,
-    scrubber=None,
-    clock: Clock | None = None,
-) -> ImportReport:
-    """Import chunk records (JSONL lines: title, text, category, optional external_id and
-    metadata). A record with a known external id updates that chunk; one without an
-    external id whose text already exists is skipped. All or nothing unless
-    ``skip_invalid``: then invalid lines are returned in ``rejected``. ``scrubber`` (a
-    core.platform.pii scrubber) redacts title and text when given."""
-    clock = clock or SystemClock()
-    report = ImportReport()
-    clean: list[tuple[int, dict]] = []
+def _parse_records(records: Sequence[Any], file: str, report: ImportReport) -> list[dict]:
+    """The clean records; invalid lines go to ``report.rejected``."""
+    clean: list[dict] = []
     seen_ext: set[str] = set()
     for n, obj in enumerate(records, start=1):
         try:
@@ -254,18 +238,44 @@ def import_chunks(
                 if rec["external_id"] in seen_ext:
                     raise ValueError(f"external_id: {rec['external_id']!r} appears twice in the file")
                 seen_ext.add(rec["external_id"])
-            clean.append((n, rec))
+            clean.append(rec)
         except ValueError as exc:
             fld, _, msg = str(exc).partition(": ") if ": " in str(exc) else (None, "", str(exc))
             report.rejected.append(ImportProblem(file, n, fld, msg or str(exc)))
+    return clean
+
+
+def import_chunks(
+    session: Session,
+    records: Sequence[Any],
+    *,
+    actor: Actor,
+    status: str = ChunkStatus.ACTIVE,
+    source_type: str = ChunkSource.IMPORTED,
+    file: str = "<records>",
+    skip_invalid: bool = False,
+    scrubber: Scrubber | None = None,
+    clock: Clock | None = None,
+) -> ImportReport:
+    """Import chunk records (JSONL lines: title, text, category, optional external_id and
+    metadata). A record with a known external id updates that chunk; one without an
+    external id whose text already exists is skipped. All or nothing unless
+    ``skip_invalid``: then invalid lines are returned in ``rejected``. ``scrubber`` (a
+    core.platform.pii scrubber) redacts title and text when given."""
+    require(actor, "manage_kb")
+    clock = clock or SystemClock()
+    report = ImportReport()
+    clean = _parse_records(records, file, report)
     if report.rejected and not skip_invalid:
         raise ImportFailed(report.rejected)
     if scrubber is not None:
-        for _, rec in clean:
+        for rec in clean:
             rec["title"] = scrubber.scrub(rec["title"]).text if rec["title"] else ""
             rec["text"] = scrubber.scrub(rec["text"]).text
-    existing_hashes = set(session.scalars(select(Chunk.content_hash).where(Chunk.status != "archived")))
-    for _, rec in clean:
+    existing_hashes = set(
+        session.scalars(select(Chunk.content_hash).where(Chunk.status != ChunkStatus.ARCHIVED))
+    )
+    for rec in clean:
         h = content_hash(rec["title"], rec["text"])
         chunk = chunk_by_external_id(session, rec["external_id"]) if rec["external_id"] else None
         if chunk is not None:
@@ -295,16 +305,13 @@ def import_chunks(
         if not rec["external_id"] and h in existing_hashes:
             report.unchanged += 1
             continue
-        chunk = add_chunk(
+        chunk = _insert(
             session,
-            text=rec["text"],
-            title=rec["title"],
-            category=rec["category"],
-            external_id=rec["external_id"],
-            metadata=rec["metadata"],
+            rec,
             status=status,
             source_type=source_type,
-            actor=actor,
+            source_message_id=None,
+            created_by=actor.name,
             clock=clock,
         )
         existing_hashes.add(h)
@@ -313,7 +320,7 @@ def import_chunks(
     if clean:
         audit.record(
             session,
-            actor,
+            actor.name,
             "import",
             "chunk",
             None,
@@ -329,12 +336,12 @@ def import_chunks(
     return report
 
 
-def import_chunks_file(session: Session, path: Path, **kwargs: Any) -> ImportReport:
+def import_chunks_file(session: Session, path: Path, *, actor: Actor, **kwargs: Any) -> ImportReport:
     """``import_chunks`` over a JSONL file."""
-    return import_chunks(session, read_jsonl(Path(path)), file=str(path), **kwargs)
+    return import_chunks(session, read_jsonl(Path(path)), actor=actor, file=str(path), **kwargs)
 
 
-def export_chunks(session: Session, *, statuses: Iterable[str] = ("active",)) -> list[dict]:
+def export_chunks(session: Session, *, statuses: Iterable[str] = (ChunkStatus.ACTIVE,)) -> list[dict]:
     """Chunks as JSON-ready records (the import format plus status and performance)."""
     q = select(Chunk).where(Chunk.status.in_(list(statuses))).order_by(Chunk.id)
     out = []
@@ -373,6 +380,7 @@ def list_chunks(
 def propose_chunk(
     session: Session,
     *,
+    actor: Actor,
     text: str | None = None,
     title: str | None = None,
     question: str | None = None,
@@ -381,9 +389,8 @@ def propose_chunk(
     source_message_id: int | None = None,
     external_id: str | None = None,
     metadata: dict | None = None,
-    source_type: str = "approved_answer",
-    proposed_by: str = "admin",
-    scrubber=None,
+    source_type: str = ChunkSource.APPROVED_ANSWER,
+    scrubber: Scrubber | None = None,
     clock: Clock | None = None,
 ) -> Chunk:
     """Propose a chunk for the next refresh (status ``proposed``).
@@ -394,8 +401,10 @@ def propose_chunk(
     message's conversation. The next ``weekly_refresh`` deduplicates it against the KB:
     near-identical to an existing chunk, it becomes an update proposal for that chunk.
     Proposing the same text twice returns the first proposal. Text is expected redacted;
-    pass ``scrubber`` to redact it here.
+    pass ``scrubber`` to redact it here. An approved answer may be proposed by a reviewer
+    (``review``); any other proposal needs ``manage_kb``.
     """
+    require(actor, "review" if source_type == ChunkSource.APPROVED_ANSWER else "manage_kb")
     text = text if text is not None else answer
     from_question = title is None
     title = title if title is not None else (question or "")
@@ -414,40 +423,50 @@ def propose_chunk(
             .where(Message.id == source_message_id)
         )
     h = content_hash(title.strip(), str(text).strip())
-    twin = session.scalars(select(Chunk).where(Chunk.content_hash == h, Chunk.status == "proposed")).first()
+    twin = session.scalars(
+        select(Chunk).where(Chunk.content_hash == h, Chunk.status == ChunkStatus.PROPOSED)
+    ).first()
     if twin is not None:
         return twin
     meta = dict(metadata or {})
     if question and title != question:
         meta.setdefault("question", question)
-    return add_chunk(
+    record = {
+        "text": str(text),
+        "title": title,
+        "category": category or "general",
+        "external_id": external_id,
+        "metadata": meta,
+    }
+    return _insert(
         session,
-        text=str(text),
-        title=title,
-        category=category or "general",
-        external_id=external_id,
-        metadata=meta,
-        status="proposed",
+        record,
+        status=ChunkStatus.PROPOSED,
         source_type=source_type,
         source_message_id=source_message_id,
-        actor=proposed_by,
+        created_by=actor.name,
         clock=clock,
     )
 
 
 def list_update_proposals(session: Session) -> list[Chunk]:
     """Proposed chunks the refresh found near-identical to an existing chunk."""
-    q = select(Chunk).where(Chunk.status == "proposed", Chunk.duplicate_of_id.is_not(None)).order_by(Chunk.id)
+    q = (
+        select(Chunk)
+        .where(Chunk.status == ChunkStatus.PROPOSED, Chunk.duplicate_of_id.is_not(None))
+        .order_by(Chunk.id)
+    )
     return list(session.scalars(q))
 
 
 def apply_update_proposal(
-    session: Session, proposal_id: int, *, actor: str, clock: Clock | None = None
+    session: Session, proposal_id: int, *, actor: Actor, clock: Clock | None = None
 ) -> Chunk:
     """Accept an update proposal: the existing chunk takes the proposal's title and text
     (re-embedded at the next refresh) and the proposal is archived."""
+    require(actor, "manage_kb")
     proposal = get_chunk(session, proposal_id)
-    if proposal.status != "proposed" or proposal.duplicate_of_id is None:
+    if proposal.status != ChunkStatus.PROPOSED or proposal.duplicate_of_id is None:
         raise Conflict(f"Chunk {proposal_id} is not an update proposal (status {proposal.status}).")
     target = update_chunk(
         session,
@@ -458,120 +477,5 @@ def apply_update_proposal(
         text=proposal.text,
     )
     target.last_reviewed_at = (clock or SystemClock()).now()
-    update_chunk(session, proposal.id, actor=actor, clock=clock, status="archived")
+    update_chunk(session, proposal.id, actor=actor, clock=clock, status=ChunkStatus.ARCHIVED)
     return target
-
-
-# --- stale content ----------------------------------------------------------------------
-def _last_touched(chunk: Chunk) -> dt.datetime:
-    return max(d for d in (chunk.updated_at, chunk.last_reviewed_at, chunk.created_at) if d is not None)
-
-
-def flag_stale_chunks(session: Session, settings, clock: Clock | None = None) -> list[dict]:
-    """Flag active chunks not updated or reviewed for more than ``kb_stale_days`` (the
-    daily stale-content task) and clear the flag of chunks touched since. Returns every
-    stale chunk (id, external_id, title, category, last_touched, days, newly_flagged)."""
-    now = (clock or SystemClock()).now()
-    cutoff = now - dt.timedelta(days=settings.kb_stale_days)
-    untouched = and_(
-        Chunk.updated_at < cutoff, or_(Chunk.last_reviewed_at.is_(None), Chunk.last_reviewed_at < cutoff)
-    )
-    session.execute(
-        update(Chunk)
-        .where(Chunk.stale_flagged_at.is_not(None), or_(Chunk.status != "active", not_(untouched)))
-        .values(stale_flagged_at=None)
-        .execution_options(synchronize_session="fetch")
-    )
-    out = []
-    q = select(Chunk).where(Chunk.status == "active", untouched).order_by(Chunk.id)
-    for chunk in session.scalars(q):
-        newly = chunk.stale_flagged_at is None
-        if newly:
-            chunk.stale_flagged_at = now
-        touched = _last_touched(chunk)
-        out.append(
-            {
-                "id": chunk.id,
-                "external_id": chunk.external_id,
-                "title": chunk.title,
-                "category": chunk.category,
-                "last_touched": touched.isoformat(),
-                "days": (now - touched).days,
-                "newly_flagged": newly,
-            }
-        )
-    session.flush()
-    return out
-
-
-def stale_chunks(session: Session) -> list[Chunk]:
-    """Chunks currently flagged stale, oldest flag first (the review list)."""
-    q = select(Chunk).where(Chunk.stale_flagged_at.is_not(None), Chunk.status == "active")
-    return list(session.scalars(q.order_by(Chunk.stale_flagged_at, Chunk.id)))
-
-
-def messages_with_stale_chunks(session: Session, since: dt.datetime | None = None) -> list[int]:
-    """Assistant messages (since a time) whose answer used a chunk now flagged stale."""
-    q = (
-        select(MessageChunk.message_id)
-        .join(Chunk, Chunk.id == MessageChunk.chunk_id)
-        .join(Message, Message.id == MessageChunk.message_id)
-        .where(MessageChunk.used.is_(True), Chunk.stale_flagged_at.is_not(None))
-    )
-    if since is not None:
-        q = q.where(Message.created_at >= since)
-    return list(session.scalars(q.distinct()))
-
-
-# --- demo -------------------------------------------------------------------------------
-DATA_DIR = Path(__file__).resolve().parents[1] / "demo" / "data"
-
-
-def _demo_records() -> tuple[list[dict], list[dict]]:
-    try:
-        from core.demo import business as demo
-    except ImportError:
-        demo = None
-    kb = getattr(demo, "demo_kb_entries", None)
-    ev = getattr(demo, "demo_eval_questions", None)
-    kb_rows = list(kb()) if kb else read_jsonl(DATA_DIR / "demo_kb.jsonl")
-    ev_rows = list(ev()) if ev else read_jsonl(DATA_DIR / "demo_eval.jsonl")
-    return kb_rows, ev_rows
-
-
-def load_demo_knowledge(
-    session: Session,
-    embedder,
-    settings,
-    clock: Clock | None = None,
-    *,
-    kb_records: Sequence[dict] | None = None,
-    eval_records: Sequence[dict] | None = None,
-    actor: str = "demo",
-):
-    """Import the demo KB (core/demo/data/demo_kb.jsonl) as active chunks and the demo golden
-    questions (core/demo/data/demo_eval.jsonl) as the evaluation set, then run a refresh that
-    builds, evaluates and activates the first KB version. Safe to run again (chunks are
-    matched by external id; demo questions are added once). Returns the RefreshReport."""
-    if kb_records is None or eval_records is None:
-        default_kb, default_ev = _demo_records()
-        kb_records = default_kb if kb_records is None else kb_records
-        eval_records = default_ev if eval_records is None else eval_records
-    import_chunks(session, kb_records, actor=actor, source_type="imported", file="demo_kb.jsonl", clock=clock)
-    has_demo_qs = session.scalar(
-        select(func.count()).select_from(EvaluationQuestion).where(EvaluationQuestion.source == "demo")
-    )
-    if not has_demo_qs:
-        import_questions(
-            session, eval_records, source="demo", created_by=actor, file="demo_eval.jsonl", clock=clock
-        )
-    return weekly_refresh(session, embedder, settings, clock, actor=actor, reason="demo knowledge base")
-
-
-def search(
-    session: Session, query: str, k: int = 5, *, embedder, settings, index_cache=None
-) -> list[SearchHit]:
-    """The k chunks of the active KB version closest to ``query`` (see core.answering.responder)."""
-    from core.answering.responder import search as _search
-
-    return _search(session, query, k, embedder=embedder, settings=settings, index_cache=index_cache)

@@ -33,9 +33,11 @@ from sqlalchemy.orm import Session
 
 from core.knowledge.confidence import decide, escalates
 from core.knowledge.index import KBIndex
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import ImportFailed, ImportProblem, NotFound, ValidationError
 from core.platform.models import Chunk, EvaluationQuestion
+from core.platform.services import Embedder
 
 HIGHER_IS_BETTER = ("hit_at_1", "hit_at_5", "mrr", "answered_accuracy")
 LOWER_IS_BETTER = ("escalation_rate",)
@@ -46,6 +48,7 @@ def add_question(
     session: Session,
     question: str,
     *,
+    actor: Actor,
     expected_chunk_id: int | None = None,
     expected_external_id: str | None = None,
     expected_answer: str | None = None,
@@ -53,11 +56,11 @@ def add_question(
     intent: str | None = None,
     source: str = "manual",
     source_message_id: int | None = None,
-    created_by: str | None = None,
     clock: Clock | None = None,
 ) -> EvaluationQuestion:
-    """Add one evaluation question (the review queue adds approved Q&A pairs this way,
-    with ``expected_answer`` and ``source='review'``)."""
+    """Add one evaluation question (``manage_kb``); approved Q&A pairs join this way, with
+    ``expected_answer`` and ``source='review'``."""
+    require(actor, "manage_kb")
     question = (question or "").strip()
     if not question:
         raise ValidationError("An evaluation question needs the question text.")
@@ -84,7 +87,7 @@ def add_question(
         intent=intent,
         source=source,
         source_message_id=source_message_id,
-        created_by=created_by,
+        created_by=actor.name,
         created_at=(clock or SystemClock()).now(),
     )
     session.add(row)
@@ -119,12 +122,13 @@ def import_questions(
     session: Session,
     records: Sequence[dict],
     *,
+    actor: Actor,
     source: str = "manual",
-    created_by: str | None = None,
     file: str = "<records>",
     clock: Clock | None = None,
 ) -> int:
-    """Add evaluation questions from JSON records (all or nothing)."""
+    """Add evaluation questions from JSON records (all or nothing; ``manage_kb``)."""
+    require(actor, "manage_kb")
     parsed, problems = [], []
     for i, obj in enumerate(records, start=1):
         try:
@@ -134,7 +138,7 @@ def import_questions(
     if problems:
         raise ImportFailed(problems)
     for p in parsed:
-        add_question(session, p.pop("question"), source=source, created_by=created_by, clock=clock, **p)
+        add_question(session, p.pop("question"), actor=actor, source=source, clock=clock, **p)
     return len(parsed)
 
 
@@ -196,7 +200,7 @@ def _by_intent(q: EvaluationQuestion) -> bool:
     )
 
 
-def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder, settings) -> dict:
+def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder: Embedder, settings) -> dict:
     """Score one loaded KB version on the questions. Returns the metrics report (a dict)."""
     index.check_model(embedder.model_id)
     report: dict = {

@@ -10,6 +10,9 @@ snapshot that answers without reading the chunk table. The SHA-256 of the whole 
 stored on the version row and verified on every load.
 
 Writes are atomic: temporary name in the same folder, fsync, rename, fsync of the folder.
+
+``search(session, query, k, ...)`` returns the k chunks of the active version closest to a
+query (the CLI's ``kb search``, the dashboard's search playground).
 """
 
 from __future__ import annotations
@@ -26,8 +29,13 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from core.platform.errors import SupportloopError, ValidationError
+from core.platform.errors import NotFound, SupportloopError, ValidationError
+from core.platform.models import KBVersion
+from core.platform.services import Embedder
+from core.platform.statuses import KBVersionStatus
 
 MAGIC = b"SLKB1\n"
 TMP_SUFFIX = ".tmp"
@@ -109,7 +117,7 @@ class KBIndex:
             )
         return out
 
-    def search(self, embedder, query: str, k: int) -> list[SearchHit]:
+    def search(self, embedder: Embedder, query: str, k: int) -> list[SearchHit]:
         """The k chunks closest to ``query``, best first."""
         self.check_model(embedder.model_id)
         vec = embedder.encode([query])
@@ -261,16 +269,12 @@ class IndexCache:
 
     def active(self, session, settings) -> KBIndex:
         """The loaded index of the active version (one small query to notice a switch)."""
-        from sqlalchemy import select
-
-        from core.platform.models import KBVersion
-
         version = session.execute(
-            select(KBVersion.id, KBVersion.index_file, KBVersion.checksum).where(KBVersion.status == "active")
+            select(KBVersion.id, KBVersion.index_file, KBVersion.checksum).where(
+                KBVersion.status == KBVersionStatus.ACTIVE
+            )
         ).first()
         if version is None:
-            from core.platform.errors import NotFound
-
             raise NotFound(
                 "The knowledge base has no active version yet. Import chunks "
                 "(`supportloop kb import FILE`) and build one with `supportloop kb refresh`."
@@ -283,3 +287,16 @@ class IndexCache:
 
 
 DEFAULT_CACHE = IndexCache()
+
+
+def search(
+    session: Session, query: str, k: int = 5, *, embedder: Embedder, settings,
+    index_cache: IndexCache | None = None,
+) -> list[SearchHit]:
+    """The k chunks of the active KB version closest to ``query``, best first."""
+    if not query or not query.strip():
+        raise ValidationError("The query is empty.")
+    if k < 1:
+        raise ValidationError(f"k must be at least 1, got {k}.")
+    idx = (index_cache or DEFAULT_CACHE).active(session, settings)
+    return idx.search(embedder, query.strip(), k)

@@ -16,7 +16,10 @@
    ``embedding_model`` runs, a candidate that passes stays a candidate (status ``held``,
    the reason in the report and a ``kb.refresh_held`` info event): the experiment's
    control is the active version, and its promote / rollback decides what serves next;
-4. flags stale chunks; returns a ``RefreshReport``.
+4. flags stale chunks (``core.knowledge.staleness``); returns a ``RefreshReport``.
+
+A refresh, like a manual activation, needs the ``manage_kb`` right; the job runner acts as
+``core.platform.actors.SYSTEM``.
 
 Everything happens in the caller's transaction: a failure anywhere leaves the previous
 active version in place (at worst an unreferenced index file remains on disk).
@@ -25,6 +28,7 @@ active version in place (at worst an unreferenced index file remains on disk).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from core.knowledge.evaluation import active_questions, compare, evaluate, summary
 from core.knowledge.index import IndexFileError, content_hash, embed_text, read_index_file
+from core.knowledge.staleness import flag_stale_chunks
 from core.knowledge.versions import (
     activate_version,
     active_version,
@@ -41,17 +46,30 @@ from core.knowledge.versions import (
     get_version,
 )
 from core.platform import events
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationError
-from core.platform.models import Chunk, KBVersionChunk
+from core.platform.models import Chunk, Experiment, KBVersionChunk
+from core.platform.services import Embedder
+from core.platform.statuses import ChunkStatus, ExperimentKind, ExperimentStatus, KBVersionStatus
 
-HOLDING_KINDS = ("kb_version", "embedding_model")  # experiments that pin the active KB version
+# experiments that pin the active KB version
+HOLDING_KINDS = (ExperimentKind.KB_VERSION, ExperimentKind.EMBEDDING_MODEL)
+
+
+class RefreshStatus(StrEnum):
+    """What a refresh (or the gate alone) did with the knowledge base."""
+
+    ACTIVATED = "activated"
+    REJECTED = "rejected"
+    HELD = "held"  # passed the gate, not activated while an experiment runs
+    UNCHANGED = "unchanged"
 
 
 @dataclass
 class RefreshReport:
-    """What a refresh did. ``status``: activated, rejected, held (passed the gate, not
-    activated while an experiment runs) or unchanged."""
+    """What a refresh did. ``status``: a ``RefreshStatus`` (activated, rejected, held or
+    unchanged)."""
 
     status: str
     candidate_version_id: int | None = None
@@ -118,7 +136,7 @@ def dedupe_proposals(
     for p in proposals:
         v = vectors[p.content_hash]
         if p.content_hash in by_hash:
-            p.duplicate_of_id, p.status = by_hash[p.content_hash].id, "archived"
+            p.duplicate_of_id, p.status = by_hash[p.content_hash].id, ChunkStatus.ARCHIVED
             archived.append(p.id)
             continue
         twin = next(
@@ -130,7 +148,7 @@ def dedupe_proposals(
             None,
         )
         if twin is not None:
-            p.duplicate_of_id, p.status = twin.id, "archived"
+            p.duplicate_of_id, p.status = twin.id, ChunkStatus.ARCHIVED
             archived.append(p.id)
             continue
         if len(matrix):
@@ -159,7 +177,7 @@ def _same_content(session: Session, version_id: int, chunks: list[Chunk]) -> boo
     return set(session.execute(q).tuples()) == {(c.id, c.content_hash) for c in chunks}
 
 
-def _evaluate_version(session: Session, version, embedder, settings) -> dict:
+def _evaluate_version(session: Session, version, embedder: Embedder, settings) -> dict:
     idx = read_index_file(
         Path(settings.index_dir) / version.index_file,
         version.checksum,
@@ -173,9 +191,15 @@ def experiment_hold(session: Session) -> str | None:
     """Why a refresh must not switch the active KB version now: a running experiment of kind
     ``kb_version`` or ``embedding_model`` compares against the active version (its control)
     and decides itself what serves next. None when nothing holds the switch."""
-    from core.experiments.lifecycle import running_experiments
-
-    running = [e for kind in HOLDING_KINDS for e in running_experiments(session, kind)]
+    running = [
+        e
+        for kind in HOLDING_KINDS
+        for e in session.scalars(
+            select(Experiment)
+            .where(Experiment.status == ExperimentStatus.RUNNING, Experiment.kind == kind)
+            .order_by(Experiment.id)
+        )
+    ]
     if not running:
         return None
     names = ", ".join(f"{e.id} ({e.kind})" for e in running)
@@ -184,16 +208,17 @@ def experiment_hold(session: Session) -> str | None:
 
 
 def gate_version(
-    session: Session, version_id: int, embedder, settings, *, actor: str, clock: Clock | None = None,
-    hold: str | None = None,
+    session: Session, version_id: int, embedder: Embedder, settings, *, actor: Actor,
+    clock: Clock | None = None, hold: str | None = None,
 ) -> RefreshReport:
     """Evaluate a candidate against the active version; activate it if not worse, else
     mark it rejected (the active version keeps serving) and record a warning event. With
     ``hold`` (``experiment_hold``) a candidate that passes is kept as a candidate, not
-    activated (status ``held``), with an info event saying why."""
+    activated (status ``held``), with an info event saying why. Needs ``manage_kb``."""
+    require(actor, "manage_kb")
     clock = clock or SystemClock()
     cand = get_version(session, version_id)
-    if cand.status != "candidate":
+    if cand.status != KBVersionStatus.CANDIDATE:
         raise ValidationError(f"KB version {cand.id} is {cand.status}, not a candidate.")
     report = RefreshReport(
         status="",
@@ -236,7 +261,7 @@ def gate_version(
         )
     if ok and hold:
         cand.decision = hold[:2000]
-        report.status = "held"
+        report.status = RefreshStatus.HELD
         report.active_version_id = active.id if active else None
         report.reasons.append(hold)
         events.record(
@@ -249,12 +274,12 @@ def gate_version(
     elif ok:
         decision = "not worse than the active version" if active else "first version"
         activate_version(session, cand.id, settings, actor=actor, clock=clock, reason=decision)
-        report.status = "activated"
+        report.status = RefreshStatus.ACTIVATED
         report.active_version_id = cand.id
     else:
-        cand.status = "rejected"
+        cand.status = KBVersionStatus.REJECTED
         cand.decision = "worse than active version {}: {}".format(active.id, "; ".join(worse))
-        report.status = "rejected"
+        report.status = RefreshStatus.REJECTED
         report.active_version_id = active.id
         report.reasons.extend(worse)
         events.record(
@@ -277,24 +302,25 @@ def gate_version(
 
 def weekly_refresh(
     session: Session,
-    embedder,
+    embedder: Embedder,
     settings,
     clock: Clock | None = None,
     *,
-    actor: str = "runner",
+    actor: Actor,
     reason: str = "weekly refresh",
     force: bool = False,
     progress: bool = False,
 ) -> RefreshReport:
-    """Run the whole refresh (see the module docstring). Returns the report."""
-    from core.knowledge.chunks import flag_stale_chunks
-
+    """Run the whole refresh (see the module docstring; needs ``manage_kb``). Returns the report."""
+    require(actor, "manage_kb")
     clock = clock or SystemClock()
-    active_chunks = list(session.scalars(select(Chunk).where(Chunk.status == "active").order_by(Chunk.id)))
+    active_chunks = list(
+        session.scalars(select(Chunk).where(Chunk.status == ChunkStatus.ACTIVE).order_by(Chunk.id))
+    )
     proposals = list(
         session.scalars(
             select(Chunk)
-            .where(Chunk.status == "proposed", Chunk.duplicate_of_id.is_(None))
+            .where(Chunk.status == ChunkStatus.PROPOSED, Chunk.duplicate_of_id.is_(None))
             .order_by(Chunk.id)
         )
     )
@@ -318,7 +344,7 @@ def weekly_refresh(
         and _same_content(session, current.id, members)
     ):
         report = RefreshReport(
-            status="unchanged",
+            status=RefreshStatus.UNCHANGED,
             active_version_id=current.id,
             previous_version_id=current.id,
             update_proposals=updates,
@@ -334,7 +360,7 @@ def weekly_refresh(
             embedder,
             settings,
             chunks=members,
-            built_by=actor,
+            built_by=actor.name,
             reason=reason,
             clock=clock,
             progress=progress,
@@ -343,10 +369,10 @@ def weekly_refresh(
         report = gate_version(session, version.id, embedder, settings, actor=actor, clock=clock,
                               hold=experiment_hold(session) if current is not None else None)
         report.update_proposals, report.duplicates_archived = updates, archived
-        if report.status == "activated":
+        if report.status == RefreshStatus.ACTIVATED:
             now = clock.now()
             for c in accepted:
-                c.status, c.updated_at = "active", now
+                c.status, c.updated_at = ChunkStatus.ACTIVE, now
             report.added_chunk_ids = [c.id for c in accepted]
     report.stale = flag_stale_chunks(session, settings, clock)
     events.record(
@@ -358,7 +384,7 @@ def weekly_refresh(
             "status": report.status,
             "candidate_id": report.candidate_version_id,
             "active_id": report.active_version_id,
-            "actor": actor,
+            "actor": actor.name,
         },
     )
     session.flush()

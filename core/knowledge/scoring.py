@@ -20,8 +20,9 @@ from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings, get_settings
 from core.platform.errors import ValidationError
 from core.platform.models import Chunk, Message, MessageChunk
+from core.platform.statuses import MessageRole, Vote
 
-VOTE_RATINGS = {"up": 5, "down": 1}
+VOTE_RATINGS = {Vote.UP: 5, Vote.DOWN: 1}
 
 
 def performance_score(chunk: Chunk, prior_weight: float = 10.0) -> float:
@@ -134,7 +135,9 @@ def record_chunk_feedback(
 
 def _answer_ids(session: Session, conversation_id: int) -> list[int]:
     """The ids of a conversation's assistant messages."""
-    q = select(Message.id).where(Message.conversation_id == conversation_id, Message.role == "assistant")
+    q = select(Message.id).where(
+        Message.conversation_id == conversation_id, Message.role == MessageRole.ASSISTANT
+    )
     return list(session.scalars(q))
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from tqdm import tqdm
 
 from core.knowledge.index import (
     TMP_SUFFIX,
@@ -27,9 +29,12 @@ from core.knowledge.index import (
     write_index_file,
 )
 from core.platform import audit, events
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import Conflict, NotFound, ValidationError
 from core.platform.models import Chunk, EmbeddingCache, KBVersion, KBVersionChunk
+from core.platform.services import Embedder
+from core.platform.statuses import ChunkStatus, KBVersionStatus
 
 EMBED_BATCH = 256
 FETCH_BATCH = 500
@@ -37,7 +42,7 @@ FETCH_BATCH = 500
 
 def active_version(session: Session) -> KBVersion | None:
     """The active KB version row, or None before the first activation."""
-    return session.scalars(select(KBVersion).where(KBVersion.status == "active")).first()
+    return session.scalars(select(KBVersion).where(KBVersion.status == KBVersionStatus.ACTIVE)).first()
 
 
 def get_version(session: Session, version_id: int) -> KBVersion:
@@ -67,9 +72,9 @@ def _upsert_ignore(session: Session, table, rows: list[dict]) -> None:
         return
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        dialect_insert = postgresql.insert
     elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        dialect_insert = sqlite.insert
     else:  # pragma: no cover - only the two supported backends
         session.execute(insert(table), rows)
         return
@@ -91,7 +96,8 @@ def cached_vectors(session: Session, hashes: Sequence[str], model_id: str) -> di
 
 
 def embed_chunks(
-    session: Session, embedder, texts_by_hash: dict[str, str], *, clock: Clock, progress: bool = False
+    session: Session, embedder: Embedder, texts_by_hash: dict[str, str], *, clock: Clock,
+    progress: bool = False,
 ) -> tuple[dict[str, np.ndarray], int]:
     """Vectors for every content hash: from the cache, embedding (and caching) the rest.
     Returns (vectors by hash, how many were embedded now)."""
@@ -99,8 +105,6 @@ def embed_chunks(
     missing = [h for h in texts_by_hash if h not in vectors]
     bar = None
     if progress and missing:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(missing), desc="embedding chunks", unit="chunk")
     now = clock.now()
     for i in range(0, len(missing), EMBED_BATCH):
@@ -150,7 +154,7 @@ def cleanup_temp_files(index_dir: Path, older_than_s: float = 3600) -> int:
 
 def build_version(
     session: Session,
-    embedder,
+    embedder: Embedder,
     settings,
     *,
     chunks: Sequence[Chunk] | None = None,
@@ -167,7 +171,9 @@ def build_version(
     clock = clock or SystemClock()
     started = time.perf_counter()
     if chunks is None:
-        chunks = list(session.scalars(select(Chunk).where(Chunk.status == "active").order_by(Chunk.id)))
+        chunks = list(
+            session.scalars(select(Chunk).where(Chunk.status == ChunkStatus.ACTIVE).order_by(Chunk.id))
+        )
     chunks = sorted(chunks, key=lambda c: c.id)
     if not chunks:
         raise ValidationError(
@@ -194,7 +200,7 @@ def build_version(
     name, checksum, size = write_index_file(settings.index_dir, index, kind, embedder.model_id, rows)
     parent = active_version(session)
     version = KBVersion(
-        status="candidate",
+        status=KBVersionStatus.CANDIDATE,
         model_id=embedder.model_id,
         dim=int(embedder.dim),
         index_kind=kind,
@@ -227,21 +233,22 @@ def activate_version(
     version_id: int,
     settings,
     *,
-    actor: str,
+    actor: Actor,
     clock: Clock | None = None,
     reason: str = "",
     force: bool = False,
 ) -> KBVersion:
-    """Make a version the active one in the caller's transaction.
+    """Make a version the active one in the caller's transaction (``manage_kb``).
 
     The index file is loaded and its checksum verified first: a missing or damaged file
     raises IndexFileError and nothing is switched. A rejected version needs ``force``.
     """
+    require(actor, "manage_kb")
     clock = clock or SystemClock()
     version = get_version(session, version_id)
-    if version.status == "active":
+    if version.status == KBVersionStatus.ACTIVE:
         raise Conflict(f"KB version {version.id} is already active.")
-    if version.status == "rejected" and not force:
+    if version.status == KBVersionStatus.REJECTED and not force:
         raise Conflict(
             f"KB version {version.id} was rejected by the evaluation gate ({version.decision or 'worse'}). "
             "Pass --force to activate it anyway."
@@ -250,23 +257,23 @@ def activate_version(
     previous = active_version(session)
     now = clock.now()
     if previous is not None:
-        previous.status = "retired"
+        previous.status = KBVersionStatus.RETIRED
         previous.retired_at = now
         session.flush()  # the one-active index must see the old row retired first
     before = {"status": version.status}
-    version.status = "active"
+    version.status = KBVersionStatus.ACTIVE
     version.activated_at = now
     if reason:
         version.decision = reason
     session.flush()
     audit.record(
         session,
-        actor,
+        actor.name,
         "activate",
         "kb_version",
         version.id,
         before=before,
-        after={"status": "active", "previous": previous.id if previous else None},
+        after={"status": KBVersionStatus.ACTIVE, "previous": previous.id if previous else None},
         clock=clock,
     )
     events.record(
@@ -276,7 +283,7 @@ def activate_version(
         details={
             "version_id": version.id,
             "previous_id": previous.id if previous else None,
-            "actor": actor,
+            "actor": actor.name,
             "reason": reason,
         },
         clock=clock,
@@ -285,14 +292,15 @@ def activate_version(
 
 
 def rollback(
-    session: Session, settings, *, actor: str, to_version_id: int | None = None, clock: Clock | None = None
+    session: Session, settings, *, actor: Actor, to_version_id: int | None = None, clock: Clock | None = None
 ) -> KBVersion:
-    """Activate the previously active version (or ``to_version_id``) in one step."""
+    """Activate the previously active version (or ``to_version_id``) in one step (``manage_kb``)."""
+    require(actor, "manage_kb")
     current = active_version(session)
     if to_version_id is None:
         q = (
             select(KBVersion)
-            .where(KBVersion.status == "retired", KBVersion.activated_at.is_not(None))
+            .where(KBVersion.status == KBVersionStatus.RETIRED, KBVersion.activated_at.is_not(None))
             .order_by(KBVersion.activated_at.desc(), KBVersion.id.desc())
         )
         if current is not None:

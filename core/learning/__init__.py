@@ -1,2 +1,3 @@
-"""Learning: the loop. What follows a vote, a booking, a CSAT answer or an answer: the one place
-that fans out to outcomes, chunk scores and the review queue."""
+"""Learning: the loop. What follows a vote, a booking or a CSAT answer: the one place that fans
+out to outcomes, chunk scores and the review queue (``loop``; ``chunk_votes`` is the vote path's
+chunk credit)."""

@@ -1,7 +1,7 @@
 """Alerts: rules in the database, checked every few minutes by the ``metrics`` job.
 
 A **metric rule** compares a KPI of the conversations started in its window (see
-:func:`core.ops.metrics.window_metrics`) with a threshold. The window starts at
+:func:`core.ops.metric_sql.window_metrics`) with a threshold. The window starts at
 ``window_minutes`` and doubles until it holds ``min_volume`` (closed conversations for
 containment, CSAT answers for CSAT, replies for first response time, conversations
 otherwise), up to ``max_window_minutes``; with too little data the rule is left as it is.
@@ -18,6 +18,8 @@ sent once by e-mail (``alert_email_to``) and once by webhook (``alert_webhook_ur
 Slack-compatible ``{"text": ...}`` body with the alert as structured data too); an empty
 setting turns that channel off. A failed send is retried at the next check. After an alert
 resolves, its rule does not fire again within ``cooldown_minutes``.
+
+Changing or adding a rule needs the ``edit_alerts`` right.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.ops import metrics
+from core.ops.metric_sql import KPI_NAMES, window_metrics
+from core.ops.metrics import training_pace
+from core.platform.actors import Actor, require
 from core.platform.clock import Clock
 from core.platform.config import Settings
 from core.platform.errors import NotFound, SupportloopError, ValidationError
@@ -42,6 +46,8 @@ from core.platform.models import (
     AlertRule,
     Event,
 )
+from core.platform.services import Notifier
+from core.platform.statuses import AlertRuleKind, AlertState, Severity
 
 # which count a metric rule's min_volume is compared with
 VOLUME_OF = {
@@ -51,7 +57,7 @@ VOLUME_OF = {
     "frt_p90_s": "frt_count",
 }
 SPECIAL_METRICS = ("training_pace", "jobs_failing", "jobs_overdue")
-METRIC_NAMES = tuple(n for n in metrics.KPI_NAMES) + SPECIAL_METRICS
+METRIC_NAMES = KPI_NAMES + SPECIAL_METRICS
 DAY = 1440
 WEEK = 7 * DAY
 
@@ -65,29 +71,29 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
          cooldown_minutes=DAY),
     dict(name="training_behind_pace", title="Approved training examples behind the quarter's pace",
          metric="training_pace", comparison="<", threshold=1.0, window_minutes=DAY,
-         max_window_minutes=DAY, cooldown_minutes=DAY, severity="info"),
+         max_window_minutes=DAY, cooldown_minutes=DAY, severity=Severity.INFO),
     dict(name="frt_p90_high", title="First response time p90 above 60 s", metric="frt_p90_s",
          comparison=">", threshold=60.0, window_minutes=60, max_window_minutes=DAY, min_volume=20),
     dict(name="daily_cost_high", title="Model cost over 24 hours above budget", metric="cost_usd",
          comparison=">", threshold=None, window_minutes=DAY, max_window_minutes=DAY,
-         cooldown_minutes=360, severity="error"),
-    dict(name="kb_refresh_rejected", title="KB refresh rejected by the evaluation gate", kind="event",
-         metric="kb.refresh_rejected", comparison=">", threshold=0, window_minutes=DAY,
-         max_window_minutes=DAY, cooldown_minutes=0),
-    dict(name="kb_refresh_failed", title="KB refresh failed", kind="event", metric="kb.refresh_failed",
-         comparison=">", threshold=0, window_minutes=DAY, max_window_minutes=DAY, cooldown_minutes=0,
-         severity="error"),
-    dict(name="finetune_failed", title="Fine-tune failed", kind="event", metric="finetune.failed",
-         comparison=">", threshold=0, window_minutes=DAY, max_window_minutes=DAY, cooldown_minutes=0,
-         severity="error"),
-    dict(name="experiment_rolled_back", title="Experiment rolled back", kind="event",
+         cooldown_minutes=360, severity=Severity.ERROR),
+    dict(name="kb_refresh_rejected", title="KB refresh rejected by the evaluation gate",
+         kind=AlertRuleKind.EVENT, metric="kb.refresh_rejected", comparison=">", threshold=0,
+         window_minutes=DAY, max_window_minutes=DAY, cooldown_minutes=0),
+    dict(name="kb_refresh_failed", title="KB refresh failed", kind=AlertRuleKind.EVENT,
+         metric="kb.refresh_failed", comparison=">", threshold=0, window_minutes=DAY,
+         max_window_minutes=DAY, cooldown_minutes=0, severity=Severity.ERROR),
+    dict(name="finetune_failed", title="Fine-tune failed", kind=AlertRuleKind.EVENT,
+         metric="finetune.failed", comparison=">", threshold=0, window_minutes=DAY,
+         max_window_minutes=DAY, cooldown_minutes=0, severity=Severity.ERROR),
+    dict(name="experiment_rolled_back", title="Experiment rolled back", kind=AlertRuleKind.EVENT,
          metric="experiment.rolled_back", comparison=">", threshold=0, window_minutes=DAY,
          max_window_minutes=DAY, cooldown_minutes=0),
     dict(name="jobs_failing", title="A scheduled job is failing", metric="jobs_failing", comparison=">",
-         threshold=0, window_minutes=5, max_window_minutes=5, cooldown_minutes=0, severity="error"),
+         threshold=0, window_minutes=5, max_window_minutes=5, cooldown_minutes=0, severity=Severity.ERROR),
     dict(name="jobs_overdue", title="A scheduled job missed its time", metric="jobs_overdue",
          comparison=">", threshold=0, window_minutes=5, max_window_minutes=5, cooldown_minutes=0,
-         severity="error"),
+         severity=Severity.ERROR),
 )
 
 RULE_FIELDS = ("title", "comparison", "threshold", "window_minutes", "max_window_minutes", "channel",
@@ -100,9 +106,9 @@ def _validate_rule(rule: AlertRule) -> None:
         raise ValidationError(f"Rule kind must be one of {', '.join(ALERT_RULE_KINDS)}.")
     if rule.comparison not in ALERT_COMPARISONS:
         raise ValidationError(f"Comparison must be one of {', '.join(ALERT_COMPARISONS)}.")
-    if rule.kind == "metric" and rule.metric not in METRIC_NAMES:
+    if rule.kind == AlertRuleKind.METRIC and rule.metric not in METRIC_NAMES:
         raise ValidationError(f"Unknown metric {rule.metric!r}; use one of {', '.join(METRIC_NAMES)}.")
-    if rule.kind == "event" and not rule.metric:
+    if rule.kind == AlertRuleKind.EVENT and not rule.metric:
         raise ValidationError("An event rule needs the event kind (prefix) in `metric`.")
     if rule.channel is not None and rule.channel not in CHANNELS:
         raise ValidationError(f"Unknown channel {rule.channel!r}; use one of {', '.join(CHANNELS)}.")
@@ -123,8 +129,8 @@ def seed_default_rules(session: Session, clock: Clock) -> int:
     for spec in DEFAULT_RULES:
         if spec["name"] in have:
             continue
-        values = {"kind": "metric", "cooldown_minutes": 60, "severity": "warning", "min_volume": 0,
-                  "enabled": True, **spec}
+        values = {"kind": AlertRuleKind.METRIC, "cooldown_minutes": 60, "severity": Severity.WARNING,
+                  "min_volume": 0, "enabled": True, **spec}
         rule = AlertRule(**values, created_at=clock.now(), updated_at=clock.now())
         _validate_rule(rule)
         session.add(rule)
@@ -144,11 +150,14 @@ def rule_as_dict(rule: AlertRule) -> dict[str, Any]:
 
 
 def list_rules(session: Session) -> list[dict[str, Any]]:
+    """Every rule, in the order they were added."""
     return [rule_as_dict(r) for r in session.scalars(select(AlertRule).order_by(AlertRule.id))]
 
 
-def update_rule(session: Session, name: str, clock: Clock, **changes: Any) -> dict[str, Any]:
-    """Change fields of rule ``name`` (threshold, window, enabled, ...), validated."""
+def update_rule(session: Session, name: str, clock: Clock, *, actor: Actor, **changes: Any) -> dict[str, Any]:
+    """Change fields of rule ``name`` (threshold, window, enabled, ...), validated; ``actor``
+    needs the ``edit_alerts`` right."""
+    require(actor, "edit_alerts")
     rule = session.scalar(select(AlertRule).where(AlertRule.name == name))
     if rule is None:
         raise NotFound(f"No alert rule named {name!r}; `supportloop alerts rules` lists them.")
@@ -167,12 +176,14 @@ def update_rule(session: Session, name: str, clock: Clock, **changes: Any) -> di
     return rule_as_dict(rule)
 
 
-def create_rule(session: Session, clock: Clock, **values: Any) -> dict[str, Any]:
-    """Add a rule (name, title, metric, comparison, threshold, ...), validated."""
+def create_rule(session: Session, clock: Clock, *, actor: Actor, **values: Any) -> dict[str, Any]:
+    """Add a rule (name, title, metric, comparison, threshold, ...), validated; ``actor`` needs
+    the ``edit_alerts`` right."""
+    require(actor, "edit_alerts")
     if session.scalar(select(AlertRule).where(AlertRule.name == values.get("name"))):
         raise ValidationError(f"An alert rule named {values.get('name')!r} exists; change it instead.")
-    values = {"kind": "metric", "cooldown_minutes": 60, "severity": "warning", "min_volume": 0,
-              "enabled": True, "window_minutes": 60, "max_window_minutes": DAY, **values}
+    values = {"kind": AlertRuleKind.METRIC, "cooldown_minutes": 60, "severity": Severity.WARNING,
+              "min_volume": 0, "enabled": True, "window_minutes": 60, "max_window_minutes": DAY, **values}
     rule = AlertRule(**values, created_at=clock.now(), updated_at=clock.now())
     _validate_rule(rule)
     session.add(rule)
@@ -233,7 +244,7 @@ def evaluate_rule(
     """Whether ``rule`` is breached now, with the value, volume and window it looked at."""
     now = clock.now()
     threshold = _threshold(rule, settings)
-    if rule.kind == "event":
+    if rule.kind == AlertRuleKind.EVENT:
         since = now - dt.timedelta(minutes=rule.max_window_minutes)
         count, latest = session.execute(
             select(func.count(), func.max(Event.created_at)).where(
@@ -262,11 +273,10 @@ def evaluate_rule(
                           len(names), rule.window_minutes, text)
 
     if rule.metric == "training_pace":
-        pace = metrics.training_pace(session, now, settings.training_examples_quarter_target)
+        pace = training_pace(session, now, settings.training_examples_quarter_target)
         expected, approved = pace["expected_by_now"], pace["approved"]
-        if approved is None or expected < 1:
-            return Evaluation(None, None, threshold, approved, rule.window_minutes,
-                              "no training examples table yet" if approved is None else "too early")
+        if expected < 1:
+            return Evaluation(None, None, threshold, approved, rule.window_minutes, "too early")
         value = approved / expected
         text = (f"{approved} approved training examples this quarter, {expected:.0f} expected by now "
                 f"toward {pace['target']}")
@@ -277,7 +287,7 @@ def evaluate_rule(
     window = rule.window_minutes
     end = now + dt.timedelta(seconds=1)
     while True:
-        m = metrics.window_metrics(session, now - dt.timedelta(minutes=window), end, rule.channel)
+        m = window_metrics(session, now - dt.timedelta(minutes=window), end, rule.channel)
         volume = int(m[volume_key] or 0)
         if volume >= rule.min_volume or window >= rule.max_window_minutes:
             break
@@ -295,13 +305,15 @@ def evaluate_rule(
 # --- checking all rules ------------------------------------------------------------------------
 def _firing(session: Session, rule_id: int) -> Alert | None:
     return session.scalar(
-        select(Alert).where(Alert.rule_id == rule_id, Alert.state == "firing").order_by(Alert.id.desc())
+        select(Alert)
+        .where(Alert.rule_id == rule_id, Alert.state == AlertState.FIRING)
+        .order_by(Alert.id.desc())
     )
 
 
 def _last_resolved(session: Session, rule_id: int) -> Alert | None:
     return session.scalar(
-        select(Alert).where(Alert.rule_id == rule_id, Alert.state == "resolved")
+        select(Alert).where(Alert.rule_id == rule_id, Alert.state == AlertState.RESOLVED)
         .order_by(Alert.resolved_at.desc()).limit(1)
     )
 
@@ -310,7 +322,7 @@ def check_alerts(
     session: Session,
     settings: Settings,
     clock: Clock,
-    notifier: Any,
+    notifier: Notifier,
     *,
     job_health: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
@@ -340,9 +352,10 @@ def check_alerts(
                 cooling.append(rule.name)
                 continue
             session.add(Alert(
-                rule_id=rule.id, state="firing", value=ev.value, threshold=ev.threshold, volume=ev.volume,
-                window_minutes=ev.window_minutes, message=ev.text, fired_at=now, last_value=ev.value,
-                last_checked_at=now, notified={}, details={"metric": rule.metric, "channel": rule.channel},
+                rule_id=rule.id, state=AlertState.FIRING, value=ev.value, threshold=ev.threshold,
+                volume=ev.volume, window_minutes=ev.window_minutes, message=ev.text, fired_at=now,
+                last_value=ev.value, last_checked_at=now, notified={},
+                details={"metric": rule.metric, "channel": rule.channel},
             ))
             fired.append(rule.name)
         elif not ev.breached and open_alert is not None:
@@ -350,13 +363,13 @@ def check_alerts(
             resolved.append(rule.name)
     session.flush()
     sent = deliver_pending(session, settings, clock, notifier)
-    firing = session.scalar(select(func.count()).select_from(Alert).where(Alert.state == "firing"))
+    firing = session.scalar(select(func.count()).select_from(Alert).where(Alert.state == AlertState.FIRING))
     return {"fired": fired, "resolved": resolved, "cooling_down": cooling, "not_enough_data": unknown,
             "firing": firing, "sent": sent}
 
 
 def _resolve(alert: Alert, now: dt.datetime, text: str) -> None:
-    alert.state = "resolved"
+    alert.state = AlertState.RESOLVED
     alert.resolved_at = now
     alert.details = {**(alert.details or {}), "resolved_because": text}
 
@@ -407,7 +420,7 @@ def render(alert: Alert, phase: str) -> tuple[str, str, dict[str, Any]]:
     return subject, text, payload
 
 
-def deliver_pending(session: Session, settings: Settings, clock: Clock, notifier: Any) -> int:
+def deliver_pending(session: Session, settings: Settings, clock: Clock, notifier: Notifier) -> int:
     """Send every fire/resolve notice not yet delivered to each configured target; a failure
     is recorded on the alert and retried at the next check. Returns how many were sent."""
     targets = _targets(settings)
@@ -415,12 +428,13 @@ def deliver_pending(session: Session, settings: Settings, clock: Clock, notifier
         return 0
     recent = clock.now() - dt.timedelta(days=1)
     candidates = session.scalars(
-        select(Alert).where((Alert.state == "firing") | (Alert.resolved_at >= recent)).order_by(Alert.id)
+        select(Alert).where((Alert.state == AlertState.FIRING) | (Alert.resolved_at >= recent))
+        .order_by(Alert.id)
     ).all()
     sent = 0
     for alert in candidates:
         notified = {k: dict(v) for k, v in (alert.notified or {}).items()}
-        phases = ["fire"] + (["resolve"] if alert.state == "resolved" else [])
+        phases = ["fire"] + (["resolve"] if alert.state == AlertState.RESOLVED else [])
         errors = []
         for phase in phases:
             done = notified.setdefault(phase, {})

@@ -13,8 +13,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.conversations.queries import ConversationRow
+from core.ops import metrics
+from core.ops.metric_sql import SUM_COLUMNS, add_sums, empty_sums, kpis
+from core.platform.clock import FixedClock
 from core.platform.errors import NotFound, ValidationError
-from core.platform.models import Conversation, ConversationOutcome, Feedback, Message, ReviewItem
+from core.platform.models import (
+    Chunk,
+    Conversation,
+    ConversationOutcome,
+    Feedback,
+    KBVersion,
+    Message,
+    MetricDay,
+    ReviewItem,
+)
 
 MAX_ROWS = 1000
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -211,9 +223,6 @@ def metrics_for_range(
 ) -> dict:
     """``core.ops.metrics.dashboard`` for the days ``start``..``end`` (both included), with the
     change against the same number of days before ``start``."""
-    from core.ops import metrics
-    from core.platform.clock import FixedClock
-
     if end < start:
         raise ValidationError("The date range ends before it starts; pick the start first.")
     days = (end - start).days + 1
@@ -224,10 +233,7 @@ def metrics_for_range(
 def daily_by_channel(session: Session, start: dt.date, end: dt.date) -> list[dict]:
     """One row per day and channel in ``start``..``end``: date, channel and every KPI
     (from the metric_day roll-up), for trend charts split by channel."""
-    from core.ops import metrics
-    from core.platform.models import MetricDay
-
-    cols = [func.sum(getattr(MetricDay, name)).label(name) for name in metrics.SUM_COLUMNS]
+    cols = [func.sum(getattr(MetricDay, name)).label(name) for name in SUM_COLUMNS]
     q = (
         select(MetricDay.day, MetricDay.channel, *cols)
         .where(MetricDay.day >= start, MetricDay.day <= end)
@@ -236,7 +242,7 @@ def daily_by_channel(session: Session, start: dt.date, end: dt.date) -> list[dic
     )
     return [
         {"date": str(row["day"])[:10], "channel": row["channel"],
-         **metrics.kpis(metrics.add_sums(metrics.empty_sums(), row))}
+         **kpis(add_sums(empty_sums(), row))}
         for row in session.execute(q).mappings()
     ]
 
@@ -246,8 +252,6 @@ def chunks_with_performance(
     session: Session, *, status: str | None = None, category: str | None = None, limit: int = 5000
 ) -> list[dict]:
     """KB chunks with their performance counters as plain rows (for a sortable table)."""
-    from core.platform.models import Chunk
-
     q = select(Chunk).order_by(Chunk.performance_score.desc(), Chunk.id).limit(limit)
     if status:
         q = q.where(Chunk.status == status)
@@ -269,8 +273,6 @@ def chunks_with_performance(
 
 def kb_versions_table(session: Session, limit: int = 50) -> list[dict]:
     """KB versions newest first with the headline numbers of their evaluation report."""
-    from core.platform.models import KBVersion
-
     rows = []
     for v in session.scalars(select(KBVersion).order_by(KBVersion.id.desc()).limit(limit)):
         rep = v.eval_report or {}

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.platform.clock import Clock
 from core.platform.models import JobRun, JobState, RunnerHeartbeat
+from core.platform.statuses import JobRunStatus, JobTrigger
 
 
 def runner_id() -> str:
@@ -36,9 +37,11 @@ def runner_id() -> str:
 
 
 # --- job runs -----------------------------------------------------------------------------
-def start_run(session: Session, job: str, runner: str, clock: Clock, trigger: str = "schedule") -> JobRun:
+def start_run(
+    session: Session, job: str, runner: str, clock: Clock, trigger: str = JobTrigger.SCHEDULE
+) -> JobRun:
     """Add a running job_run row (the caller commits it before the work starts)."""
-    run = JobRun(job=job, trigger=trigger, runner=runner, status="running", started_at=clock.now(),
+    run = JobRun(job=job, trigger=trigger, runner=runner, status=JobRunStatus.RUNNING, started_at=clock.now(),
                  summary={})
     session.add(run)
     session.flush()
@@ -81,7 +84,7 @@ def latest_finished(session: Session) -> dict[str, JobRun]:
     """The newest finished (succeeded or failed) run of each job."""
     newest = (
         select(JobRun.job, func.max(JobRun.id).label("id"))
-        .where(JobRun.status != "running")
+        .where(JobRun.status != JobRunStatus.RUNNING)
         .group_by(JobRun.job)
         .subquery()
     )
@@ -90,7 +93,9 @@ def latest_finished(session: Session) -> dict[str, JobRun]:
 
 
 def run_as_dict(run: JobRun) -> dict[str, Any]:
-    def iso(v):
+    """A run as plain data (times as ISO strings, ``seconds`` it took)."""
+
+    def iso(v: dt.datetime | None) -> str | None:
         return v.isoformat() if v else None
 
     seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
@@ -117,15 +122,16 @@ def fail_abandoned(session: Session, clock: Clock, older_than: dt.timedelta) -> 
     )
     result = session.execute(
         update(JobRun)
-        .where(JobRun.status == "running", JobRun.started_at < cutoff, JobRun.runner.not_in(alive))
-        .values(status="failed", finished_at=clock.now(), error="The runner stopped during this run.")
+        .where(JobRun.status == JobRunStatus.RUNNING, JobRun.started_at < cutoff, JobRun.runner.not_in(alive))
+        .values(status=JobRunStatus.FAILED, finished_at=clock.now(),
+                error="The runner stopped during this run.")
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
 
 
 # --- job state (first seen, SQLite leases) ---------------------------------------------------
-def _insert_ignore(session: Session, rows: list[dict]) -> None:
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     dialect = session.get_bind().dialect.name

@@ -17,12 +17,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from core.platform.errors import PermissionDenied
+from core.platform.statuses import UserRole
 
-USER_ROLES = ("admin", "reviewer", "viewer")
+USER_ROLES = tuple(role.value for role in UserRole)  # plain strings (click.Choice matches enum names)
 
-PERMISSIONS: dict[str, frozenset[str]] = {"viewer": frozenset({"view"})}
-PERMISSIONS["reviewer"] = PERMISSIONS["viewer"] | {"review"}
-PERMISSIONS["admin"] = PERMISSIONS["reviewer"] | {
+PERMISSIONS: dict[str, frozenset[str]] = {UserRole.VIEWER: frozenset({"view"})}
+PERMISSIONS[UserRole.REVIEWER] = PERMISSIONS[UserRole.VIEWER] | {"review"}
+PERMISSIONS[UserRole.ADMIN] = PERMISSIONS[UserRole.REVIEWER] | {
     "view_raw",
     "manage_kb",
     "build_dataset",
@@ -55,7 +56,7 @@ class Actor:
         return can(self.role, permission)
 
 
-SYSTEM = Actor(0, "system", "admin")  # the job runner and the demo loader
+SYSTEM = Actor(0, "system", UserRole.ADMIN)  # the job runner and the demo loader
 
 
 def require(user: Actor | None, permission: str) -> Actor:

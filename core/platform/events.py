@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import ValidationError
 from core.platform.models import SEVERITIES, Event
+from core.platform.statuses import Severity
 
 
 def record(
@@ -20,7 +21,7 @@ def record(
     kind: str,
     subject: str,
     *,
-    severity: str = "info",
+    severity: str = Severity.INFO,
     details: dict[str, Any] | None = None,
     clock: Clock | None = None,
 ) -> Event:

@@ -11,6 +11,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class UserRole(StrEnum):
+    """A dashboard account's role (``core.platform.actors`` says what each may do)."""
+
+    ADMIN = "admin"
+    REVIEWER = "reviewer"
+    VIEWER = "viewer"
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
@@ -111,6 +119,11 @@ class JobRunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class JobTrigger(StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
 
 
 class IntentModelStatus(StrEnum):

@@ -1,1 +1,2 @@
-"""Review: the review queue, admin decisions, the pre-send policy and reply delivery."""
+"""Review: the review queue (``queue``), decisions on its items (``decisions``), the pre-send
+policy (``policy``) and reply delivery (``delivery``)."""

@@ -7,8 +7,11 @@ succeeded. A failed round is recorded (attempts, the error, a log of every round
 retried later with a doubling wait (``retry_due``) until ``delivery_max_attempts`` rounds
 have failed; then it stays ``failed``.
 
-Statuses: ``held`` (a risky or flagged draft waiting for pre-send approval, see ``core.review.queue``),
-``pending`` (to send, at ``next_attempt_at``), ``sent``, ``failed``, ``cancelled`` (rejected).
+Statuses: ``held`` (a risky or flagged draft waiting for pre-send approval, see
+``core.review.policy``), ``pending`` (to send, at ``next_attempt_at``), ``sent``, ``failed``,
+``cancelled`` (rejected). Releasing or cancelling a held draft is a reviewer's decision
+(``core.review.decisions``) and needs the ``review`` right; queueing and sending replies is the
+reply pipeline's and the runner's work.
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.enrichment import enrich
-from core.feedback import votes as feedback
+from core.feedback.links import email_footer
+from core.platform.actors import SYSTEM, Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
 from core.platform.errors import Conflict, NotFound, ProviderError, ValidationError
 from core.platform.models import Conversation, Delivery, Message
 from core.platform.notify import validate_address
-from core.review import queue as review
+from core.platform.services import Enricher, Notifier
+from core.platform.statuses import Channel, DeliveryStatus, MessageRole
+from core.review.policy import hold_draft, risk_reasons
 
 
 @dataclass
@@ -53,7 +59,7 @@ def queue_reply(
     *,
     intent: str | None = None,
     clock: Clock | None = None,
-    enricher=None,
+    enricher: Enricher | None = None,
 ) -> Delivery:
     """Create the delivery of an assistant message: ``held`` for pre-send approval when the
     draft is risky (low confidence, a risky intent, or flagged for profanity/abuse by
@@ -62,7 +68,7 @@ def queue_reply(
     msg = session.get(Message, message_id)
     if msg is None:
         raise NotFound(f"Message {message_id} does not exist.")
-    if msg.role not in ("assistant", "agent"):
+    if msg.role not in (MessageRole.ASSISTANT, MessageRole.AGENT):
         raise ValidationError(f"Message {message_id} is a {msg.role} message; only replies are sent.")
     existing = session.scalar(select(Delivery).where(Delivery.message_id == message_id))
     if existing is not None:
@@ -70,15 +76,15 @@ def queue_reply(
     conv = session.get(Conversation, msg.conversation_id)
     now = (clock or SystemClock()).now()
     reasons = []
-    if msg.role == "assistant":
+    if msg.role == MessageRole.ASSISTANT:
         if enricher is not None and msg.enriched_at is None:
             enrich.enrich_message(session, msg.id, enricher, clock)
-        reasons = review.risk_reasons(settings, msg.confidence, intent or conv.intent)
+        reasons = risk_reasons(settings, msg.confidence, intent or conv.intent)
         reasons += enrich.hold_reasons(msg)
     d = Delivery(
         message_id=message_id,
         channel=conv.channel,
-        status="held" if reasons else "pending",
+        status=DeliveryStatus.HELD if reasons else DeliveryStatus.PENDING,
         attempts=0,
         attempt_log=[],
         next_attempt_at=None if reasons else now,
@@ -87,28 +93,34 @@ def queue_reply(
     )
     session.add(d)
     session.flush()
-    if reasons:
-        review.hold_draft(session, message_id, reasons, clock=clock)
+    if reasons:  # the reply pipeline holds the draft, no user
+        hold_draft(session, message_id, reasons, actor=SYSTEM, clock=clock)
     return d
 
 
-def release(session: Session, delivery_id: int, clock: Clock | None = None) -> Delivery:
-    """Let a held draft go out (after approval): held -> pending."""
+def release(session: Session, delivery_id: int, *, actor: Actor, clock: Clock | None = None) -> Delivery:
+    """Let a held draft go out (after approval): held -> pending. ``actor`` needs the review right."""
+    require(actor, "review")
     d = _get(session, delivery_id)
-    if d.status == "held":
+    if d.status == DeliveryStatus.HELD:
         now = (clock or SystemClock()).now()
-        d.status, d.next_attempt_at, d.updated_at = "pending", now, now
+        d.status, d.next_attempt_at, d.updated_at = DeliveryStatus.PENDING, now, now
         session.flush()
     return d
 
 
-def cancel(session: Session, delivery_id: int, reason: str, clock: Clock | None = None) -> Delivery:
-    """Never send this reply (a rejected draft)."""
+def cancel(
+    session: Session, delivery_id: int, reason: str, *, actor: Actor, clock: Clock | None = None
+) -> Delivery:
+    """Never send this reply (a rejected draft). ``actor`` needs the review right."""
+    require(actor, "review")
     d = _get(session, delivery_id)
-    if d.status == "sent":
+    if d.status == DeliveryStatus.SENT:
         raise Conflict(f"Delivery {delivery_id} was already sent; it cannot be cancelled.")
     now = (clock or SystemClock()).now()
-    d.status, d.last_error, d.next_attempt_at, d.updated_at = "cancelled", f"cancelled: {reason}", None, now
+    d.status, d.last_error, d.next_attempt_at, d.updated_at = (
+        DeliveryStatus.CANCELLED, f"cancelled: {reason}", None, now
+    )
     session.flush()
     return d
 
@@ -134,16 +146,16 @@ def _email_address(conv: Conversation) -> str:
     )
 
 
-def _send(session: Session, d: Delivery, notifier, settings: Settings, clock) -> str:
+def _send(session: Session, d: Delivery, notifier: Notifier, settings: Settings, clock) -> str:
     msg = session.get(Message, d.message_id)
     conv = session.get(Conversation, msg.conversation_id)
     text = reply_text(msg)
     footer = (
-        feedback.email_footer(msg.id, session=session, settings=settings, clock=clock)
-        if msg.role == "assistant"
+        email_footer(msg.id, session=session, settings=settings, clock=clock)
+        if msg.role == MessageRole.ASSISTANT
         else None
     )
-    if d.channel == "email":
+    if d.channel == Channel.EMAIL:
         meta = conv.channel_metadata or {}
         subject = str(meta.get("subject") or "your question").replace("\r", " ").replace("\n", " ")[:200]
         if not subject.lower().startswith("re:"):
@@ -181,20 +193,20 @@ def _send(session: Session, d: Delivery, notifier, settings: Settings, clock) ->
 
 
 def deliver(
-    session: Session, delivery_id: int, notifier, settings: Settings, clock: Clock | None = None
+    session: Session, delivery_id: int, notifier: Notifier, settings: Settings, clock: Clock | None = None
 ) -> Delivery:
     """Try to send one reply now. Success -> ``sent``; a failure is recorded and the delivery
     is retried later (``pending`` with a later ``next_attempt_at``) or, after the last
     round, ``failed``. A held or cancelled reply is never sent (Conflict)."""
     d = _get(session, delivery_id)
-    if d.status == "sent":
+    if d.status == DeliveryStatus.SENT:
         return d
-    if d.status in ("held", "cancelled"):
+    if d.status in (DeliveryStatus.HELD, DeliveryStatus.CANCELLED):
         raise Conflict(
             f"Delivery {delivery_id} is {d.status}: "
             + (
                 "it waits for pre-send approval in the review queue."
-                if d.status == "held"
+                if d.status == DeliveryStatus.HELD
                 else "the draft was rejected and is never sent."
             )
         )
@@ -210,15 +222,15 @@ def deliver(
         ]
         permanent = isinstance(exc, ValidationError)
         if permanent or d.attempts >= settings.delivery_max_attempts:
-            d.status, d.next_attempt_at = "failed", None
+            d.status, d.next_attempt_at = DeliveryStatus.FAILED, None
         else:
-            d.status = "pending"
+            d.status = DeliveryStatus.PENDING
             d.next_attempt_at = now + dt.timedelta(
                 minutes=settings.delivery_retry_minutes * 2 ** (d.attempts - 1)
             )
     else:
         d.status, d.sent_at, d.provider_ref, d.last_error, d.next_attempt_at = (
-            "sent",
+            DeliveryStatus.SENT,
             now,
             str(ref)[:300],
             None,
@@ -233,29 +245,29 @@ def deliver(
 def send_reply(
     session: Session,
     message_id: int,
-    notifier,
+    notifier: Notifier,
     settings: Settings,
     *,
     intent: str | None = None,
     clock: Clock | None = None,
-    enricher=None,
+    enricher: Enricher | None = None,
 ) -> Delivery:
     """Queue a reply and send it now unless it is held for approval."""
     d = queue_reply(session, message_id, settings, intent=intent, clock=clock, enricher=enricher)
-    if d.status == "pending":
+    if d.status == DeliveryStatus.PENDING:
         d = deliver(session, d.id, notifier, settings, clock)
     return d
 
 
 def retry_due(
-    session: Session, notifier, settings: Settings, clock: Clock | None = None, limit: int = 100
+    session: Session, notifier: Notifier, settings: Settings, clock: Clock | None = None, limit: int = 100
 ) -> RetryReport:
     """Send every pending delivery whose time has come (the job runner calls this)."""
     now = (clock or SystemClock()).now()
     ids = list(
         session.scalars(
             select(Delivery.id)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
             .order_by(Delivery.next_attempt_at)
             .limit(limit)
         )
@@ -264,8 +276,8 @@ def retry_due(
     for did in ids:
         d = deliver(session, did, notifier, settings, clock)
         report.attempted += 1
-        report.sent += d.status == "sent"
-        report.failed += d.status == "failed"
+        report.sent += d.status == DeliveryStatus.SENT
+        report.failed += d.status == DeliveryStatus.FAILED
     return report
 
 

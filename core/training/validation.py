@@ -73,7 +73,7 @@ def get_token_counter(model: str = "gpt-4o-mini") -> TokenCounter:
     """The token counter of ``model``: exact when bpe-openai loads, else a labelled estimate."""
     name = _encoding_name(model)
     try:
-        import bpe_openai
+        import bpe_openai  # reason: its BPE tables take half a second to load; needed only to count tokens
 
         enc = bpe_openai.get_encoding(name)
         return TokenCounter(name=name, estimated=False, _encode=enc.encode)

@@ -3,20 +3,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.main import create_app
-from core.knowledge.versions import activate_version, build_version
-from core.platform.models import Conversation, Feedback, Message
-from tests.core.kb_helpers import hashing, kb_settings, seed
-
-
-def make_kb(session, settings):
-    """Seed the small test KB, build and activate it with the hashing embedder."""
-    st = kb_settings(settings)
-    st.ensure_dirs()
-    seed(session)
-    version = build_version(session, hashing(), st, built_by="test")
-    activate_version(session, version.id, st, actor="test", force=True)
-    session.commit()
-    return st
+from core.answering import routing
+from core.experiments import lifecycle
+from core.platform.models import Conversation, Feedback, Message, ShadowAnswer
+from tests.factories import ADMIN
+from tests.factories.experiments import experiment_kb, start_kb_experiment
+from tests.factories.knowledge import hashing, make_kb
 
 
 def kb_client(session, settings):
@@ -71,3 +63,31 @@ def test_chat_without_a_knowledge_base_hands_over(session, settings):
     with TestClient(app) as client:
         r = client.post("/api/v1/chat", json={"message": "do you cater weddings?"})
         assert r.status_code == 200 and r.json()["escalated"] is True
+
+
+@pytest.mark.slow
+def test_split_and_shadow_experiments_route_the_chat(session, settings):
+    kb = experiment_kb(session, settings)
+    exp = start_kb_experiment(session, kb, share=0.5)
+    session.commit()
+    app = create_app(kb["settings"])
+    app.state.embedder = kb["emb"]
+    with TestClient(app) as client:
+        seen = {}
+        for i in range(12):
+            sid = f"chat-session-{i:03d}"
+            r = client.post("/api/v1/chat", json={"message": "what is the adult price per adult guest",
+                                                  "session_id": sid})
+            assert r.status_code == 200, r.text
+            seen[sid] = r.json()["message_id"]
+        session.expire_all()
+        for sid, mid in seen.items():
+            msg = session.get(Message, mid)
+            assert (msg.experiment_id, msg.arm) == (exp.id, routing.arm_of(exp, sid))
+        lifecycle.stop(session, exp.id, actor=ADMIN, reason="switch to shadow")
+        shadow = start_kb_experiment(session, kb, mode="shadow", share=0.99, salt="s3")
+        session.commit()
+        r = client.post("/api/v1/chat", json={"message": "kids price per child", "session_id": "chat-x-1"})
+        assert r.status_code == 200
+        session.expire_all()
+        assert session.scalars(select(ShadowAnswer).where(ShadowAnswer.experiment_id == shadow.id)).all()

@@ -1,5 +1,6 @@
 import datetime as dt
 import re
+import threading
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -7,10 +8,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.main import create_app
-from core.feedback import votes as feedback
+from core.feedback import links
 from core.platform.clock import FixedClock
-from core.platform.models import Feedback
-from tests.core.feedback.test_votes import make_answer
+from core.platform.models import ConversationOutcome, Feedback
+from tests.factories import make_answer
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def _votes(session):
 
 
 def _link(session, settings, msg_id, vote):
-    footer = feedback.email_footer(msg_id, session=session, settings=settings)
+    footer = links.email_footer(msg_id, session=session, settings=settings)
     url = footer.up_url if vote == "up" else footer.down_url
     parsed = urlparse(url)
     return f"{parsed.path}?{parsed.query}", {k: v[0] for k, v in parse_qs(parsed.query).items()}
@@ -70,7 +71,7 @@ def test_forged_altered_expired_and_unknown_links_get_clear_pages(client, sessio
 
 def test_json_vote_for_the_widget(client, session, settings):
     _, _, ans = make_answer(session, channel="web", user="visitor-abcdef12")
-    sig = feedback.widget_signature(session, settings, ans.id)
+    sig = links.widget_signature(session, settings, ans.id)
     r = client.post("/api/v1/ai/feedback", json={"message_id": ans.id, "vote": "up", "sig": sig})
     assert r.status_code == 200 and r.json()["status"] == "recorded" and r.json()["previous"] is None
     r = client.post("/api/v1/ai/feedback", json={"message_id": ans.id, "vote": "up", "sig": sig})
@@ -123,13 +124,9 @@ def test_comment_from_the_thank_you_page_is_scrubbed(client, session, settings):
 def test_concurrent_widget_votes_through_the_api_count_once(db, settings):
     """Threads, each with its own API client (SQLite: they share the vote lock of the database
     file), vote on one answer at once: one row, the down-vote count matches the final vote."""
-    import threading
-
-    from core.platform.models import ConversationOutcome
-
     with db.session() as s:
         conv, _, ans = make_answer(s, channel="web", user="visitor-concurrent")
-        sig = feedback.widget_signature(s, settings, ans.id)
+        sig = links.widget_signature(s, settings, ans.id)
         ids = (conv.id, ans.id)
     statuses, errors = [], []
     barrier = threading.Barrier(4)

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from api.main import create_app
 from core.access.apikeys import create_api_key, revoke_api_key
 from core.platform.models import Conversation, Message
+from tests.factories import ADMIN
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def client(settings):
 
 
 def _key(session, scope):
-    kid, plaintext = create_api_key(session, scope, f"test {scope}")
+    kid, plaintext = create_api_key(session, scope, f"test {scope}", actor=ADMIN)
     session.commit()
     return kid, plaintext
 
@@ -76,11 +77,14 @@ def test_wrong_missing_and_revoked_keys(client, session):
     kid, sms = _key(session, "ingest:sms")
     _, read = _key(session, "read")
     assert client.post("/api/v1/conversations", json=CONV).status_code == 401
+    assert client.post("/api/v1/conversations", json={"nonsense": 1}).status_code == 401  # key first
     assert (
         client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": "sl_wrong"}).status_code == 401
     )
+    bearer = client.post("/api/v1/conversations", json=CONV, headers={"Authorization": f"Bearer {read}"})
+    assert bearer.status_code == 403
     assert client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": read}).status_code == 403
-    revoke_api_key(session, kid)
+    revoke_api_key(session, kid, actor=ADMIN)
     session.commit()
     assert client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": sms}).status_code == 401
     assert (

@@ -1,6 +1,9 @@
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from api import routes
+from api.main import ROUTERS, create_app
 
 
 def test_healthz_and_openapi(settings):
@@ -45,3 +48,11 @@ def test_cors_origins_setting(settings):
     off = settings.model_copy(update={"cors_origins": ""})
     with TestClient(create_app(off)) as client:
         assert "access-control-allow-origin" not in _preflight(client, "/api/v1/ai/feedback").headers
+
+
+def test_every_router_module_is_listed():
+    """api.main lists the routers by hand; a new module in api/routes/ must be added there."""
+    package = Path(routes.__file__).parent
+    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+    listed = {r.routes[0].endpoint.__module__.rsplit(".", 1)[1] for r in ROUTERS}
+    assert listed == modules

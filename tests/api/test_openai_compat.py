@@ -6,17 +6,17 @@ from sqlalchemy import select
 from api.main import create_app
 from core.access.apikeys import create_api_key
 from core.platform.models import Conversation, Message
-from tests.api.test_chat import make_kb
-from tests.api.test_widget_browser import serve_in_thread
-from tests.core.kb_helpers import hashing
+from tests.factories import ADMIN
+from tests.factories.knowledge import hashing, make_kb
+from tests.factories.servers import serve_in_thread
 
 
 @pytest.mark.slow
 def test_openai_client_gets_answers_and_turns_are_logged(session, settings):
-    import openai
+    import openai  # reason: the OpenAI client takes a second to import; only this slow test needs it
 
     st = make_kb(session, settings)
-    _, key = create_api_key(session, "ingest:sms", "existing assistant")
+    _, key = create_api_key(session, "ingest:sms", "existing assistant", actor=ADMIN)
     session.commit()
     app = create_app(st)
     app.state.embedder = hashing()

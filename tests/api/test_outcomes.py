@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from core.access.apikeys import create_api_key
 from core.platform.models import ConversationOutcome, Survey
-from tests.core.feedback.test_votes import make_answer
+from tests.factories import ADMIN, make_answer
 
 
 @pytest.fixture
@@ -27,8 +27,8 @@ def client(settings, smtp):
 
 def test_booking_outcome_sends_the_survey_and_its_answer_is_stored_once(client, session, smtp):
     inbox, _ = smtp
-    _, key = create_api_key(session, "ingest:email", "booking system")
-    _, read = create_api_key(session, "read", "grafana")
+    _, key = create_api_key(session, "ingest:email", "booking system", actor=ADMIN)
+    _, read = create_api_key(session, "read", "grafana", actor=ADMIN)
     conv, _, _ = make_answer(session)
     h = {"X-API-Key": key}
     r = client.post(
@@ -67,8 +67,8 @@ def test_booking_outcome_sends_the_survey_and_its_answer_is_stored_once(client, 
 
 
 def test_outcomes_and_stats_need_the_right_keys(client, session):
-    _, sms = create_api_key(session, "ingest:sms", "sms")
-    _, read = create_api_key(session, "read", "grafana")
+    _, sms = create_api_key(session, "ingest:sms", "sms", actor=ADMIN)
+    _, read = create_api_key(session, "read", "grafana", actor=ADMIN)
     conv, _, _ = make_answer(session)
     body = {"conversation_id": conv.id, "converted": False}
     assert client.post("/api/v1/outcomes", json=body).status_code == 401
@@ -86,7 +86,7 @@ def test_outcomes_and_stats_need_the_right_keys(client, session):
 
 def test_survey_without_address_keeps_the_booking(client, session, smtp):
     inbox, _ = smtp
-    _, sms = create_api_key(session, "ingest:sms", "sms")
+    _, sms = create_api_key(session, "ingest:sms", "sms", actor=ADMIN)
     conv, _, _ = make_answer(session, channel="sms", user="+15550100")
     r = client.post(
         "/api/v1/outcomes", headers={"X-API-Key": sms}, json={"conversation_id": conv.id, "converted": True}

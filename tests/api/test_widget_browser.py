@@ -1,20 +1,15 @@
 """The chat widget in a real Chromium (Playwright) against the API served by uvicorn."""
 
-import socket
-import threading
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.main import create_app
 from core.platform.models import Conversation, Feedback
-from tests.api.test_chat import make_kb
-from tests.core.kb_helpers import hashing
+from tests.factories.knowledge import hashing, make_kb
+from tests.factories.servers import serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -26,31 +21,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serve_in_thread(app):
-    """Run ``app`` with uvicorn on a free loopback port; yields the base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_widget_script_and_demo_are_served(settings):
@@ -67,7 +37,7 @@ def test_widget_script_and_demo_are_served(settings):
 def test_customer_chats_and_votes_in_chromium(session, settings):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (make chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # reason: Playwright only where Chromium exists
 
     st = make_kb(session, settings)
     app = create_app(st)

@@ -7,7 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from core.knowledge.versions import active_version
 from core.platform.config import get_settings
+from core.platform.db import make_engine, session_factory
 
 DATA = Path(__file__).resolve().parents[2] / "core" / "demo" / "data"
 
@@ -83,9 +85,6 @@ def test_kb_commands_end_to_end(cli, tmp_path):
     assert "stale chunk(s)" in cli("kb", "stale").output
     assert "marked reviewed" in cli("kb", "reviewed", "1").output
     # a damaged active index file: a clear error, exit 1
-    from core.knowledge.versions import active_version
-    from core.platform.db import make_engine, session_factory
-
     with session_factory(make_engine(get_settings().database_url))() as s:
         f = Path(get_settings().index_dir) / active_version(s).index_file
     f.write_bytes(b"broken")

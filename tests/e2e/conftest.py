@@ -1,13 +1,13 @@
 """End-to-end fixtures: the real dashboard (`streamlit run app.py`) on a free port against a
 seeded SQLite database, and Debian's Chromium driven by Playwright (never `playwright install`).
 
-Screenshots go to test-artifacts/screenshots/ (gitignored).
+The helpers the tests call (log in, open a page, read a metric, screenshots) are in
+``tests.factories.browser``.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +15,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 
 from core.access import auth
 from core.knowledge import chunks as knowledge
 from core.knowledge import refresh
+from core.ops import alerts
+from core.platform.actors import SYSTEM
+from core.platform.clock import SystemClock
 from core.platform.config import Settings
 from core.platform.db import make_engine, session_factory, session_scope, upgrade
 from core.platform.embeddings import get_embedder
-from tests.pages.conftest import seed_conversations, seed_held_draft
+from tests.factories.browser import HELD_ANSWER, HELD_QUESTION, login
+from tests.factories.dashboard import seed_conversations, seed_held_draft
+from tests.smtp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -38,14 +43,6 @@ KB = [
         ("kb-kids", "Kids price", "Kids under 12 are $30.", "pricing"),
     ]
 ]
-HELD_QUESTION = "Do you have a gluten free sauce?"
-HELD_ANSWER = "Yes: our chef brings a gluten-free tamari teriyaki sauce on request, at no extra charge."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(url: str, var: Path) -> Settings:
@@ -57,12 +54,9 @@ def seed(url: str, var: Path) -> Settings:
         seed_conversations(s, 20)
         seed_held_draft(s, settings, HELD_QUESTION, HELD_ANSWER)
     with session_scope(factory) as s:
-        knowledge.import_chunks(s, KB, actor="e2e")
-        refresh.weekly_refresh(s, get_embedder(settings), settings, actor="e2e")
-        auth.create_user(s, ADMIN, "admin", PASSWORD)
-        from core.ops import alerts
-        from core.platform.clock import SystemClock
-
+        knowledge.import_chunks(s, KB, actor=SYSTEM)
+        refresh.weekly_refresh(s, get_embedder(settings), settings, actor=SYSTEM)
+        auth.create_user(s, ADMIN, "admin", PASSWORD, actor=SYSTEM)
         alerts.seed_default_rules(s, SystemClock())
     return settings
 
@@ -113,8 +107,6 @@ def dashboard(tmp_path_factory):
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is missing: run `make chromium` (installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
@@ -129,49 +121,3 @@ def app(dashboard, browser):
     login(page, dashboard, ADMIN, PASSWORD)
     yield page
     page.close()
-
-
-def login(page, base: str, name: str, password: str) -> None:
-    page.goto(base)
-    page.get_by_role("textbox", name="User name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.locator('[data-testid="stSidebarNav"]').wait_for()
-    settle(page)
-
-
-def settle(page) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
-    page.wait_for_timeout(200)
-
-
-def open_page(page, title: str) -> None:
-    """Click ``title`` in the sidebar menu and wait until that page has rendered."""
-    from playwright.sync_api import expect
-
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
-    expect(page.locator("h1").first).to_contain_text(title, timeout=60_000)
-    settle(page)
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def metric_value(page, label: str):
-    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return box.locator('[data-testid="stMetricValue"]')
-
-
-def metric(page, label: str) -> str:
-    return metric_value(page, label).inner_text().strip()
-
-
-def wait_metric(page, label: str, value: str, timeout_ms: int = 60_000) -> None:
-    """Wait until the tile ``label`` shows ``value`` (after an action reruns the page)."""
-    from playwright.sync_api import expect
-
-    expect(metric_value(page, label)).to_have_text(value, timeout=timeout_ms)

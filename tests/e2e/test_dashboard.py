@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import HELD_ANSWER, HELD_QUESTION, metric, open_page, screenshot, wait_metric
+from tests.factories.browser import HELD_ANSWER, HELD_QUESTION, metric, open_page, screenshot, wait_metric
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import time
 
-from core.ops.tasks import Daily, Every, Task
+from core.ops.schedules import Daily, Every
+from core.ops.tasks import Task
 
 
 def _mark(name: str) -> None:

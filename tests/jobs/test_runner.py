@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from core.ops import jobruns
-from core.ops.tasks import Every, Task, TaskContext, Weekly
+from core.ops.schedules import Every, Weekly
+from core.ops.tasks import Task, TaskContext
 from core.platform.clock import FixedClock, SystemClock
 from core.platform.models import JobRun, RunnerHeartbeat
 from jobs.runner import Runner

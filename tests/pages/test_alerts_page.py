@@ -1,6 +1,6 @@
 from core.ops import alerts
 from core.platform.clock import SystemClock
-from tests.pages.conftest import button, page, refused, token_for
+from tests.factories.dashboard import button, page, refused, token_for
 
 
 def _seed_rules(session):

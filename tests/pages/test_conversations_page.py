@@ -2,7 +2,7 @@ import datetime as dt
 
 from core.platform.audit import history
 from core.platform.models import Conversation, ConversationOutcome, Message
-from tests.pages.conftest import page, token_for
+from tests.factories.dashboard import page, token_for
 
 T = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)
 

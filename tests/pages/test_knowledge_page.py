@@ -6,7 +6,8 @@ from core.knowledge import versions as kb_versions
 from core.platform.audit import history
 from core.platform.config import Settings
 from core.platform.embeddings import get_embedder
-from tests.pages.conftest import button, page, refused, token_for
+from tests.factories import ADMIN
+from tests.factories.dashboard import button, page, refused, token_for
 
 CHUNKS = [
     {"external_id": ext, "title": title, "text": text, "category": cat}
@@ -25,11 +26,11 @@ def embedder():
 
 def _seed_versions(session, embedder, tmp_path, n=2) -> list[int]:
     s = Settings(_env_file=None, index_dir=tmp_path / "var" / "indexes", data_dir=tmp_path / "var")
-    knowledge.import_chunks(session, CHUNKS, actor="test")
-    ids = [refresh.weekly_refresh(session, embedder, s, actor="test").active_version_id]
+    knowledge.import_chunks(session, CHUNKS, actor=ADMIN)
+    ids = [refresh.weekly_refresh(session, embedder, s, actor=ADMIN).active_version_id]
     for i in range(1, n):
-        knowledge.update_chunk(session, 1, actor="test", text=f"Adults are ${60 + i} per person.")
-        ids.append(refresh.weekly_refresh(session, embedder, s, actor="test").active_version_id)
+        knowledge.update_chunk(session, 1, actor=ADMIN, text=f"Adults are ${60 + i} per person.")
+        ids.append(refresh.weekly_refresh(session, embedder, s, actor=ADMIN).active_version_id)
     session.commit()
     return ids
 

@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from core.platform.models import Chunk, KnowledgeGap
-from tests.pages.conftest import button, page, refused, token_for
+from tests.factories.dashboard import button, page, refused, token_for
 
 
 def _gap(session) -> int:

@@ -1,4 +1,4 @@
-from tests.pages.conftest import page, refused, seed_conversations, token_for
+from tests.factories.dashboard import page, refused, seed_conversations, token_for
 
 
 def _metrics(at):

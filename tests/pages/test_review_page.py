@@ -2,7 +2,7 @@ from sqlalchemy import select
 
 from core.platform.audit import history
 from core.platform.models import Delivery, ReviewItem, TrainingExample
-from tests.pages.conftest import button, page, refused, seed_held_draft, token_for
+from tests.factories.dashboard import button, page, refused, seed_held_draft, token_for
 
 
 def test_anonymous_and_viewers_are_refused(app_db, session, settings):

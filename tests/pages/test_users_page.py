@@ -1,5 +1,5 @@
 from core.access import auth
-from tests.pages.conftest import button, page, refused, token_for
+from tests.factories.dashboard import button, page, refused, token_for
 
 
 def test_only_admins_manage_users(app_db, session):

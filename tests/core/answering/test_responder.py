@@ -8,47 +8,38 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from core.answering.responder import (
-    ESCALATION_TEXT,
-    answer,
-    extract_answer,
-    record_answer,
-    search,
-    system_prompt,
-)
-from core.knowledge.chunks import chunk_by_external_id, load_demo_knowledge
+from core.answering.responder import ESCALATION_TEXT, answer, extract_answer, record_answer, system_prompt
+from core.demo.knowledge import load_demo_knowledge
+from core.knowledge.chunks import chunk_by_external_id
 from core.knowledge.index import IndexCache
 from core.knowledge.refresh import weekly_refresh
 from core.platform import events
 from core.platform.errors import NotFound, ValidationError
 from core.platform.models import Conversation, MessageChunk
-from tests.core.kb_helpers import conversation, hashing, kb_settings, seed
+from tests.factories import ADMIN
+from tests.factories.knowledge import conversation, hashing, kb_settings, seed
 
 
 @pytest.fixture
 def kb(session, settings):
     emb, st = hashing(), kb_settings(settings)
     clock = seed(session)
-    weekly_refresh(session, emb, st, clock, actor="t")
+    weekly_refresh(session, emb, st, clock, actor=ADMIN)
     return emb, st, clock
 
 
-def test_extractive_answer_and_search(session, kb):
+def test_extractive_answer(session, kb):
     emb, st, _ = kb
-    hits = search(session, "kids price per child", 3, embedder=emb, settings=st, index_cache=IndexCache())
-    assert [h.rank for h in hits] == [1, 2, 3] and hits[0].external_id == "price-kids"
-    assert hits[0].score >= hits[1].score
     a = answer(session, "kids price per child", embedder=emb, settings=st, index_cache=IndexCache())
     assert not a.escalated and a.model_used == "extractive" and a.intent == "pricing"
-    assert a.text == chunk_by_external_id(session, "price-kids").text
-    assert a.used_chunk_ids == [hits[0].chunk_id] and len(a.retrieved) == st.kb_search_k
+    kids = chunk_by_external_id(session, "price-kids")
+    assert a.text == kids.text
+    assert a.used_chunk_ids == [kids.id] == [a.retrieved[0][0]] and len(a.retrieved) == st.kb_search_k
     assert 0 < a.confidence <= 1 and a.latency_ms > 0
     d = a.as_dict()
     assert d["retrieved"][0]["external_id"] == "price-kids" and "hits" not in d
     with pytest.raises(ValidationError):
         answer(session, "  ", embedder=emb, settings=st)
-    with pytest.raises(ValidationError):
-        search(session, "x", 0, embedder=emb, settings=st)
 
 
 def test_unrelated_question_escalates_and_hands_off(session, kb):

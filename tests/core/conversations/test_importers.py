@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from core.conversations.importers import detect_format, parse_file
 from core.conversations.ingest import import_file
+from core.conversations.schemas import validate_conversation
 from core.platform.clock import FixedClock
 from core.platform.config import Settings
 from core.platform.errors import ImportFailed, NotFound, ValidationError
@@ -94,8 +95,6 @@ def _jsonl_problems(tmp_path, *lines, **kw):
     for item in parsed.conversations:
         out += [(p.line, p.field, p.message) for p in item.problems]
         if item.conversation is not None:
-            from core.conversations.ingest import validate_conversation
-
             out += [
                 (p.line, p.field, p.message)
                 for p in (

@@ -10,14 +10,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cli import main
-from core.conversations.ingest import (
-    ConversationIn,
-    MessageIn,
-    OutcomeIn,
-    add_message,
-    store_conversations,
-    validate_conversation,
-)
+from core.conversations.ingest import add_message, store_conversations
+from core.conversations.schemas import ConversationIn, MessageIn, OutcomeIn
 from core.platform.clock import FixedClock
 from core.platform.config import Settings, get_settings
 from core.platform.errors import Conflict, NotFound, ValidationError
@@ -68,27 +62,6 @@ def _conv(ext: str | None = "c1", **kw) -> ConversationIn:
     )
     base.update(kw)
     return ConversationIn(**base)
-
-
-def test_validate_conversation_lists_problems():
-    s = Settings(_env_file=None, max_message_chars=10)
-    bad = _conv(
-        channel="fax",
-        status="open",
-        messages=[MessageIn("bot", ""), MessageIn("user", "x" * 11)],
-        outcome=OutcomeIn(csat=7, tone_score=2.0),
-    )
-    fields = [f for f, _ in validate_conversation(bad, s)]
-    assert fields == [
-        "channel",
-        "status",
-        "messages[0].role",
-        "messages[0].content",
-        "messages[1].content",
-        "outcome.csat",
-        "outcome.tone_score",
-    ]
-    assert validate_conversation(_conv(), Settings(_env_file=None)) == []
 
 
 def test_store_scrubs_in_one_batch_and_writes_everything(session, settings, scrubber):

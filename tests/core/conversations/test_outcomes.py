@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import delete, func, select
 
 from core.conversations import outcomes
+from core.ops.metric_sql import conversation_rows
+from core.ops.rollup import rollup
 from core.platform.clock import FixedClock
 from core.platform.errors import NotFound, ValidationError
-from core.platform.models import Conversation, Message
+from core.platform.models import Conversation, ConversationOutcome, Feedback, Message, MetricBucket
 
 T0 = dt.datetime(2025, 3, 1, 9, 0, 0)
 
@@ -130,3 +133,85 @@ def test_unknown_conversation_and_bad_values(session):
         outcomes.record_booking(session, conv.id, True, -5.0)
     with pytest.raises(ValidationError):
         outcomes.set_down_votes(session, conv.id, -1)
+
+
+# --- one rule: the Python rule and the SQL roll-up agree on the same rows ---------------------
+# intent tag: (status, escalated, booked, down votes, CSAT, successful?); booked None = never reported
+RULE_CASES = {
+    "booked-escalated-unhappy": ("escalated", True, True, 2, 1, True),  # a booking always succeeds
+    "booked-closed": ("closed", False, True, 0, None, True),
+    "contained": ("closed", False, None, 0, None, True),
+    "contained-not-booked": ("closed", False, False, 0, None, True),
+    "contained-csat-4": ("closed", False, None, 0, 4, True),
+    "contained-csat-5": ("closed", False, False, 0, 5, True),
+    "contained-csat-3": ("closed", False, None, 0, 3, False),  # CSAT below 4
+    "contained-csat-1": ("closed", False, False, 0, 1, False),
+    "contained-down-vote": ("closed", False, None, 1, None, False),  # a down vote
+    "contained-down-vote-csat-5": ("closed", False, None, 2, 5, False),
+    "escalated-then-closed": ("closed", True, False, 0, 5, False),  # handed off: not contained
+    "escalated-open": ("escalated", True, None, 0, None, False),
+    "still-open": ("ai", False, None, 0, 4, False),  # not closed: not contained
+}
+
+
+def test_the_python_rule_and_the_sql_rollup_agree(session):
+    clock = FixedClock(T0 + dt.timedelta(hours=2))
+    for i, (tag, (status, escalated, booked, downs, csat, expected)) in enumerate(RULE_CASES.items()):
+        conv = _conversation(session, status=status, escalated=escalated)
+        conv.intent, conv.created_at = tag, T0 + dt.timedelta(minutes=i)
+        row = outcomes.refresh_outcome(session, conv, clock)
+        if booked is not None:
+            row = outcomes.record_booking(session, conv.id, booked, 500.0 if booked else None, clock)
+        if downs:
+            row = outcomes.set_down_votes(session, conv.id, downs, clock)
+        if csat is not None:
+            row = outcomes.record_csat(session, conv.id, csat, clock)
+        rule = outcomes.is_successful(
+            booking_converted=bool(row.booking_converted), status=conv.status,
+            escalated_at=conv.escalated_at, down_votes=row.down_votes, csat=row.csat,
+        )
+        assert rule is row.successful_outcome is expected, tag
+    # a closed conversation without an outcome row counts as contained with no complaints
+    bare = Conversation(channel="web", external_user_id="u", status="closed", intent="no-outcome-row",
+                        created_at=T0 + dt.timedelta(minutes=len(RULE_CASES)))
+    session.add(bare)
+    session.commit()
+    python = {tag: case[-1] for tag, case in RULE_CASES.items()}
+    python["no-outcome-row"] = outcomes.is_successful(
+        booking_converted=False, status="closed", escalated_at=None, down_votes=0, csat=None
+    )
+    assert python["no-outcome-row"] is True
+
+    # the per-conversation SQL expression the roll-up and the alert windows sum
+    conv_rows = conversation_rows(session, T0, T0 + dt.timedelta(days=1), with_dims=False)
+    per_conversation = session.execute(select(conv_rows.c.intent, conv_rows.c.is_successful))
+    sql = {intent: bool(ok) for intent, ok in per_conversation}
+    assert sql == python
+    # the roll-up table the dashboard reads
+    rollup(session, clock, full=True)
+    session.commit()
+    buckets = session.execute(
+        select(MetricBucket.intent, func.sum(MetricBucket.conversations), func.sum(MetricBucket.successful))
+        .group_by(MetricBucket.intent)
+    ).all()
+    assert {intent: n for intent, n, _ in buckets} == dict.fromkeys(python, 1)
+    assert {intent: bool(ok) for intent, _, ok in buckets} == python
+
+
+def test_down_votes_are_recounted_from_the_votes(session):
+    conv = _conversation(session)
+    answer = conv.messages[-1]
+    for voter, vote in (("a", "down"), ("b", "down"), ("c", "up")):
+        session.add(Feedback(message_id=answer.id, conversation_id=conv.id, voter=voter, vote=vote,
+                             source="api", created_at=T0, updated_at=T0))
+    session.flush()
+    # no outcome row yet: it is created with the count
+    assert outcomes.recount_down_votes(session, conv.id, clock=FixedClock(T0)) == 2
+    row = session.get(ConversationOutcome, conv.id)
+    assert row.down_votes == 2 and not row.successful_outcome
+    session.execute(delete(Feedback).where(Feedback.vote == "down"))
+    later = T0 + dt.timedelta(hours=1)
+    assert outcomes.recount_down_votes(session, conv.id, later) == 0
+    session.expire_all()
+    row = session.get(ConversationOutcome, conv.id)
+    assert row.down_votes == 0 and row.successful_outcome and row.updated_at == later

@@ -1,4 +1,4 @@
-"""Enrichment (issue 11): intents, profanity/abuse flags, tone scores, back-fill, metrics.
+"""core.enrichment: intents, profanity/abuse flags, tone scores, back-fill, metrics.
 
 Runs on SQLite and PostgreSQL with the deterministic hashing embedder (the real MiniLM is
 in test_enrich_minilm.py)."""
@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from core.enrichment import enrich, intents
+from core.enrichment import enrich, intents, tone
+from core.enrichment.profanity import check_text, check_texts
 from core.platform import audit
+from core.platform.actors import SYSTEM
 from core.platform.clock import FixedClock
 from core.platform.embeddings import HashingEmbedder
-from core.platform.errors import NotFound, ValidationError
+from core.platform.errors import NotFound, PermissionDenied, ValidationError
 from core.platform.models import (
     Conversation,
     ConversationOutcome,
@@ -24,7 +26,8 @@ from core.platform.models import (
     Message,
     TrainingExample,
 )
-from tests.core.kb_helpers import CHUNKS, seed
+from tests.factories import ADMIN, REVIEWER, VIEWER
+from tests.factories.knowledge import CHUNKS, seed
 
 T0 = dt.datetime(2026, 3, 2, 9, 0)
 ON_BRAND = ("Thanks for reaching out! The adult price is sixty dollars per adult guest, and every "
@@ -59,11 +62,14 @@ def conversation(session, *turns, channel="web", at=T0, intent=None, status="ai"
 # --- intents --------------------------------------------------------------------------------
 def test_intents_are_learnt_from_kb_categories_stored_and_used(session, settings, enricher):
     clock = seed(session)
-    rep = intents.train_intent_model(session, enricher.embedder, settings, clock)
+    rep = intents.train_intent_model(session, enricher.embedder, settings, clock, actor=ADMIN)
     assert rep.status == "trained" and rep.by_source["kb"] >= len(CHUNKS) and rep.by_source["eval"] == 10
     assert set(rep.by_intent) == {c["category"] for c in CHUNKS}
     row = session.get(IntentModel, rep.model_id)
     assert row.status == "active" and row.model_id == enricher.embedder.model_id and row.weights
+    assert row.created_by == ADMIN.name
+    with pytest.raises(PermissionDenied, match="manage_kb"):
+        intents.train_intent_model(session, enricher.embedder, settings, clock, actor=REVIEWER)
 
     conv = conversation(session, ("user", "what is the adult price per adult guest"),
                         ("assistant", ON_BRAND), ("user", "zebra quantum saxophone"))
@@ -77,7 +83,7 @@ def test_intents_are_learnt_from_kb_categories_stored_and_used(session, settings
     assert all(m.enriched_at == clock.now() for m in conv.messages)
 
     # retraining retires the old model; exactly one stays active
-    again = intents.train_intent_model(session, enricher.embedder, settings, clock)
+    again = intents.train_intent_model(session, enricher.embedder, settings, clock, actor=ADMIN)
     assert session.get(IntentModel, rep.model_id).status == "retired"
     actives = session.scalars(select(IntentModel).where(IntentModel.status == "active")).all()
     assert [m.id for m in actives] == [again.model_id]
@@ -85,18 +91,19 @@ def test_intents_are_learnt_from_kb_categories_stored_and_used(session, settings
 
 def test_a_model_of_another_embedder_is_not_used_and_too_little_data_skips(session, settings):
     seed(session, questions=[])
-    intents.train_intent_model(session, HashingEmbedder(dim=512), settings)
+    intents.train_intent_model(session, HashingEmbedder(dim=512), settings, actor=ADMIN)
     other = HashingEmbedder(dim=256)
     assert intents.load_classifier(session, other) is None
     clf = intents.ensure_classifier(session, other, settings)  # retrains for this embedder
     assert clf is not None and clf.dim == 256 and intents.active_model(session).model_id == other.model_id
+    assert intents.active_model(session).created_by == SYSTEM.name
 
     # one category only: nothing to learn, nothing written, texts stay unknown
     for chunk in session.scalars(select(intents.Chunk)):
         chunk.category = "pricing"
     session.flush()
     before = len(intents.list_models(session))
-    rep = intents.train_intent_model(session, HashingEmbedder(dim=128), settings)
+    rep = intents.train_intent_model(session, HashingEmbedder(dim=128), settings, actor=ADMIN)
     assert rep.status == "skipped" and "two intents" in rep.reason
     assert len(intents.list_models(session)) == before
     with pytest.raises(ValidationError, match="at least two intents"):
@@ -124,33 +131,34 @@ def test_admin_corrections_are_training_data_and_never_overwritten(session, sett
                                 source="approved", human_verified=True, active=True))
     session.flush()
 
-    out = intents.correct_intent(session, "Logistics", "ana", conversation_id=conv.id, clock=clock)
+    out = intents.correct_intent(session, "Logistics", REVIEWER, conversation_id=conv.id, clock=clock)
     assert out == {"conversation_id": conv.id, "message_id": conv.messages[0].id, "intent": "logistics",
                    "conversation_updated": True}
     q = conv.messages[0]
     assert (q.intent, q.intent_source, q.intent_confidence) == ("logistics", "admin", 1.0)
     assert (conv.intent, conv.intent_source) == ("logistics", "admin")
     assert session.scalars(select(TrainingExample.intent)).all() == ["logistics"]
-    assert audit.history(session, "conversation", conv.id)[-1].action == "intent.correct"
+    entry = audit.history(session, "conversation", conv.id)[-1]
+    assert (entry.action, entry.actor) == ("intent.correct", REVIEWER.name)
     data = intents.intent_training_data(session)
     assert any(t.source == "correction" and t.intent == "logistics" for t in data)
     assert any(t.source == "label" and t.text == "logistics" for t in data)
 
     # a new model learns it, and enrichment never overwrites an admin's intent
-    intents.train_intent_model(session, enricher.embedder, settings, clock)
+    intents.train_intent_model(session, enricher.embedder, settings, clock, actor=ADMIN)
     enrich.enrich_conversations(session, [conv.id], enricher, clock)
     assert (q.intent, q.intent_source, conv.intent) == ("logistics", "admin", "logistics")
 
     with pytest.raises(ValidationError, match="not valid"):
-        intents.correct_intent(session, "no way!", "ana", message_id=q.id)
+        intents.correct_intent(session, "no way!", REVIEWER, message_id=q.id)
     with pytest.raises(ValidationError, match="customer messages"):
-        intents.correct_intent(session, "menu", "ana", message_id=conv.messages[1].id)
+        intents.correct_intent(session, "menu", REVIEWER, message_id=conv.messages[1].id)
     with pytest.raises(ValidationError, match="either"):
-        intents.correct_intent(session, "menu", "ana")
-    with pytest.raises(ValidationError, match="actor"):
-        intents.correct_intent(session, "menu", " ", message_id=q.id)
+        intents.correct_intent(session, "menu", REVIEWER)
+    with pytest.raises(PermissionDenied, match="review"):
+        intents.correct_intent(session, "menu", VIEWER, message_id=q.id)
     with pytest.raises(NotFound):
-        intents.correct_intent(session, "menu", "ana", conversation_id=999)
+        intents.correct_intent(session, "menu", REVIEWER, conversation_id=999)
 
 
 def test_an_imported_conversation_intent_is_kept(session, settings, enricher):
@@ -194,7 +202,7 @@ def test_flagged_customer_messages_are_kept_but_never_training_data(session, set
     texts = [t.text for t in intents.intent_training_data(session)]
     assert rude.redacted_content not in texts and "kids price per child" in texts
     # the admin correction of a flagged message is not learnt either
-    intents.correct_intent(session, "pricing", "ana", message_id=rude.id)
+    intents.correct_intent(session, "pricing", REVIEWER, message_id=rude.id)
     assert rude.redacted_content not in [t.text for t in intents.intent_training_data(session)]
     # nor does a flagged conversation's approved answer become a tone example
     examples = enricher.example_texts(session)
@@ -211,8 +219,6 @@ def test_a_flagged_draft_is_held(session, settings, enricher):
 
 
 def test_profanity_patterns_catch_masked_words_and_threats():
-    from core.enrichment.profanity import check_text, check_texts
-
     assert check_text("f**k this, sh1t service").reasons == ["profanity"]
     assert "abuse" in check_text("your staff are useless").reasons
     assert "abuse" in check_text("I'll hurt you").reasons
@@ -238,8 +244,6 @@ def test_tone_score_has_parts_and_prefers_the_brand_voice(session, settings, enr
 
 
 def test_reading_level_and_brand_voice_files(tmp_path):
-    from core.enrichment import tone
-
     easy = "We cook at your home. The chef brings the grill. You pick the food."
     hard = ("Notwithstanding considerable organizational complexities, comprehensive accommodations "
             "necessitate preliminary consultation regarding individualized dietary specifications.")
@@ -303,9 +307,9 @@ def test_backfill_since_and_missing_and_metrics(session, settings, enricher):
 
 def test_retrain_for_the_weekly_refresh_and_the_enricher_cache(session, settings, emb):
     clock = FixedClock(T0)
-    assert enrich.retrain(session, emb, settings, clock)["status"] == "skipped"
+    assert enrich.retrain(session, emb, settings, clock, actor=SYSTEM)["status"] == "skipped"
     seed(session, clock=clock)
-    out = enrich.retrain(session, emb, settings, clock)
+    out = enrich.retrain(session, emb, settings, clock, actor=SYSTEM)
     assert out["status"] == "trained" and out["reason"] == "weekly refresh"
     e = enrich.get_enricher(settings, emb)
     assert enrich.get_enricher(settings, emb) is e

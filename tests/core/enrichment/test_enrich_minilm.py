@@ -9,11 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from core.demo.business import demo_kb_entries
+from core.access.auth import create_user
+from core.demo.knowledge import demo_kb_entries
 from core.enrichment import enrich, intents
 from core.knowledge.chunks import import_chunks
 from core.platform.config import get_settings
 from core.platform.models import Conversation, Message
+from tests.factories import ADMIN
 
 # customer questions worded unlike the KB text (not in the demo evaluation set)
 HELD_OUT = [
@@ -62,7 +64,8 @@ def cli(db, settings, monkeypatch, minilm):
 def test_enrich_intents_and_gaps_commands(cli, db):
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with db.session() as s:
-        import_chunks(s, demo_kb_entries(), actor="test")
+        import_chunks(s, demo_kb_entries(), actor=ADMIN)
+        create_user(s, "ana", "reviewer", actor=ADMIN)
         for n, (q, _intent) in enumerate(HELD_OUT[:4] + [("do you come out to sacramento", "")] * 2):
             at = now - dt.timedelta(days=2 if n < 3 else 10)
             conv = Conversation(channel="sms", external_user_id=f"u{n}", created_at=at,
@@ -90,6 +93,7 @@ def test_enrich_intents_and_gaps_commands(cli, db):
     out = cli("intents", "correct", "menu", "--conversation", conv_id, "--actor", "ana")
     assert '"intent": "menu"' in out
     assert "No knowledge gaps" in cli("gaps", "list")
+    assert "manage_kb" in cli("gaps", "refresh", "--actor", "ana", ok=False)  # a reviewer
     assert "knowledge gap(s) stored" in cli("gaps", "refresh")
     out = cli("gaps", "list")
     assert "sacramento" in out.lower() and "no close chunk" in out  # no active KB version

@@ -1,4 +1,4 @@
-"""Knowledge gaps (issue 11): clustering badly handled questions, stored with counts,
+"""core.enrichment.gaps: clustering badly handled questions, stored with counts,
 examples, trend and the closest chunk. SQLite and PostgreSQL, hashing embedder."""
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ import pytest
 from core.enrichment import gaps
 from core.knowledge.index import IndexCache
 from core.knowledge.refresh import weekly_refresh
+from core.platform.actors import SYSTEM
 from core.platform.clock import FixedClock
+from core.platform.errors import PermissionDenied
 from core.platform.models import Conversation, Feedback, KnowledgeGap, Message
-from tests.core.kb_helpers import hashing, kb_settings, seed
+from tests.factories import ADMIN, REVIEWER
+from tests.factories.knowledge import hashing, kb_settings, seed
 
 NOW = dt.datetime(2026, 3, 30, 12, 0)
 
@@ -42,7 +45,7 @@ def test_gaps_cluster_bad_questions_with_counts_trend_examples_and_chunk(session
     st = kb_settings(settings).model_copy(update={"gaps_similarity": 0.5})
     clock = FixedClock(NOW)
     seed(session, clock=clock)
-    weekly_refresh(session, hashing(), st, clock, actor="t")
+    weekly_refresh(session, hashing(), st, clock, actor=ADMIN)
     for d in (1, 2, 3):
         ask(session, "do you drive out to napa wine country", days_ago=d, escalate=True)
     ask(session, "do you drive out to napa wine country please", days_ago=9, confidence=0.1)
@@ -53,7 +56,7 @@ def test_gaps_cluster_bad_questions_with_counts_trend_examples_and_chunk(session
     ask(session, "something from long ago about napa wine country", days_ago=60, escalate=True)
     ask(session, "a lonely question nobody else asks", days_ago=1, escalate=True)
 
-    rep = gaps.refresh_gaps(session, hashing(), st, clock, index_cache=IndexCache())
+    rep = gaps.refresh_gaps(session, hashing(), st, clock, actor=ADMIN, index_cache=IndexCache())
     assert rep.questions == 8 and rep.gaps == 2 and rep.largest == 5
     rows = gaps.list_gaps(session)
     napa, knives = rows
@@ -70,14 +73,23 @@ def test_gaps_cluster_bad_questions_with_counts_trend_examples_and_chunk(session
 
     # a refresh replaces the stored gaps
     clock.advance(days=40)
-    assert gaps.refresh_gaps(session, hashing(), st, clock, index_cache=IndexCache()).questions == 0
+    again = gaps.refresh_gaps(session, hashing(), st, clock, actor=ADMIN, index_cache=IndexCache())
+    assert again.questions == 0
     assert session.query(KnowledgeGap).count() == 0
+
+
+def test_reclustering_needs_the_manage_kb_right(session, settings):
+    ask(session, "do you drive out to napa", days_ago=1, escalate=True)
+    with pytest.raises(PermissionDenied, match="manage_kb"):
+        gaps.refresh_gaps(session, hashing(), settings, FixedClock(NOW), actor=REVIEWER,
+                          index_cache=IndexCache())
 
 
 def test_gaps_without_a_kb_and_trend_rules(session, settings):
     ask(session, "do you drive out to napa", days_ago=1, escalate=True)
     ask(session, "do you drive out to napa", days_ago=2, escalate=True)
-    rep = gaps.refresh_gaps(session, hashing(), settings, FixedClock(NOW), index_cache=IndexCache())
+    rep = gaps.refresh_gaps(session, hashing(), settings, FixedClock(NOW), actor=SYSTEM,
+                           index_cache=IndexCache())
     (row,) = gaps.list_gaps(session)
     assert rep.gaps == 1 and row["closest_chunk_id"] is None and row["trend"] == "new"
     week = NOW - dt.timedelta(days=20)

@@ -1,16 +1,22 @@
+"""core.feedback.survey: the survey e-mail once per conversation, signed tokens, one answer.
+
+What follows an answer (CSAT, chunk credit, review queue) is tested with ``core.learning.loop``."""
+
 import re
 
 import pytest
 from sqlalchemy import select
 
 from core.feedback import survey
+from core.platform.actors import SYSTEM
 from core.platform.clock import FixedClock
-from core.platform.errors import Conflict, ValidationError
+from core.platform.errors import Conflict, PermissionDenied, ValidationError
 from core.platform.models import ConversationOutcome, ReviewItem, Survey
 from core.platform.notify import Notifier
 from core.platform.signing import ExpiredSignature, InvalidSignature
-from tests.core.feedback.test_votes import T0, make_answer
-from tests.core.platform.test_notify import _free_port
+from tests.factories import ANSWERED_AT as T0
+from tests.factories import REVIEWER, VIEWER, make_answer
+from tests.smtp import free_port
 
 
 def _notifier(settings, port):
@@ -35,24 +41,32 @@ def test_survey_email_arrives_and_its_answer_is_stored_once(session, settings, s
     inbox, port = smtp
     clock = FixedClock(T0)
     conv, _, ans = make_answer(session)
-    s = survey.send_survey(session, conv.id, _notifier(settings, port), settings, clock=clock)
+    notifier = _notifier(settings, port)
+    s = survey.send_survey(session, conv.id, notifier, settings, actor=SYSTEM, clock=clock)
     assert s.status == "sent" and s.attempts == 1
-    again = survey.send_survey(session, conv.id, _notifier(settings, port), settings, clock=clock)
+    again = survey.send_survey(session, conv.id, notifier, settings, actor=REVIEWER, clock=clock)
     assert again.id == s.id and len(inbox.messages) == 1  # once per conversation
     rcpts, msg = inbox.messages[0]
     assert rcpts == ["cust@example.com"] and "How did we do?" in msg["Subject"]
     token = _token_from(msg)
     assert f"{settings.public_base_url}/survey/{token}" in msg.get_body(("plain",)).get_content()
     assert "?score=5" in msg.get_body(("html",)).get_content()
+    assert survey.check_token(session, settings, token, clock).id == s.id
 
     answered = survey.answer_survey(session, settings, token, 2, "The chef was late", clock=clock)
     assert answered.status == "answered" and answered.csat == 2 and answered.comment == "The chef was late"
-    out = session.get(ConversationOutcome, conv.id)
-    assert out.csat == 2
-    assert session.scalar(select(ReviewItem.reasons).where(ReviewItem.message_id == ans.id)) == ["low_csat"]
+    # the answer only: its CSAT and the review queue are the learning loop's
+    assert session.get(ConversationOutcome, conv.id).csat is None
+    assert session.scalar(select(ReviewItem.id)) is None
     with pytest.raises(Conflict):
         survey.answer_survey(session, settings, token, 5, clock=clock)
-    assert session.get(ConversationOutcome, conv.id).csat == 2
+
+
+def test_a_viewer_cannot_send_a_survey(session, settings):
+    conv, _, _ = make_answer(session)
+    with pytest.raises(PermissionDenied):
+        survey.send_survey(session, conv.id, _notifier(settings, free_port()), settings, actor=VIEWER)
+    assert session.scalar(select(Survey.id)) is None
 
 
 def test_forged_altered_and_expired_survey_tokens(session, settings):
@@ -72,6 +86,8 @@ def test_forged_altered_and_expired_survey_tokens(session, settings):
         survey.answer_survey(session, settings, "garbage", 5, clock=clock)
     with pytest.raises(ValidationError):
         survey.answer_survey(session, settings, token, 6, clock=clock)
+    with pytest.raises(ValidationError):
+        survey.answer_survey(session, settings, token, 5, "x" * 2001, clock=clock)
     clock.advance(days=settings.survey_link_days + 1)
     with pytest.raises(ExpiredSignature):
         survey.answer_survey(session, settings, token, 5, clock=clock)
@@ -81,10 +97,10 @@ def test_forged_altered_and_expired_survey_tokens(session, settings):
 def test_failed_send_is_recorded_and_can_be_sent_again(session, settings, smtp):
     inbox, port = smtp
     conv, _, _ = make_answer(session)
-    dead = _notifier(settings, _free_port())  # nothing listens there
-    s = survey.send_survey(session, conv.id, dead, settings)
+    dead = _notifier(settings, free_port())  # nothing listens there
+    s = survey.send_survey(session, conv.id, dead, settings, actor=SYSTEM)
     assert s.status == "failed" and "failed after 2 attempt" in s.last_error and s.attempts == 1
-    s = survey.send_survey(session, conv.id, _notifier(settings, port), settings)
+    s = survey.send_survey(session, conv.id, _notifier(settings, port), settings, actor=SYSTEM)
     assert s.status == "sent" and s.attempts == 2 and s.last_error is None and len(inbox.messages) == 1
 
 
@@ -92,6 +108,8 @@ def test_survey_needs_an_address(session, settings, smtp):
     _, port = smtp
     conv, _, _ = make_answer(session, channel="sms", user="+15550100")
     with pytest.raises(ValidationError):
-        survey.send_survey(session, conv.id, _notifier(settings, port), settings)
-    s = survey.send_survey(session, conv.id, _notifier(settings, port), settings, email="guest@example.com")
+        survey.send_survey(session, conv.id, _notifier(settings, port), settings, actor=SYSTEM)
+    s = survey.send_survey(
+        session, conv.id, _notifier(settings, port), settings, actor=SYSTEM, email="guest@example.com"
+    )
     assert s.status == "sent"

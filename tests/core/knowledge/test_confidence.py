@@ -11,11 +11,12 @@ from core.answering.responder import answer, answer_batch
 from core.knowledge.chunks import import_chunks, propose_chunk
 from core.knowledge.confidence import confidence, decide, escalates
 from core.knowledge.evaluation import add_question, evaluate
-from core.knowledge.index import IndexCache
+from core.knowledge.index import IndexCache, read_index_file
 from core.knowledge.refresh import _evaluate_version, weekly_refresh
 from core.knowledge.versions import active_version
 from core.platform.errors import ValidationError
-from tests.core.kb_helpers import hashing, kb_settings, seed
+from tests.factories import ADMIN
+from tests.factories.knowledge import hashing, kb_settings, seed
 
 
 def hit(score: float, category: str, chunk_id: int = 0):
@@ -60,7 +61,7 @@ def test_answer_batch_decides_like_answer(session, settings):
         s = kb_settings(settings).model_copy(update={"kb_confidence_method": method})
         if method == "margin":
             clock = seed(session)
-            weekly_refresh(session, emb, s, clock, actor="t")
+            weekly_refresh(session, emb, s, clock, actor=ADMIN)
         questions = ["kids price per child", "who won the football game yesterday", "nut allergy peanuts"]
         batch = answer_batch(session, questions, embedder=emb, settings=s, index_cache=IndexCache())
         for q, b in zip(questions, batch, strict=True):
@@ -77,18 +78,16 @@ def test_answer_batch_decides_like_answer(session, settings):
 def test_intent_questions_count_any_chunk_of_their_category(session, settings):
     emb, s = hashing(), kb_settings(settings)
     clock = seed(session, questions=[])
-    q = add_question(session, "kids price per child", intent="pricing", clock=clock)
+    q = add_question(session, "kids price per child", intent="pricing", actor=ADMIN, clock=clock)
     with pytest.raises(ValidationError):
-        add_question(session, "no target at all", clock=clock)
-    weekly_refresh(session, emb, s, clock, actor="t")
+        add_question(session, "no target at all", actor=ADMIN, clock=clock)
+    weekly_refresh(session, emb, s, clock, actor=ADMIN)
     report = _evaluate_version(session, active_version(session), emb, s)
     assert report["hit_at_1"] == 1.0 and report["answered_accuracy"] == 1.0
     # more chunks of one topic never push the right topic out of the top 5 categories
     import_chunks(session, [{"title": f"Travel note {i}", "text": f"Travel fee note {i} for kids price.",
-                             "category": "travel"} for i in range(8)], actor="t", clock=clock)
-    weekly_refresh(session, emb, s, clock, actor="t")
-    from core.knowledge.index import read_index_file
-
+                             "category": "travel"} for i in range(8)], actor=ADMIN, clock=clock)
+    weekly_refresh(session, emb, s, clock, actor=ADMIN)
     v = active_version(session)
     idx = read_index_file(s.index_dir / v.index_file, v.checksum)
     assert evaluate(idx, [q], emb, s)["hit_at_5"] == 1.0
@@ -96,6 +95,6 @@ def test_intent_questions_count_any_chunk_of_their_category(session, settings):
 
 def test_a_long_question_is_proposed_with_a_cut_title(session):
     long_q = "why " * 120
-    chunk = propose_chunk(session, question=long_q, answer="Because.", category="general")
+    chunk = propose_chunk(session, question=long_q, answer="Because.", category="general", actor=ADMIN)
     assert len(chunk.title) == 300 and chunk.title.endswith("…")
     assert chunk.chunk_metadata["question"] == long_q

@@ -12,13 +12,16 @@ from sqlalchemy import func, select
 
 from core.answering.responder import answer
 from core.knowledge import chunks as knowledge
+from core.knowledge.evaluation import add_question, import_questions
 from core.knowledge.index import IndexCache, IndexFileError, read_index_file
-from core.knowledge.refresh import weekly_refresh
+from core.knowledge.refresh import gate_version, weekly_refresh
 from core.knowledge.versions import activate_version, active_version, build_version, list_versions, rollback
 from core.platform import events
-from core.platform.errors import Conflict, NotFound, ValidationError
+from core.platform.actors import SYSTEM
+from core.platform.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from core.platform.models import EmbeddingCache, KBVersion, KBVersionChunk
-from tests.core.kb_helpers import CHUNKS, EVAL, FailingEmbedder, hashing, kb_settings, seed
+from tests.factories import ADMIN, REVIEWER
+from tests.factories.knowledge import CHUNKS, EVAL, FailingEmbedder, hashing, kb_settings, seed
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def _first_version(session, settings):
     emb, st = hashing(), kb_settings(settings)
     clock = seed(session)
-    rep = weekly_refresh(session, emb, st, clock, actor="t")
+    rep = weekly_refresh(session, emb, st, clock, actor=ADMIN)
     session.commit()
     return emb, st, clock, rep
 
@@ -48,7 +51,7 @@ def test_refresh_builds_evaluates_and_activates(session, settings):
     assert session.scalar(select(func.count()).select_from(KBVersionChunk)) == len(CHUNKS)
     assert session.scalar(select(func.count()).select_from(EmbeddingCache)) == len(CHUNKS)
     # nothing changed: no new version
-    again = weekly_refresh(session, emb, st, actor="t")
+    again = weekly_refresh(session, emb, st, actor=ADMIN)
     assert again.status == "unchanged" and len(list_versions(session)) == 1
     assert events.recent(session, kind="kb.activated")[0].details["version_id"] == v.id
 
@@ -58,12 +61,12 @@ def test_rebuild_embeds_only_changed_chunks(session, settings):
     knowledge.update_chunk(
         session,
         knowledge.chunk_by_external_id(session, "rain").id,
-        actor="t",
+        actor=ADMIN,
         text="If it rains the chef cooks under a covered patio or a tent.",
     )
-    rep = weekly_refresh(session, emb, st, clock, actor="t")
+    rep = weekly_refresh(session, emb, st, clock, actor=ADMIN)
     assert rep.status == "activated" and rep.embedded_count == 1
-    forced = weekly_refresh(session, emb, st, clock, actor="t", force=True)
+    forced = weekly_refresh(session, emb, st, clock, actor=ADMIN, force=True)
     assert forced.status == "activated" and forced.embedded_count == 0
 
 
@@ -71,9 +74,9 @@ def test_worse_candidate_is_rejected_and_the_active_version_keeps_serving(sessio
     emb, st, clock, first = _first_version(session, settings)
     for c in CHUNKS[::2]:  # half the chunks removed
         knowledge.archive_chunk(
-            session, knowledge.chunk_by_external_id(session, c["external_id"]).id, actor="t"
+            session, knowledge.chunk_by_external_id(session, c["external_id"]).id, actor=ADMIN
         )
-    rep = weekly_refresh(session, emb, st, clock, actor="runner")
+    rep = weekly_refresh(session, emb, st, clock, actor=SYSTEM)
     session.commit()
     assert rep.status == "rejected"
     assert rep.active_version_id == first.active_version_id == active_version(session).id
@@ -93,15 +96,15 @@ def test_worse_candidate_is_rejected_and_the_active_version_keeps_serving(sessio
     )
     assert a.kb_version_id == first.active_version_id and a.retrieved[0][1] == "price-adult"
     with pytest.raises(Conflict, match="rejected"):
-        activate_version(session, cand.id, st, actor="admin")
-    assert activate_version(session, cand.id, st, actor="admin", force=True).status == "active"
+        activate_version(session, cand.id, st, actor=ADMIN)
+    assert activate_version(session, cand.id, st, actor=ADMIN, force=True).status == "active"
 
 
 def test_gate_tolerance_lets_a_slightly_worse_candidate_through(session, settings):
     emb, st, clock, _ = _first_version(session, settings)
-    knowledge.archive_chunk(session, knowledge.chunk_by_external_id(session, "rain").id, actor="t")
+    knowledge.archive_chunk(session, knowledge.chunk_by_external_id(session, "rain").id, actor=ADMIN)
     lenient = st.model_copy(update={"kb_gate_tolerance": 0.2})
-    assert weekly_refresh(session, emb, lenient, clock, actor="t").status == "activated"
+    assert weekly_refresh(session, emb, lenient, clock, actor=ADMIN).status == "activated"
 
 
 def test_rollback_and_cache_reload_without_restart(db, session, settings):
@@ -113,9 +116,9 @@ def test_rollback_and_cache_reload_without_restart(db, session, settings):
         == first.active_version_id
     )
     knowledge.propose_chunk(
-        session, title="Parking", text="Guests park on the street near the house.", proposed_by="t"
+        session, title="Parking", text="Guests park on the street near the house.", actor=ADMIN
     )
-    second = weekly_refresh(session, emb, st, clock, actor="t")
+    second = weekly_refresh(session, emb, st, clock, actor=ADMIN)
     session.commit()
     assert second.status == "activated"
     # another process (a new session) sees the new version on its next answer
@@ -125,16 +128,35 @@ def test_rollback_and_cache_reload_without_restart(db, session, settings):
             == second.active_version_id
         )
     assert cache.loads == 2
-    back = rollback(session, st, actor="admin", clock=clock)
+    back = rollback(session, st, actor=ADMIN, clock=clock)
     session.commit()
     assert back.id == first.active_version_id
     assert session.get(KBVersion, second.active_version_id).status == "retired"
     assert answer(session, q, embedder=emb, settings=st, index_cache=cache).kb_version_id == back.id
-    assert rollback(session, st, actor="admin").id == second.active_version_id  # and forward again
+    assert rollback(session, st, actor=ADMIN).id == second.active_version_id  # and forward again
     with pytest.raises(Conflict):
-        activate_version(session, second.active_version_id, st, actor="admin")
+        activate_version(session, second.active_version_id, st, actor=ADMIN)
     with pytest.raises(NotFound):
-        activate_version(session, 999, st, actor="admin")
+        activate_version(session, 999, st, actor=ADMIN)
+
+
+def test_activating_rolling_back_and_refreshing_need_the_manage_kb_right(session, settings):
+    emb, st, clock, first = _first_version(session, settings)
+    cand = build_version(session, emb, st, built_by="test", clock=clock)
+    with pytest.raises(PermissionDenied, match="manage_kb"):
+        activate_version(session, cand.id, st, actor=REVIEWER)
+    with pytest.raises(PermissionDenied):
+        rollback(session, st, actor=REVIEWER)
+    with pytest.raises(PermissionDenied):
+        weekly_refresh(session, emb, st, clock, actor=REVIEWER, force=True)
+    with pytest.raises(PermissionDenied):
+        gate_version(session, cand.id, emb, st, actor=REVIEWER)
+    with pytest.raises(PermissionDenied):
+        add_question(session, "is parking free?", should_escalate=True, actor=REVIEWER)
+    with pytest.raises(PermissionDenied):
+        import_questions(session, EVAL, actor=REVIEWER)
+    assert active_version(session).id == first.active_version_id and cand.status == "candidate"
+    assert gate_version(session, cand.id, emb, st, actor=SYSTEM).status == "activated"
 
 
 def test_rollback_without_history_and_search_on_an_empty_kb(session, settings):
@@ -142,19 +164,19 @@ def test_rollback_without_history_and_search_on_an_empty_kb(session, settings):
     with pytest.raises(NotFound, match="no active version"):
         answer(session, "hello", embedder=emb, settings=st, index_cache=IndexCache())
     with pytest.raises(NotFound, match="roll back"):
-        rollback(session, st, actor="admin")
+        rollback(session, st, actor=ADMIN)
     with pytest.raises(ValidationError, match="no active chunks"):
         build_version(session, emb, st)
 
 
 def test_a_build_that_raises_midway_leaves_the_active_version(db, session, settings):
     emb, st, clock, first = _first_version(session, settings)
-    knowledge.propose_chunk(session, title="Parking", text="Guests park on the street.", proposed_by="t")
+    knowledge.propose_chunk(session, title="Parking", text="Guests park on the street.", actor=ADMIN)
     session.commit()
     for call in (1, 2):  # dies while embedding the chunks / while evaluating the candidate
         with pytest.raises(RuntimeError), db.session() as s:
             try:
-                weekly_refresh(s, FailingEmbedder(emb, fail_on_call=call), st, clock, actor="t")
+                weekly_refresh(s, FailingEmbedder(emb, fail_on_call=call), st, clock, actor=ADMIN)
                 s.commit()
             except BaseException:
                 s.rollback()
@@ -169,7 +191,8 @@ KILLED_BUILD = textwrap.dedent("""
     from core.platform.config import Settings
     from core.platform.db import make_engine, session_factory
     from core.knowledge.refresh import weekly_refresh
-    from tests.core.kb_helpers import hashing, kb_settings
+    from core.platform.actors import SYSTEM
+    from tests.factories.knowledge import hashing, kb_settings
 
     class Dies:
         def __init__(self, inner, at):
@@ -183,14 +206,14 @@ KILLED_BUILD = textwrap.dedent("""
     st = kb_settings(Settings(database_url=sys.argv[1], index_dir=sys.argv[2], data_dir=sys.argv[2],
                               _env_file=None))
     s = session_factory(make_engine(sys.argv[1]))()
-    weekly_refresh(s, Dies(hashing(), int(sys.argv[3])), st, actor="killed")
+    weekly_refresh(s, Dies(hashing(), int(sys.argv[3])), st, actor=SYSTEM)
     s.commit()
 """)
 
 
 def test_a_build_killed_with_sigkill_leaves_the_active_version(db, session, settings, tmp_path):
     emb, st, clock, first = _first_version(session, settings)
-    knowledge.propose_chunk(session, title="Parking", text="Guests park on the street.", proposed_by="t")
+    knowledge.propose_chunk(session, title="Parking", text="Guests park on the street.", actor=ADMIN)
     session.commit()
     script = tmp_path / "killed_build.py"
     script.write_text(KILLED_BUILD)
@@ -217,13 +240,13 @@ def test_a_build_killed_with_sigkill_leaves_the_active_version(db, session, sett
         ][1]
         == "allergy"
     )
-    assert weekly_refresh(session, emb, st, clock, actor="t").status == "activated"
+    assert weekly_refresh(session, emb, st, clock, actor=ADMIN).status == "activated"
 
 
 def test_missing_or_damaged_index_file_is_a_clear_error(session, settings):
     emb, st, clock, first = _first_version(session, settings)
-    knowledge.propose_chunk(session, title="Parking", text="Guests park on the street.", proposed_by="t")
-    second = weekly_refresh(session, emb, st, clock, actor="t")
+    knowledge.propose_chunk(session, title="Parking", text="Guests park on the street.", actor=ADMIN)
+    second = weekly_refresh(session, emb, st, clock, actor=ADMIN)
     session.commit()
     v1, v2 = session.get(KBVersion, first.active_version_id), session.get(KBVersion, second.active_version_id)
     path1 = Path(st.index_dir) / v1.index_file
@@ -231,11 +254,11 @@ def test_missing_or_damaged_index_file_is_a_clear_error(session, settings):
     data[-10] ^= 0xFF
     path1.write_bytes(bytes(data))
     with pytest.raises(IndexFileError, match="fails its checksum"):
-        rollback(session, st, actor="admin")
+        rollback(session, st, actor=ADMIN)
     assert active_version(session).id == v2.id  # not switched
     path1.unlink()
     with pytest.raises(IndexFileError, match="missing"):
-        activate_version(session, v1.id, st, actor="admin")
+        activate_version(session, v1.id, st, actor=ADMIN)
     assert active_version(session).id == v2.id
     # the active version's file damaged: answering says so (a fresh process cache)
     (Path(st.index_dir) / v2.index_file).write_bytes(b"garbage")
@@ -249,7 +272,7 @@ def test_large_versions_use_an_approximate_index(session, settings):
     emb = hashing()
     st = kb_settings(settings).model_copy(update={"kb_exact_search_max": 5})
     seed(session)
-    rep = weekly_refresh(session, emb, st, actor="t")
+    rep = weekly_refresh(session, emb, st, actor=ADMIN)
     v = active_version(session)
     assert v.index_kind == "hnsw" and rep.candidate_report["hit_at_1"] == 1.0
     idx = read_index_file(Path(st.index_dir) / v.index_file, v.checksum)
@@ -264,5 +287,5 @@ def test_an_embedder_of_another_model_cannot_search_an_index(session, settings):
     with pytest.raises(ValidationError, match="other-model"):
         answer(session, "kids price", embedder=other, settings=st, index_cache=IndexCache())
     # a refresh with the new model builds a new version, compared on the stored report
-    rep = weekly_refresh(session, other, st, actor="t")
+    rep = weekly_refresh(session, other, st, actor=ADMIN)
     assert rep.status == "activated" and any("stored report" in r for r in rep.reasons)

@@ -1,100 +1,42 @@
-"""Alerts against a real local SMTP server (aiosmtpd) and a local webhook receiver."""
+"""Alerts against a real local SMTP server (tests.smtp) and a local webhook receiver."""
 
 import datetime as dt
-import email
-import json
-import socket
-import threading
-from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from core.ops import alerts, tasks
 from core.ops.tasks import TaskContext
 from core.platform import events
 from core.platform.clock import FixedClock
-from core.platform.errors import NotFound, ValidationError
+from core.platform.errors import NotFound, PermissionDenied, ValidationError
 from core.platform.models import Alert, JobRun
 from core.platform.notify import Notifier
-from tests.core.metrics_helpers import make_conversation
+from core.platform.statuses import AlertState, JobRunStatus, Severity
+from tests.factories import ADMIN, REVIEWER, make_conversation
+from tests.factories.servers import WebhookReceiver
 
 T0 = dt.datetime(2026, 3, 18, 10, 0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Mailbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append({"to": envelope.rcpt_tos, "subject": str(msg["Subject"]),
-                              "body": msg.get_content()})
-        return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def smtp_server():
-    box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield controller, box
-    controller.stop()
-
-
-class _Receiver(ThreadingHTTPServer):
-    def __init__(self):
-        self.posts = []
-        self.fail_next = 0
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(handler):  # noqa: N805
-                body = handler.rfile.read(int(handler.headers["Content-Length"]))
-                if self.fail_next:
-                    self.fail_next -= 1
-                    handler.send_response(500)
-                    handler.end_headers()
-                    return
-                self.posts.append(json.loads(body))
-                handler.send_response(200)
-                handler.end_headers()
-                handler.wfile.write(b"ok")
-
-            def log_message(handler, *args):  # noqa: N805
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-@pytest.fixture(scope="module")
-def webhook_server():
-    server = _Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-
-
 @pytest.fixture
-def mail(smtp_server, webhook_server, settings):
-    controller, box = smtp_server
-    box.messages.clear()
-    webhook_server.posts.clear()
-    webhook_server.fail_next = 0
-    s = settings.model_copy(update={
-        "smtp_host": "127.0.0.1", "smtp_port": controller.port, "notify_retries": 1,
-        "alert_email_to": "ops@example.com, owner@example.com",
-        "alert_webhook_url": f"http://127.0.0.1:{webhook_server.server_address[1]}/hook",
-    })
-    return s, box, webhook_server
+def mail(smtp, settings):
+    inbox, port = smtp
+    with WebhookReceiver() as hook:
+        s = settings.model_copy(update={
+            "smtp_host": "127.0.0.1", "smtp_port": port, "notify_retries": 1,
+            "alert_email_to": "ops@example.com, owner@example.com",
+            "alert_webhook_url": hook.url,
+        })
+        yield s, inbox, hook
+
+
+def subjects(inbox) -> list[str]:
+    return [str(msg["Subject"]) for _, msg in inbox.messages]
+
+
+def posts(hook) -> list[dict]:
+    return [body for _, body in hook.requests]
 
 
 def notifier(settings):
@@ -106,7 +48,7 @@ def only_rules(session, clock, *names):
     alerts.seed_default_rules(session, clock)
     for rule in alerts.list_rules(session):
         if rule["name"] not in names:
-            alerts.update_rule(session, rule["name"], clock, enabled=False)
+            alerts.update_rule(session, rule["name"], clock, actor=ADMIN, enabled=False)
     session.commit()
 
 
@@ -140,21 +82,20 @@ def test_one_breach_one_email_one_webhook_within_six_minutes_then_one_resolve(db
         clock.advance(seconds=60)
 
     assert first_email_at is not None and first_email_at - breach_at <= dt.timedelta(minutes=6)
-    subjects = [m["subject"] for m in box.messages]
-    assert subjects == ["[supportloop] FIRING: Containment below 80 %",
+    assert subjects(box) == ["[supportloop] FIRING: Containment below 80 %",
                         "[supportloop] RESOLVED: Containment below 80 %"]
-    assert box.messages[0]["to"] == ["ops@example.com", "owner@example.com"]
-    assert "containment_rate = 60.0 %" in box.messages[0]["body"]
-    assert [p["supportloop_alert"]["phase"] for p in hook.posts] == ["fire", "resolve"]
-    assert hook.posts[0]["text"].startswith(":rotating_light: *FIRING*")
-    assert hook.posts[0]["supportloop_alert"]["value"] == 0.6
+    assert box.messages[0][0] == ["ops@example.com", "owner@example.com"]
+    assert "containment_rate = 60.0 %" in box.messages[0][1].get_content()
+    assert [p["supportloop_alert"]["phase"] for p in posts(hook)] == ["fire", "resolve"]
+    assert posts(hook)[0]["text"].startswith(":rotating_light: *FIRING*")
+    assert posts(hook)[0]["supportloop_alert"]["value"] == 0.6
     with db.session() as s:
         (alert,) = s.scalars(select(Alert)).all()
-        assert alert.state == "resolved"
+        assert alert.state == AlertState.RESOLVED
         assert alert.fired_at - breach_at <= dt.timedelta(minutes=6)
         assert fixed_at <= alert.resolved_at <= fixed_at + dt.timedelta(minutes=6)
         assert set(alert.notified["fire"]) == {"email", "webhook"}
-        assert s.query(JobRun).filter_by(job="metrics", status="succeeded").count() == 24
+        assert s.query(JobRun).filter_by(job="metrics", status=JobRunStatus.SUCCEEDED).count() == 24
 
 
 def test_window_grows_until_it_holds_the_minimum_volume(session, settings):
@@ -169,7 +110,7 @@ def test_window_grows_until_it_holds_the_minimum_volume(session, settings):
     assert ev.window_minutes == 240 and ev.volume == 23
     assert ev.breached and round(ev.value, 3) == round(8 / 23, 3)
     # with fewer than 20 closed conversations in a whole day nothing is decided
-    alerts.update_rule(session, "containment_low", clock, min_volume=50)
+    alerts.update_rule(session, "containment_low", clock, actor=ADMIN, min_volume=50)
     ev = alerts.evaluate_rule(session, rule, settings, clock)
     assert ev.breached is None and ev.window_minutes == 1440 and "not enough data" in ev.text
 
@@ -187,9 +128,9 @@ def test_a_failed_webhook_is_retried_at_the_next_check_and_mail_is_not_resent(se
     settings, box, hook = mail
     clock = FixedClock(T0)
     only_rules(session, clock, "kb_refresh_failed")
-    events.record(session, "kb.refresh_failed", "Refresh failed: index write error", severity="error",
-                  clock=clock)
-    hook.fail_next = 1
+    events.record(session, "kb.refresh_failed", "Refresh failed: index write error",
+                  severity=Severity.ERROR, clock=clock)
+    hook.statuses = [500]
     first = alerts.check_alerts(session, settings, clock, notifier(settings))
     assert first["fired"] == ["kb_refresh_failed"] and first["sent"] == 1
     alert = alerts.list_alerts(session)[0]
@@ -198,7 +139,7 @@ def test_a_failed_webhook_is_retried_at_the_next_check_and_mail_is_not_resent(se
     clock.advance(minutes=5)
     second = alerts.check_alerts(session, settings, clock, notifier(settings))
     assert second["fired"] == [] and second["sent"] == 1
-    assert len(box.messages) == 1 and len(hook.posts) == 1
+    assert len(box.messages) == 1 and len(hook.requests) == 2  # the refused post, then the retry
     assert alerts.list_alerts(session)[0]["notify_error"] is None
     # the event leaves the one-day window: the alert resolves, once
     clock.advance(days=1)
@@ -206,8 +147,7 @@ def test_a_failed_webhook_is_retried_at_the_next_check_and_mail_is_not_resent(se
     assert third["resolved"] == ["kb_refresh_failed"] and third["sent"] == 2
     clock.advance(minutes=5)
     assert alerts.check_alerts(session, settings, clock, notifier(settings))["sent"] == 0
-    assert [m["subject"].split(":")[0] for m in box.messages] == ["[supportloop] FIRING",
-                                                                  "[supportloop] RESOLVED"]
+    assert [s.split(":")[0] for s in subjects(box)] == ["[supportloop] FIRING", "[supportloop] RESOLVED"]
 
 
 def test_cooldown_keeps_a_flapping_rule_quiet(session, settings):
@@ -217,7 +157,7 @@ def test_cooldown_keeps_a_flapping_rule_quiet(session, settings):
     assert alerts.check_alerts(session, settings, clock, n, job_health={"failing": ["kb_refresh"]})["fired"]
     clock.advance(minutes=5)
     assert alerts.check_alerts(session, settings, clock, n, job_health={"failing": []})["resolved"]
-    alerts.update_rule(session, "jobs_failing", clock, cooldown_minutes=30)
+    alerts.update_rule(session, "jobs_failing", clock, actor=ADMIN, cooldown_minutes=30)
     clock.advance(minutes=5)
     again = alerts.check_alerts(session, settings, clock, n, job_health={"failing": ["kb_refresh"]})
     assert again["fired"] == [] and again["cooling_down"] == ["jobs_failing"]
@@ -237,9 +177,9 @@ def test_cost_rule_uses_the_budget_setting_and_channel_rules(session, settings):
     result = alerts.check_alerts(session, tight, clock, notifier(tight))
     assert result["fired"] == ["daily_cost_high"]
     assert "$30.00" in alerts.list_alerts(session)[0]["message"]
-    alerts.create_rule(session, clock, name="sms_volume", title="SMS quiet", metric="conversations",
-                       comparison="<", threshold=1, channel="email", window_minutes=60,
-                       max_window_minutes=60)
+    alerts.create_rule(session, clock, actor=ADMIN, name="sms_volume", title="SMS quiet",
+                       metric="conversations", comparison="<", threshold=1, channel="email",
+                       window_minutes=60, max_window_minutes=60)
     assert "sms_volume" in alerts.check_alerts(session, tight, clock, notifier(tight))["fired"]
 
 
@@ -248,14 +188,25 @@ def test_rule_changes_are_validated(session):
     alerts.seed_default_rules(session, clock)
     assert alerts.seed_default_rules(session, clock) == 0  # idempotent
     with pytest.raises(NotFound):
-        alerts.update_rule(session, "nope", clock, threshold=1)
+        alerts.update_rule(session, "nope", clock, actor=ADMIN, threshold=1)
     with pytest.raises(ValidationError, match="Comparison"):
-        alerts.update_rule(session, "csat_low", clock, comparison="~")
+        alerts.update_rule(session, "csat_low", clock, actor=ADMIN, comparison="~")
     with pytest.raises(ValidationError, match="Cannot change"):
-        alerts.update_rule(session, "csat_low", clock, metric="x")
+        alerts.update_rule(session, "csat_low", clock, actor=ADMIN, metric="x")
     with pytest.raises(ValidationError, match="channel"):
-        alerts.update_rule(session, "csat_low", clock, channel="fax")
+        alerts.update_rule(session, "csat_low", clock, actor=ADMIN, channel="fax")
     with pytest.raises(ValidationError, match="Unknown metric"):
-        alerts.create_rule(session, clock, name="x", title="x", metric="happiness", comparison="<",
-                           threshold=1)
-    assert alerts.update_rule(session, "csat_low", clock, threshold=3.5)["threshold"] == 3.5
+        alerts.create_rule(session, clock, actor=ADMIN, name="x", title="x", metric="happiness",
+                           comparison="<", threshold=1)
+    assert alerts.update_rule(session, "csat_low", clock, actor=ADMIN, threshold=3.5)["threshold"] == 3.5
+
+
+def test_editing_rules_needs_the_edit_alerts_right(session):
+    clock = FixedClock(T0)
+    alerts.seed_default_rules(session, clock)
+    with pytest.raises(PermissionDenied, match="edit_alerts"):
+        alerts.update_rule(session, "csat_low", clock, actor=REVIEWER, threshold=1.0)
+    with pytest.raises(PermissionDenied, match="edit_alerts"):
+        alerts.create_rule(session, clock, actor=REVIEWER, name="x", title="x", metric="conversations",
+                           comparison="<", threshold=1)
+    assert next(r for r in alerts.list_rules(session) if r["name"] == "csat_low")["threshold"] == 4.0

@@ -1,15 +1,20 @@
+"""The task registry, schedules and runs (core.ops.tasks, core.ops.schedules)."""
+
 import datetime as dt
-import sys
 from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
 from core.ops import jobruns, tasks
-from core.ops.tasks import Daily, Every, Quarterly, Task, TaskContext, Weekly, zone
+from core.ops.schedules import Daily, Every, Quarterly, Weekly, zone
+from core.ops.tasks import Task, TaskContext
 from core.platform.clock import FixedClock
-from core.platform.errors import NotFound, ValidationError
+from core.platform.config import Settings
+from core.platform.errors import NotFound, PermissionDenied, ValidationError
 from core.platform.models import Event, JobRun
+from core.platform.statuses import JobRunStatus, JobTrigger
+from tests.factories import ADMIN, VIEWER
 
 UTC = zone("UTC")
 MONDAY = dt.datetime(2026, 3, 16, 0, 0)  # Monday 00:00 UTC
@@ -45,8 +50,6 @@ def simulate(task_list, start, end, step, tz, last=None, anchors=None):
 
 
 def test_a_week_of_schedule_decisions(tmp_path):
-    from core.platform.config import Settings
-
     settings = Settings(_env_file=None, data_dir=tmp_path)
     runs = simulate(standard_tasks(settings), MONDAY, MONDAY + dt.timedelta(days=7),
                     dt.timedelta(minutes=1), UTC)
@@ -99,8 +102,6 @@ def test_a_job_that_never_ran_waits_for_its_time():
 
 
 def test_schedule_settings_are_validated(tmp_path):
-    from core.platform.config import Settings
-
     with pytest.raises(ValidationError, match="time zone"):
         tasks.default_registry(Settings(_env_file=None, timezone="Mars/Olympus"))
     with pytest.raises(ValidationError, match="HH:MM"):
@@ -109,29 +110,22 @@ def test_schedule_settings_are_validated(tmp_path):
         tasks.default_registry(Settings(_env_file=None, kb_refresh_weekday="caturday"))
 
 
-def test_registry_holds_the_tasks_whose_code_exists(settings):
-    names = [t.name for t in tasks.default_registry(settings)]
-    assert names[0] == "metrics"
-    import importlib.util
-
-    for name, module, fn in (("retention_purge", "core.conversations.retention", "purge_raw"),
-                             ("stale_check", "core.knowledge.chunks", "flag_stale_chunks"),
-                             ("kb_refresh", "core.knowledge.chunks", "weekly_refresh")):
-        exists = importlib.util.find_spec(module) is not None and hasattr(
-            importlib.import_module(module), fn)
-        assert (name in names) == exists
+def test_the_registry_names_and_schedules(settings):
+    listed = {t.name: t.schedule.describe() for t in tasks.default_registry(settings)}
+    assert listed == {
+        "metrics": "every 5 min",
+        "retention_purge": "daily at 03:00",
+        "stale_check": f"daily at {settings.stale_check_time}",
+        "kb_refresh": "weekly on Sunday at 02:00",
+        "gaps_refresh": f"daily at {settings.gaps_time}",
+        "review_refresh": f"every {settings.review_refresh_minutes} min",
+        "delivery_retry": Every(settings.delivery_poll_seconds).describe(),
+        "experiments_check": f"daily at {settings.experiment_check_time}",
+        "finetune_poll": Every(settings.finetune_poll_seconds).describe(),
+        "dataset_build": f"quarterly (1 Jan/Apr/Jul/Oct) at {settings.dataset_build_time}",
+    }
     with pytest.raises(NotFound, match="metrics"):
         tasks.get_task(tasks.default_registry(settings), "nope")
-
-
-def test_resolve_skips_missing_modules_but_not_broken_ones(tmp_path, monkeypatch):
-    assert tasks._resolve("core.no_such_module:run") is None
-    assert tasks._resolve("core.ops.metrics:no_such_function") is None
-    (tmp_path / "broken_task_module.py").write_text("import no_such_dependency_xyz\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ModuleNotFoundError):
-        tasks._resolve("broken_task_module:run")
-    sys.modules.pop("broken_task_module", None)
 
 
 # --- with the database --------------------------------------------------------------------
@@ -200,8 +194,21 @@ def test_a_locked_job_is_skipped_and_a_done_one_is_not_rerun(db, settings):
     # a second runner that saw it due before the first one finished does not run it again
     assert tasks.run_task(ctx, task, "someone-else").status == "not_due"
     # by hand it runs whether due or not
-    assert tasks.run_task(ctx, task, "me", trigger="manual", require_due=False).status == "succeeded"
+    assert tasks.run_now(ctx, task, "me", actor=ADMIN).status == JobRunStatus.SUCCEEDED
     assert calls["run"] == 2
+    with db.session() as s:
+        assert jobruns.recent_runs(s, "metrics", limit=1)[0]["trigger"] == JobTrigger.MANUAL
+
+
+def test_running_a_task_by_hand_needs_the_run_jobs_right(db, settings):
+    seen = []
+    task = Task("metrics", lambda c: seen.append(c.actor) or {}, Every(300))
+    ctx = make_ctx(db, settings, FixedClock(MONDAY), [task])
+    with pytest.raises(PermissionDenied, match="run_jobs"):
+        tasks.run_now(ctx, task, "me", actor=VIEWER)
+    assert seen == []
+    tasks.run_now(ctx, task, "me", actor=ADMIN)
+    assert seen == [ADMIN]  # the task acts as who ran it
 
 
 def test_sqlite_lease_expires(db, settings):

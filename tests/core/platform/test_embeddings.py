@@ -6,13 +6,13 @@ import pytest
 from core.platform.config import Settings
 from core.platform.embeddings import (
     MINILM_MODEL_ID,
-    Embedder,
     HashingEmbedder,
     MiniLMEmbedder,
     get_embedder,
     normalise,
 )
 from core.platform.errors import ValidationError
+from core.platform.services import Embedder
 
 
 def test_hashing_embedder_is_deterministic_and_normalised():

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from core.platform.config import Settings
 from core.platform.errors import ProviderError, ValidationError
 from core.platform.notify import Notifier, validate_address
+from tests.factories.servers import WebhookReceiver as _Receiver
 from tests.smtp import Inbox as _Inbox
 from tests.smtp import free_port as _free_port
 
@@ -204,39 +202,6 @@ def test_starttls_with_login(tmp_path):
 
 
 # --- webhooks ----------------------------------------------------------------------------
-class _Receiver:
-    """A real HTTP server in a thread that answers the queued statuses (then 200)."""
-
-    def __init__(self, statuses: list[int] | None = None):
-        self.statuses = list(statuses or [])
-        self.requests: list[tuple[dict, dict]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server hook name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), json.loads(body)))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"nope" if status >= 400 else b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_webhook_posts_json(tmp_path):
     with _Receiver() as r:
         status = Notifier(_settings(tmp_path)).send_webhook(

@@ -1,3 +1,5 @@
+"""core.review.delivery: replies sent through their channel, retried, given up; held drafts wait."""
+
 import datetime as dt
 
 import pytest
@@ -6,8 +8,9 @@ from core.platform.clock import FixedClock
 from core.platform.errors import ValidationError
 from core.platform.notify import Notifier
 from core.review import delivery
-from tests.core.feedback.test_votes import T0, make_answer
-from tests.core.platform.test_notify import _Receiver
+from tests.factories import ANSWERED_AT as T0
+from tests.factories import make_answer
+from tests.factories.servers import WebhookReceiver as _Receiver
 
 
 def _settings(settings, **kw):

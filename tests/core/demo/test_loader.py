@@ -1,32 +1,25 @@
-"""Demo data: the KB and eval files, the generator, and the small demo stored (once per backend)."""
+"""core.demo.loader: the small demo stored once per backend, with the learning-loop warm-up
+(core.demo.warmup) run over it, and `supportloop demo`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import uuid
-from collections import Counter
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 
-from core.demo.business import (
-    DAYS,
-    SIZES,
-    demo_eval_questions,
-    demo_kb_entries,
-    generate_conversations,
-    load_demo,
-)
+from cli import main
+from core.demo.business import SIZES
+from core.demo.loader import load_demo
 from core.knowledge.versions import active_version
 from core.platform.clock import FixedClock
 from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, session_factory, session_scope, upgrade
 from core.platform.embeddings import HashingEmbedder
-from core.platform.errors import ValidationError
 from core.platform.models import (
-    CHANNELS,
     AlertRule,
     Chunk,
     Conversation,
@@ -38,7 +31,10 @@ from core.platform.models import (
     MetricDay,
     ReviewItem,
 )
-from tests.conftest import PG_ADMIN_URL, _unavailable
+from core.platform.pii import get_scrubber
+from core.platform.statuses import Channel
+from tests.factories.database import PG_ADMIN_URL
+from tests.factories.database import postgres_unavailable as _unavailable
 
 NOW = dt.datetime(2025, 6, 15, 18, 30)
 SEED = 11
@@ -49,8 +45,6 @@ CARD_RE = re.compile(r"\b\d{4} \d{4} \d{4} \d{4}\b")
 
 @pytest.fixture(scope="session")
 def scrubber():
-    from core.platform.pii import get_scrubber
-
     return get_scrubber(Settings(_env_file=None))
 
 
@@ -94,85 +88,6 @@ def demo_db(request, tmp_path_factory, scrubber):
         admin.dispose()
 
 
-# --- data files --------------------------------------------------------------------------
-def test_kb_file():
-    kb = demo_kb_entries()
-    assert len(kb) >= 60
-    ids = [e["external_id"] for e in kb]
-    assert len(set(ids)) == len(ids)
-    assert {e["category"] for e in kb} == {"pricing", "menu", "travel", "booking", "policy", "logistics",
-                                           "dietary"}
-    for e in kb:
-        assert set(e) == {"external_id", "title", "text", "category"}
-        assert e["title"].strip() and e["text"].strip()
-        sentences = re.findall(r"[.!?](?:\s|$)", e["text"])
-        assert 1 <= len(sentences) <= 4, e["external_id"]
-    # one price list: the adult and kid prices and the minimum are quoted the same everywhere
-    by_id = {e["external_id"]: e["text"] for e in kb}
-    assert "$60 per adult" in by_id["kb-price-adult"] and "$30" in by_id["kb-price-kids"]
-    assert "$600" in by_id["kb-party-minimum"] and "10 adults at $60" in by_id["kb-party-minimum"]
-
-
-def test_eval_questions_point_at_kb_entries():
-    kb = {e["external_id"]: e for e in demo_kb_entries()}
-    questions = demo_eval_questions()
-    assert len(questions) >= 80
-    assert len({q["question"] for q in questions}) == len(questions)
-    for q in questions:
-        assert q["expected_external_id"] in kb, q
-        assert q["question"].strip().lower() != kb[q["expected_external_id"]]["title"].lower()
-    assert len({q["expected_external_id"] for q in questions}) >= 60
-
-
-# --- generator -----------------------------------------------------------------------------
-def test_generator_is_deterministic_and_seeded():
-    a = generate_conversations("small", SEED, NOW)
-    assert a == generate_conversations("small", SEED, NOW)
-    assert a != generate_conversations("small", SEED + 1, NOW)
-    assert len(a) == SIZES["small"]
-
-
-def test_generated_conversations_are_realistic():
-    convs = generate_conversations("full", SEED, NOW)
-    assert len(convs) >= 5000
-    assert {c.channel for c in convs} == set(CHANNELS)
-    start = NOW - dt.timedelta(days=DAYS)
-    for c in convs:
-        assert 2 <= len(c.messages) <= 8
-        assert c.messages[0].role == "user"
-        times = [m.created_at for m in c.messages]
-        assert start <= c.created_at <= times[0] and times == sorted(times) and times[-1] <= NOW
-        if c.status == "escalated":
-            assert c.escalated_at and c.closed_at is None and c.assigned_agent and c.escalation_reason
-        if c.escalated_at:
-            assert any(m.role == "agent" for m in c.messages)
-        if c.outcome.booking_converted:
-            assert c.outcome.booking_value_usd >= 600
-    n = len(convs)
-    assert 0.12 <= sum(c.outcome.booking_converted for c in convs) / n <= 0.20
-    assert 0.08 <= sum(1 for c in convs if c.escalated_at) / n <= 0.25
-    assert sum(c.status == "closed" for c in convs) / n > 0.9
-    csat = Counter(c.outcome.csat for c in convs if c.outcome.csat)
-    assert csat[5] + csat[4] > 3 * (csat[1] + csat[2] + csat[3]) > 0
-    # weekends busier than mid-week, evenings (Pacific) busier than mornings, growth over time
-    local = [c.created_at - dt.timedelta(hours=7) for c in convs]
-    by_day = Counter(t.weekday() for t in local)
-    assert by_day[5] + by_day[6] > by_day[1] + by_day[2]
-    hours = Counter(t.hour for t in local)
-    assert sum(hours[h] for h in range(18, 22)) > 2 * sum(hours[h] for h in range(6, 10))
-    first_month = sum(1 for c in convs if c.created_at < start + dt.timedelta(days=30))
-    last_month = sum(1 for c in convs if c.created_at >= NOW - dt.timedelta(days=30))
-    assert last_month > 1.3 * first_month
-    # assistant messages carry model metadata and cost
-    ai = [m for c in convs for m in c.messages if m.role == "assistant"]
-    assert all(m.model_used and m.cost_usd > 0 and 0 <= m.confidence <= 1 and m.tokens_in for m in ai)
-
-
-def test_unknown_size():
-    with pytest.raises(ValidationError, match="small, full"):
-        generate_conversations("huge", 1, NOW)
-
-
 # --- stored demo -----------------------------------------------------------------------------
 def test_demo_counts(demo_db):
     report = demo_db["report"]
@@ -182,7 +97,7 @@ def test_demo_counts(demo_db):
             select(Conversation.channel, func.count()).group_by(Conversation.channel)
         ).all())
         assert per_channel == report.by_channel
-        assert set(per_channel) == set(CHANNELS)
+        assert set(per_channel) == set(Channel)
         assert s.scalar(select(func.count()).select_from(Message)) == report.messages
         escalated = s.scalar(select(func.count()).where(Conversation.escalated_at.is_not(None)))
         assert escalated == report.escalated > 0
@@ -288,8 +203,6 @@ def cli_env(monkeypatch, tmp_path):
 
 
 def test_cli_if_empty_leaves_a_database_with_conversations_alone(demo_db, cli_env):
-    from cli import main
-
     cli_env(demo_db["url"])
     result = CliRunner().invoke(main, ["demo", "--size", "small", "--if-empty", "--seed", "99"])
     assert result.exit_code == 0, result.output
@@ -299,8 +212,6 @@ def test_cli_if_empty_leaves_a_database_with_conversations_alone(demo_db, cli_en
 
 
 def test_cli_loads_an_empty_database(cli_env, tmp_path, scrubber):
-    from cli import main
-
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     upgrade(url)
     cli_env(url)
@@ -314,8 +225,6 @@ def test_cli_loads_an_empty_database(cli_env, tmp_path, scrubber):
 
 
 def test_cli_refuses_an_unmigrated_database(cli_env, tmp_path):
-    from cli import main
-
     cli_env(f"sqlite:///{tmp_path / 'new.db'}")
     result = CliRunner().invoke(main, ["demo", "--size", "small"])
     assert result.exit_code == 1 and "supportloop db upgrade" in result.output

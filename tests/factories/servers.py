@@ -1,6 +1,10 @@
-"""A fake OpenAI fine-tuning API at the wire: a local HTTP server (thread) speaking the
-documented endpoints the provider uses, walking each job through validating_files, queued,
-running and then succeeded or failed, one step per status request."""
+"""Real local peers in threads for tests that talk to the network: a fake OpenAI fine-tuning
+API, a webhook receiver, and uvicorn serving an app.
+
+``FakeOpenAI`` speaks the documented endpoints the fine-tune provider uses, walking each job
+through validating_files, queued, running and then succeeded or failed, one step per status
+request.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,13 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import uvicorn
+
+from tests.smtp import free_port
 
 SUCCESS = ["validating_files", "queued", "running", "running", "succeeded"]
 FAILURE = ["validating_files", "queued", "running", "failed"]
@@ -193,3 +203,56 @@ class FakeOpenAI:
                     return self._send(200, fake._job_json(job))
 
         return Handler
+
+
+class WebhookReceiver:
+    """A real HTTP server in a thread that answers the queued statuses (then 200); a context
+    manager, with ``url`` to post to and ``requests`` (headers, JSON body) received."""
+
+    def __init__(self, statuses: list[int] | None = None):
+        self.statuses = list(statuses or [])
+        self.requests: list[tuple[dict, dict]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server hook name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), json.loads(body)))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"nope" if status >= 400 else b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:  # noqa: ANN001 - any ASGI app
+    """Run ``app`` with uvicorn on a free loopback port; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,19 +1,24 @@
-"""A small knowledge base for the knowledge-base tests (issue 4), with evaluation questions
-worded so the deterministic hashing embedder retrieves the right chunk."""
+"""A small knowledge base (ten chunks of a catering business) with evaluation questions worded
+so the deterministic hashing embedder retrieves the right chunk, and builders around it."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from core.knowledge.chunks import import_chunks
 from core.knowledge.evaluation import import_questions
-from core.platform.clock import FixedClock
-from core.platform.embeddings import HashingEmbedder
+from core.knowledge.versions import activate_version, build_version
+from core.platform.clock import Clock, FixedClock
+from core.platform.config import Settings
+from core.platform.embeddings import Embedder, HashingEmbedder
 from core.platform.models import Conversation, Message
+from core.platform.statuses import Channel, MessageRole
+from tests.factories import ADMIN
 
-T0 = dt.datetime(2026, 3, 1, 12, 0)
+T0 = dt.datetime(2026, 3, 1, 12, 0)  # when seed() writes the knowledge base
 
 CHUNKS = [
     {
@@ -93,28 +98,35 @@ EVAL = [
 
 
 def hashing() -> HashingEmbedder:
+    """The deterministic embedder the evaluation questions are worded for."""
     return HashingEmbedder(dim=512)
 
 
-def kb_settings(settings):
+def kb_settings(settings: Settings) -> Settings:
     """Confidence calibration that suits the hashing embedder's scores."""
     return settings.model_copy(
         update={"kb_score_floor": 0.05, "kb_score_ceiling": 0.4, "kb_escalation_threshold": 0.2}
     )
 
 
-def seed(session, *, chunks=CHUNKS, questions=EVAL, clock=None) -> FixedClock:
+def seed(
+    session: Session, *, chunks: list[dict] = CHUNKS, questions: list[dict] = EVAL, clock: Clock | None = None
+) -> Clock:
+    """Import ``chunks`` and evaluation ``questions`` (as ADMIN, at ``T0``); returns the clock used."""
     clock = clock or FixedClock(T0)
-    import_chunks(session, chunks, actor="test", clock=clock)
+    import_chunks(session, chunks, actor=ADMIN, clock=clock)
     if questions:
-        import_questions(session, questions, source="demo", clock=clock)
+        import_questions(session, questions, actor=ADMIN, source="demo", clock=clock)
     session.flush()
     return clock
 
 
-def conversation(session, text: str = "hello") -> Conversation:
-    conv = Conversation(channel="web", external_user_id="u-1", created_at=T0)
-    conv.messages.append(Message(role="user", raw_content=text, redacted_content=text, created_at=T0))
+def conversation(session: Session, text: str = "hello") -> Conversation:
+    """A web conversation with one customer message ``text`` (flushed)."""
+    conv = Conversation(channel=Channel.WEB, external_user_id="u-1", created_at=T0)
+    conv.messages.append(
+        Message(role=MessageRole.USER, raw_content=text, redacted_content=text, created_at=T0)
+    )
     session.add(conv)
     session.flush()
     return conv
@@ -123,7 +135,7 @@ def conversation(session, text: str = "hello") -> Conversation:
 class FailingEmbedder:
     """Wraps an embedder and raises on the n-th encode call (a build that dies midway)."""
 
-    def __init__(self, inner, fail_on_call: int = 1):
+    def __init__(self, inner: Embedder, fail_on_call: int = 1):
         self.inner, self.model_id, self.dim = inner, inner.model_id, inner.dim
         self.calls, self.fail_on_call = 0, fail_on_call
 
@@ -132,3 +144,15 @@ class FailingEmbedder:
         if self.calls >= self.fail_on_call:
             raise RuntimeError("embedding worker died")
         return self.inner.encode(texts)
+
+
+def make_kb(session: Session, settings: Settings) -> Settings:
+    """Seed the small KB, build and activate a version with the hashing embedder (committed);
+    returns the calibrated settings (``kb_settings``)."""
+    st = kb_settings(settings)
+    st.ensure_dirs()
+    seed(session)
+    version = build_version(session, hashing(), st, built_by="test")
+    activate_version(session, version.id, st, actor=ADMIN, force=True)
+    session.commit()
+    return st

@@ -1,0 +1,180 @@
+"""The learning-loop warm-up over the demo: what the running system would have made of the
+demo conversations, so every dashboard page has something to show.
+
+``run_learning_loop`` loads the demo KB (``core.demo.knowledge``), links the demo answers to the
+chunks they quote, enriches the messages, adds customer votes (through ``core.learning.loop``,
+like real votes), holds a few risky drafts, fills the review queue and the knowledge gaps,
+seeds the default alert rules and rolls the metrics up. The demo acts as ``SYSTEM``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from collections.abc import Callable
+
+from sqlalchemy import exists, func, insert, select
+from sqlalchemy.orm import Session
+
+from core.demo.knowledge import load_demo_knowledge
+from core.enrichment import enrich, gaps
+from core.knowledge import scoring
+from core.learning.loop import record_vote
+from core.ops import alerts
+from core.ops.rollup import rollup
+from core.platform.actors import SYSTEM
+from core.platform.clock import Clock, FixedClock, SystemClock
+from core.platform.config import Settings
+from core.platform.embeddings import Embedder
+from core.platform.models import (
+    Chunk,
+    Conversation,
+    ConversationOutcome,
+    Delivery,
+    Feedback,
+    Message,
+    MessageChunk,
+)
+from core.platform.statuses import (
+    Channel,
+    ChunkStatus,
+    DeliveryStatus,
+    FeedbackSource,
+    MessageRole,
+    Vote,
+)
+from core.review import delivery, policy
+from core.review import queue as review
+
+
+def run_learning_loop(
+    session: Session,
+    settings: Settings,
+    embedder: Embedder,
+    clock: Clock | None = None,
+    *,
+    seed: int = 7,
+    on_stage: Callable[[str], None] | None = None,
+) -> dict:
+    """What the running system would have made of the demo conversations, so every dashboard
+    page has something to show: the demo KB (built, evaluated, activated), the assistant answers
+    linked to the chunks they quote (with the chunks' uses, bookings and CSAT), enrichment
+    (intents, flags, tone scores), customer votes, a few held drafts, the review queue, the
+    knowledge gaps, the default alert rules and the metrics roll-up. Idempotent. Returns counts.
+    """
+    clock = clock or SystemClock()
+    stage = on_stage or (lambda _name: None)
+    out: dict = {}
+    stage("knowledge base")
+    kb = load_demo_knowledge(session, embedder, settings, clock, actor=SYSTEM)
+    out["kb_version"] = kb.active_version_id
+    out["answers_linked"] = _link_answers(session, settings, clock)
+    stage("enrichment")
+    enricher = enrich.get_enricher(settings, embedder)
+    rep = enrich.backfill(session, enricher, only_missing=True, clock=clock)
+    out["enriched"], out["flagged"] = rep.messages, rep.flagged
+    stage("votes and held drafts")
+    out["votes"] = _votes(session, settings, random.Random(seed), clock)
+    out["held_drafts"] = _held_drafts(session, settings, clock)
+    stage("review queue and knowledge gaps")
+    out["review_reasons"] = review.refresh_queue(session, settings, clock, actor=SYSTEM)
+    out["gaps"] = gaps.refresh_gaps(session, embedder, settings, clock, actor=SYSTEM).gaps
+    stage("alert rules and metrics")
+    alerts.seed_default_rules(session, clock)
+    rollup(session, clock, full=True)
+    session.flush()
+    return out
+
+
+def _link_answers(session: Session, settings: Settings, clock: Clock) -> int:
+    """Record which active chunk each demo answer quotes (``message_chunk``, used), count those
+    uses on the chunks (as ``core.answering.responder.record_answer`` does for a live answer),
+    and credit the chunks with the bookings and the CSAT of their conversations through
+    ``core.knowledge.scoring.record_conversation_feedback`` (once per chunk and conversation)."""
+    active = select(Chunk.id, Chunk.text).where(Chunk.status == ChunkStatus.ACTIVE)
+    chunks = sorted(session.execute(active).all(), key=lambda c: -len(c.text))
+    rows = session.execute(
+        select(Message.id, Message.conversation_id, Message.raw_content, Message.redacted_content,
+               ConversationOutcome.booking_converted, ConversationOutcome.csat)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(ConversationOutcome, ConversationOutcome.conversation_id == Conversation.id)
+        .where(Message.role == MessageRole.ASSISTANT, Conversation.external_id.like("demo-%"),
+               ~exists().where(MessageChunk.message_id == Message.id))
+        .order_by(Message.id)
+    ).all()
+    links, uses = [], Counter()
+    outcomes: dict[int, tuple[bool, int | None]] = {}  # conversation -> (booked, csat)
+    for mid, conv_id, raw, redacted, booked, csat in rows:
+        text = raw or redacted or ""
+        cid = next((c.id for c in chunks if c.text in text), None)
+        if cid is None:
+            continue
+        links.append({"message_id": mid, "chunk_id": cid, "rank": 1, "score": 1.0, "used": True})
+        uses[cid] += 1
+        if booked or csat:
+            outcomes[conv_id] = (bool(booked), csat or None)
+    if links:
+        session.execute(insert(MessageChunk.__table__), links)
+        for chunk in session.scalars(select(Chunk).where(Chunk.id.in_(list(uses)))):
+            chunk.times_retrieved = (chunk.times_retrieved or 0) + uses[chunk.id]
+            chunk.times_used_in_response = (chunk.times_used_in_response or 0) + uses[chunk.id]
+        session.flush()
+        for conv_id, (booked, csat) in sorted(outcomes.items()):
+            scoring.record_conversation_feedback(session, conv_id, csat, booked, settings=settings,
+                                                 clock=clock)
+        scoring.rescore(session, list(uses), settings)
+    return len(links)
+
+
+def _votes(session: Session, settings: Settings, rng: random.Random, clock: Clock) -> int:
+    """Customer thumbs on demo answers, a few minutes after each answer: down on the answers of
+    complaints and low-CSAT conversations (a handful), up on a few percent of the others."""
+    if session.scalar(select(Feedback.id).limit(1)) is not None:
+        return 0  # voted already
+    rows = session.execute(
+        select(Message.id, Message.created_at, Conversation.external_user_id, Conversation.channel,
+               Conversation.escalation_reason, ConversationOutcome.csat)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(ConversationOutcome, ConversationOutcome.conversation_id == Conversation.id)
+        .where(Message.role == MessageRole.ASSISTANT, Conversation.external_id.like("demo-%"))
+        .order_by(Message.id)
+    ).all()
+    now = clock.now()
+    source = {Channel.EMAIL: FeedbackSource.EMAIL, Channel.WEB: FeedbackSource.WIDGET}
+    n = 0
+    for mid, at, user, channel, reason, csat in rows:
+        unhappy = reason == "complaint" or (csat is not None and csat <= 2)
+        if unhappy and rng.random() < 0.5:
+            vote = Vote.DOWN
+        elif not unhappy and rng.random() < 0.04:
+            vote = Vote.UP
+        else:
+            continue
+        when = min(now, at + dt.timedelta(minutes=rng.uniform(1, 90)))
+        record_vote(session, mid, vote, user, source=source.get(channel, FeedbackSource.API),
+                    settings=settings, clock=FixedClock(when))
+        n += 1
+    return n
+
+
+def _held_drafts(session: Session, settings: Settings, clock: Clock, limit: int = 5) -> int:
+    """The newest risky drafts (low confidence, a risky intent, flagged) held for pre-send
+    approval through ``core.review.delivery``, as the chat API would have held them."""
+    is_held = Delivery.status == DeliveryStatus.HELD
+    held = session.scalar(select(func.count()).select_from(Delivery).where(is_held)) or 0
+    q = (
+        select(Message, Conversation.intent)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.role == MessageRole.ASSISTANT, Conversation.external_id.like("demo-%"))
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(2000)
+    )
+    for msg, intent in session.execute(q):
+        if held >= limit:
+            break
+        if policy.risk_reasons(settings, msg.confidence, intent) or enrich.hold_reasons(msg):
+            if delivery.delivery_for(session, msg.id) is None:
+                queued = delivery.queue_reply(session, msg.id, settings, clock=clock)
+                held += queued.status == DeliveryStatus.HELD
+    return held

@@ -1,0 +1,392 @@
+"""The pattern recognizers of the PII scrubber: plain functions over a text.
+
+Each ``find_*`` function returns ``(start, end, score)`` spans of one entity type (scores 0-1,
+higher when a cue such as "call", "card" or "DOB" precedes the match); ``core.platform.pii``
+wraps them as Presidio recognizers next to spaCy's NER and Presidio's own e-mail, IBAN and IP
+recognizers:
+
+- ``find_phones``: US and international phone numbers (PHONE_NUMBER)
+- ``find_cards``: Luhn-valid payment card numbers (CREDIT_CARD)
+- ``find_ssns``: US social security numbers (US_SSN)
+- ``find_ibans``: IBANs in any letter case (IBAN_CODE)
+- ``find_addresses``: US street addresses, routes and PO boxes (STREET_ADDRESS)
+- ``find_dobs``: dates right after a birth cue (DATE_OF_BIRTH)
+- ``find_context_names``: names introduced by context (PERSON)
+
+``DOMAIN_WORDS`` and ``NAME_STOP_WORDS`` are the words never taken for part of a name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# --- vocabulary ---------------------------------------------------------------------------------
+_STATE_ABBR = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV "
+               "NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY").split()
+_STATE_NAMES = ["Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
+                "Delaware", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas",
+                "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota",
+                "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada", "New Hampshire", "New Jersey",
+                "New Mexico", "New York", "North Carolina", "North Dakota", "Ohio", "Oklahoma", "Oregon",
+                "Pennsylvania", "Rhode Island", "South Carolina", "South Dakota", "Tennessee", "Texas",
+                "Utah", "Vermont", "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming"]
+# USPS street suffixes (common subset).
+_SUFFIXES = ("Street|St|Avenue|Ave|Av|Road|Rd|Drive|Dr|Lane|Ln|Boulevard|Blvd|Court|Ct|Way|Place|Pl|"
+             "Parkway|Pkwy|Circle|Cir|Terrace|Ter|Trail|Trl|Highway|Hwy|Loop|Square|Sq|Plaza|Plz|"
+             "Crossing|Xing|Cove|Cv|Path|Pike|Run|Row|Alley|Aly|Bend|Point|Pt|Ridge|Hollow|Walk|"
+             "Commons|Creek|Heights|Hts|Grove|Glen|Manor|Mews|Expressway|Expy|Freeway|Fwy|Crescent|"
+             "Cres|Close|Landing|Lndg|Pass|Vista|Green|Gardens|Estates|Meadows")
+# Words that are never part of a name or a street name here: menu, business and support words.
+DOMAIN_WORDS = set("""
+hibachi chef chefs filet mignon yakisoba teriyaki tempura lo mein gyoza edamame miso tofu
+salmon shrimp steak chicken lobster scallops scallop rice noodles noodle sauce yum sushi strip ny
+vegetable vegetables veggie dessert sake grill propane catering caterer party parties booking
+bookings deposit invoice quote menu guests guest people adults adult kids kid children toddlers
+miles mile mi minutes minute hours hour dollars dollar plate plates head person per price total
+tax tip gratuity order ref reference visa amex mastercard discover card cc cvv exp ssn dob iban ip
+email e-mail phone cell mobile text number address zip agent caller home inquiry question team
+folks everyone everybody all guys friends there sir madam ma'am again support hr payroll wifi
+saturday sunday monday tuesday wednesday thursday friday weekend tomorrow today tonight
+january february march april may june july august september october november december
+jan feb mar apr jul aug sep sept oct nov dec eve new year years christmas thanksgiving
+yes yeah yep no nope ok okay sure great thanks thank thx ty hi hello hey dear regards best
+cheers sincerely warm kind love xo xoxo lol omg pls please sorry wow cool awesome perfect
+looking interested wondering trying hoping planning calling texting writing reaching checking
+going getting having following regarding asking just still also really super very so excited
+available free ready back here good fine glad happy new interested confused curious not
+""".split())
+NAME_STOP_WORDS = DOMAIN_WORDS | set("""
+a an the and or but if of for to from in on at by with about as into like through after over
+between out against during without before under around among i me my we us our you your he him
+his she her it its they them their this that these those is am are was were be been being have
+has had do does did will would shall should can could may might must what which who whom whose
+where when why how any both each few more most other some such only own same than too very s t
+one two three four five six seven eight nine ten hundred thousand
+""".split())
+
+_SIGNOFF = (r"(?:thanks(?: so much| again| in advance)?|thank you(?: so much)?|thx|ty|tysm|cheers|"
+            r"regards|best regards|kind regards|warm regards|warmest regards|many thanks|sincerely|"
+            r"yours truly|best wishes|best|all the best|respectfully|ta|love|xo|xoxo|talk soon|"
+            r"take care|blessings)")
+_NAME_WORD = r"[^\W\d_][^\W\d_'’.-]*(?:['’-][^\W\d_]+)*\.?"
+_NAME = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}"
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+# --- pattern recognizers --------------------------------------------------------------------
+_SEP = r"[ \t.\-/]"
+_US_PHONE = re.compile(
+    rf"(?<![\w+#$])(?:(?:\+|00)?1{_SEP}{{0,2}})?(?:\(\s*\d{{3}}\s*\)|\d{{3}})(?:{_SEP}{{0,3}}|\s*-\s*)\d{{3}}"
+    rf"(?:{_SEP}{{0,3}}|\s*-\s*)\d{{4}}(?![\w/])"
+    r"(?P<ext>\s*(?:,\s*)?(?:ext\.?|extension|x|#)\s*\d{1,6}\b)?",
+    re.IGNORECASE,
+)
+_INTL_PHONE = re.compile(
+    r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?(?:\d{1,5}[ .\-]?){1,5}\d{2,5}(?![\w/])"
+    r"(?P<ext>\s*(?:ext\.?|extension|x)\s*\d{1,6}\b)?",
+    re.IGNORECASE,
+)
+_PHONE_CUES = re.compile(r"(call|text|phone|cell|mobile|number|reach|tel|contact|whatsapp|sms|fax|"
+                         r"ring|dial|#:?)\W*(?:\w+\W+){0,4}$", re.IGNORECASE)
+_NOT_PHONE_CUES = re.compile(r"(order|ref|reference|booking|confirmation|invoice|receipt|account|acct|"
+                             r"tracking|po|id|ticket)\W*(?:no\.?|number|#)?\W*$", re.IGNORECASE)
+
+
+def find_phones(text: str) -> list[tuple[int, int, float]]:
+    """Phone numbers: US formats (dots, dashes, spaces, parentheses, +1, extensions) and
+    international numbers written with a + or 00 country code."""
+    out = []
+    for rx in (_US_PHONE, _INTL_PHONE):
+        for m in rx.finditer(text):
+            s, e = m.span()
+            digits = re.sub(r"\D", "", m.group(0)[: (m.start("ext") - s) if m.group("ext") else None])
+            if not 7 <= len(digits) <= 15:
+                continue
+            before = text[max(0, s - 40):s]
+            if _NOT_PHONE_CUES.search(before):
+                out.append((s, e, 0.35))
+                continue
+            raw = m.group(0)
+            intl = raw.lstrip().startswith(("+", "00"))
+            has_sep = bool(re.search(r"[ .\-()/]", raw.strip()))
+            if rx is _US_PHONE and not intl:
+                area = digits[-10] if len(digits) >= 10 else "0"
+                score = 0.85 if has_sep else 0.6
+                if area in "01":
+                    score -= 0.2
+            else:
+                if raw.lstrip().startswith("00"):
+                    digits = digits[2:]
+                    score = 0.6 if len(digits) >= 9 else 0.0
+                else:
+                    score = 0.85 if len(digits) >= 9 else 0.5
+                if not score:
+                    continue
+            if _PHONE_CUES.search(before):
+                score = min(1.0, score + 0.1)
+            out.append((s, e, score))
+    return out
+
+
+_CARD = re.compile(r"(?<![\d\w])(?:\d[ \-]?){12,18}\d(?![\d\w])")
+_CARD_CUES = re.compile(r"(card|visa|master ?card|amex|american express|discover|cc|credit|debit|"
+                        r"ending)\W*(?:\w+\W+){0,5}$", re.IGNORECASE)
+
+
+def find_cards(text: str) -> list[tuple[int, int, float]]:
+    """Payment card numbers of 13-19 digits (spaces or dashes allowed) passing the Luhn check."""
+    out = []
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if not 13 <= len(digits) <= 19:
+            continue
+        if _luhn_ok(digits) and digits[0] in "23456":
+            out.append((m.start(), m.end(), 0.95))
+        elif _CARD_CUES.search(text[max(0, m.start() - 50):m.start()]):
+            out.append((m.start(), m.end(), 0.6 if _luhn_ok(digits) else 0.45))
+    return out
+
+
+_SSN = re.compile(
+    r"(?<![\w\-.])(?!000|666|9\d\d)(\d{3})([ \-.])(?!00)(\d{2})\2(?!0000)(\d{4})(?![\w\-]|\.\d)"
+)
+_SSN_PLAIN = re.compile(r"(?<![\w\-])(?!000|666|9\d\d)\d{9}(?![\w\-])")
+_SSN_CUES = re.compile(r"(ssn|social security|social|ss#|ss #|tax id|tin)\W*(?:\w+\W+){0,4}$", re.IGNORECASE)
+
+
+def find_ssns(text: str) -> list[tuple[int, int, float]]:
+    """US social security numbers: 3-2-4 digits with one consistent separator; 9 digits in a row
+    only after an SSN cue."""
+    out = []
+    for m in _SSN.finditer(text):
+        cue = _SSN_CUES.search(text[max(0, m.start() - 40):m.start()])
+        out.append((m.start(), m.end(), 0.95 if cue else 0.85 if m.group(2) == "-" else 0.8))
+    for m in _SSN_PLAIN.finditer(text):
+        if _SSN_CUES.search(text[max(0, m.start() - 40):m.start()]):
+            out.append((m.start(), m.end(), 0.9))
+    return out
+
+
+_IBAN_ANY_CASE = re.compile(
+    r"(?<![\w-])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,4})?(?![\w-])"
+)
+
+
+def find_ibans(text: str) -> list[tuple[int, int, float]]:
+    """IBANs in any letter case (Presidio's recognizer wants upper case), checked by mod 97."""
+    out = []
+    for m in _IBAN_ANY_CASE.finditer(text):
+        iban = m.group(0).replace(" ", "").upper()
+        if not 15 <= len(iban) <= 34:
+            continue
+        numeric = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
+        if int(numeric) % 97 == 1:
+            out.append((m.start(), m.end(), 0.9))
+    return out
+
+
+_STATE_RX = (r"(?:(?-i:" + "|".join(_STATE_ABBR) + r")\b|(?:" + "|".join(_STATE_NAMES) + r")\b)")
+_STATE_ZIP_RX = r"(?:" + "|".join(_STATE_ABBR) + r")\.?\s+\d{5}(?:-\d{4})?\b"
+_STREET = re.compile(
+    r"(?<![\w$#/.,-])(?P<num>\d{1,6}[A-Za-z]?(?:-\d{1,4})?)\s+"
+    r"(?P<dir>(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?\s+)?"
+    r"(?P<name>(?:(?:\d{1,3}(?:st|nd|rd|th)|[^\W\d_][\w'’.-]*)\s+){0,4}?(?:\d{1,3}(?:st|nd|rd|th)|[^\W\d_][\w'’.-]*))"
+    r"\s+(?P<suffix>" + _SUFFIXES + r")\b\.?"
+    r"(?P<post>\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?",
+    re.IGNORECASE,
+)
+_ROUTE = re.compile(
+    r"(?<![\w$#/.,-])\d{1,6}\s+(?:County (?:Road|Rd\.?)|CR|Farm to Market Road|FM|"
+    r"State (?:Route|Road|Highway)|"
+    r"Route|Rte\.?|Highway|Hwy\.?|US(?:-| )?(?:Hwy|Highway|Route)?|SH)\s*-?\s*\d{1,4}[A-Za-z]?\b",
+    re.IGNORECASE,
+)
+_MORE_SUFFIX = re.compile(r"\s+(?:" + _SUFFIXES + r")\b\.?", re.IGNORECASE)
+_PO_BOX = re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d{1,7}\b", re.IGNORECASE)
+_UNIT = re.compile(
+    r"(?:\s*,)?\s*(?:(?:Apt|Apartment|Unit|Suite|Ste|Bldg|Building|Fl|Floor|Rm|Room|Lot|Trlr)\.?\s*#?\s*|#\s*)"
+    r"[A-Za-z0-9][A-Za-z0-9-]{0,5}\b",
+    re.IGNORECASE,
+)
+_CITY_STATE = re.compile(
+    r"(?:\s*,)?\s+(?P<city>(?:[^\W\d_][\w'’.-]*\s+){0,2}[^\W\d_][\w'’.-]*)\s*,?\s+"
+    r"(?:" + _STATE_ZIP_RX + r"|" + _STATE_RX + r"(?:\.?\s*,?\s*\d{5}(?:-\d{4})?\b)?)",
+    re.IGNORECASE,
+)
+_ZIP = re.compile(r"(?:\s*,)?\s+\d{5}(?:-\d{4})?\b")
+
+
+def _plain_words(words: Iterable[str]) -> bool:
+    return not any(w.lower().strip(".'’") in NAME_STOP_WORDS or w.lower().strip(".'’") in DOMAIN_WORDS
+                   for w in words)
+
+
+def find_addresses(text: str) -> list[tuple[int, int, float]]:
+    """US street addresses: number + street name + suffix (or county road / route / PO box),
+    extended by a unit and a "City, ST 12345" tail when present."""
+    out = []
+    starts = []
+    for m in _STREET.finditer(text):
+        words = m.group("name").split()
+        if not _plain_words(words):
+            # a stop word inside: retry on the tail of the name (e.g. "at 12 Oak St" is fine)
+            continue
+        end = m.end()
+        while True:  # "Cedar Ridge Avenue": the lazy match stopped at "Ridge"
+            more = _MORE_SUFFIX.match(text, end)
+            if not more:
+                break
+            end = more.end()
+        starts.append((m.start(), end, 0.85))
+    for rx in (_ROUTE, _PO_BOX):
+        starts += [(m.start(), m.end(), 0.85) for m in rx.finditer(text)]
+    for s, e, score in starts:
+        u = _UNIT.match(text, e)
+        if u:
+            e = u.end()
+        c = _CITY_STATE.match(text, e)
+        if c and _plain_words(c.group("city").split()):
+            e = c.end()
+        else:
+            z = _ZIP.match(text, e)
+            if z:
+                e = z.end()
+        out.append((s, e, score))
+    return out
+
+
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_DATE = re.compile(
+    r"(?<![\w/.-])(?:"
+    r"\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})"
+    r"|\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}"
+    rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:\s*,?\s*\d{{4}})?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\.?(?:\s*,?\s*\d{{4}})?"
+    r")(?![\w/-])",
+    re.IGNORECASE,
+)
+_DOB_STRONG = re.compile(r"(?:\bdob\b|\bd\.o\.b\.?|date\s+of\s+birth|birth\s*date|\bborn\b)", re.IGNORECASE)
+_DOB_WEAK = re.compile(r"(?:birthday|b-?day)", re.IGNORECASE)
+_DOB_GAP = re.compile(r"^[\s:=\-–,]*(?:is|was|are|of|on|:|=|-|–|\s)*[\s:=\-–,]*$", re.IGNORECASE)
+_HAS_YEAR = re.compile(r"(?:\d{4}|[/.\-]\d{2})$")
+
+
+def find_dobs(text: str) -> list[tuple[int, int, float]]:
+    """Dates of birth: a date right after a birth cue ("DOB", "date of birth", "born (on)",
+    "my birthday is"). Event dates ("birthday party on June 5th") are not dates of birth."""
+    out = []
+    for m in _DATE.finditer(text):
+        before = text[max(0, m.start() - 40):m.start()]
+        best = 0.0
+        for cue_rx, strong in ((_DOB_STRONG, True), (_DOB_WEAK, False)):
+            cues = list(cue_rx.finditer(before))
+            if not cues:
+                continue
+            gap = before[cues[-1].end():]
+            if not _DOB_GAP.match(gap):
+                continue
+            has_year = bool(_HAS_YEAR.search(m.group(0)))
+            if strong:
+                best = max(best, 0.9 if has_year else 0.7)
+            else:
+                # "birthday on June 5th" is usually the event; "my birthday is 3/4/1990" is a DOB
+                is_form = re.search(r"\b(?:is|was|:|=)\s*$", gap.strip() + " ") or ":" in gap
+                if has_year:
+                    best = max(best, 0.85 if is_form else 0.6)
+                elif is_form:
+                    best = max(best, 0.4)
+        if best:
+            out.append((m.start(), m.end(), best))
+    return out
+
+
+# --- names from context ------------------------------------------------------------------
+_CUE_RXS = [
+    # (regex with group "name", score when capitalised)
+    (rf"\b(?:my name is|my name's|name is|name's|names|i am|i'm|im|this is|it's|its|call me)"
+     rf"\s+(?P<name>{_NAME})",
+     0.85),
+    (rf"\b(?:name|contact|customer|client|host|attn|attention|from)\s*:\s*(?P<name>{_NAME})", 0.85),
+    (rf"(?:^|\n)\s*(?:hi|hello|hey|dear|hiya|howdy|good (?:morning|afternoon|evening)|hi again|hello again)"
+     rf"[ \t]+(?P<name>{_NAME})\s*[,!.:\n]", 0.8),
+    (rf"(?:^|\n|[.!?]\s)\s*{_SIGNOFF}\s*[,!.]*\s*(?:\n\s*)+(?P<name>{_NAME})\s*(?:\n|$)", 0.9),
+    (rf"\b{_SIGNOFF}\s*[,!.]*[ \t]*[-–—,]?[ \t]*(?P<name>{_NAME})\s*[.!]?\s*(?:[^\w\s]\s*)*$", 0.8),
+    (rf"(?:^|\s)(?:-|–|—|--)[ \t]*(?P<name>{_NAME})\s*(?:[^\w\s]\s*)*$", 0.8),
+    (rf"(?:^|\n)--\s*\n(?P<name>{_NAME})\s*(?:\n|$)", 0.9),
+    (rf"(?:^|[.!?]\s+|\n)(?P<rname>{_NAME})[ \t]+here\b", 0.8),
+    (rf"\b(?:my|our)\s+(?:husband|wife|partner|spouse|son|daughter|mom|mother|dad|father|friend|"
+     rf"coworker|co-worker|colleague|boss|manager|sister|brother|fianc[eé]e?|assistant|neighbor|"
+     rf"cousin|aunt|uncle|planner|boyfriend|girlfriend)(?:'s name is|\s+is|,)?\s+(?P<name>{_NAME})", 0.85),
+    (rf"\b(?:talked|spoke|spoken|speaking|chatted|emailed|texted)\s+(?:to|with)\s+(?P<name>{_NAME})", 0.8),
+    (rf"\b(?:ask for|cc|copy|thanks to|per)\s+(?P<name>{_NAME})", 0.7),
+    (rf"(?P<rname>{_NAME})\s+(?:referred|recommended|told|sent|gave)\s+(?:us|me)\b", 0.8),
+    (rf"(?:^|\n)\s*(?:caller|customer|client)\s*:\s*(?:(?:yes|yeah|sure|ok|okay|hi)[,.]?\s+)?"
+     rf"(?:it's\s+|its\s+|this is\s+)?(?P<name>{_NAME})\s*(?:[.,!]\s*(?:thanks|thank you)?[.!]?)?\s*(?:\n|$)",
+     0.85),
+    (rf"(?:speaking with|who am i speaking with|your name|full name|name for the booking|"
+     rf"name on the reservation)\?\s*\n\s*\w+\s*:\s*(?:(?:yes|yeah|sure|ok)[,.]?\s+)?(?:it's\s+|its\s+)?"
+     rf"(?P<name>{_NAME})", 0.9),
+]
+_CUES = [(re.compile(rx, re.IGNORECASE), score) for rx, score in _CUE_RXS]
+
+
+def _is_name_word(word: str, lowercase_text: bool) -> bool:
+    low = word.lower().strip("'’")
+    if not word or low in NAME_STOP_WORDS or low in DOMAIN_WORDS or any(ch.isdigit() for ch in word):
+        return False
+    return lowercase_text or word[0].isupper()
+
+
+def _name_tokens(text: str, s: int, e: int, lowercase_text: bool,
+                 from_right: bool = False) -> tuple[int, int] | None:
+    """Trim a candidate name span to its run of plausible name words: the leading run, or the
+    trailing run (``from_right``) when the cue follows the name ("Aoife referred us")."""
+    words = list(re.finditer(r"\S+", text[s:e]))
+    if from_right:
+        start = None
+        for i, w in enumerate(reversed(words)):
+            word = w.group(0)
+            if i > 0 and word.endswith((".", ",", "!", "?", ":", ";")):
+                break
+            if not _is_name_word(word.rstrip(".,!?:;"), lowercase_text):
+                break
+            start = s + w.start()
+        return None if start is None else (start, e)
+    end = None
+    for w in words:
+        word = w.group(0).rstrip(".,!?:;")
+        if not _is_name_word(word, lowercase_text):
+            break
+        end = s + w.start() + len(word)
+        if w.group(0) != word:  # punctuation ends the name
+            break
+    if end is None:
+        return None
+    return s, end
+
+
+def find_context_names(text: str) -> list[tuple[int, int, float]]:
+    """Names introduced by context: self-introductions, greetings, sign-offs, relations."""
+    lowercase_text = not any(ch.isupper() for ch in text)
+    out = []
+    for rx, score in _CUES:
+        right = "rname" in rx.groupindex
+        for m in rx.finditer(text):
+            g = "rname" if right else "name"
+            span = _name_tokens(text, m.start(g), m.end(g), lowercase_text, from_right=right)
+            if span:
+                out.append((span[0], span[1], score if not lowercase_text else score - 0.1))
+    return out
