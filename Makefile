@@ -39,6 +39,7 @@ run: install
 ## make test: install what the tests need and run the whole suite (SQLite and PostgreSQL)
 test: install-test postgres chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 chromium:
