@@ -29,12 +29,13 @@ install: $(STAMP)
 
 install-test: $(TEST_STAMP)
 
-## make run: install, create + migrate the database, load demo data if empty, start everything
+## make run: install, create + migrate the database, queue the demo load if the database is empty,
+## start the dashboard, API and job runner at once (the demo loads as a job behind them; the
+## demo admin's login is printed last)
 run: install
 	$(BIN)/supportloop db upgrade
-	$(BIN)/supportloop demo --if-empty
-	$(BIN)/supportloop user ensure-demo-admin
-	$(BIN)/supportloop serve
+	$(BIN)/supportloop demo --if-empty --queue
+	$(BIN)/supportloop serve --ensure-demo-admin
 
 ## make test: install what the tests need and run the whole suite (SQLite and PostgreSQL)
 test: install-test postgres chromium
@@ -60,6 +61,9 @@ bench: install-test
 	$(BIN)/python -m bench.datasets
 	$(BIN)/python -m bench.experiments
 	$(BIN)/python -m bench.feedback_load
+	$(BIN)/python -m bench.first_run
+	$(BIN)/python -m bench.background
+	$(BIN)/python -m bench.live_truth
 
 clean:
 	rm -rf $(VENV) var

@@ -68,7 +68,8 @@ async def get_settings(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; committed when the handler returns without error."""
+    """One session per request; committed when the handler returns without error, before the
+    response is sent (``SessionDep`` has scope ``function``)."""
     session = request.app.state.session_factory()
     try:
         yield session
@@ -86,7 +87,10 @@ async def get_clock(request: Request) -> Clock:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit when the handler returns, before the response is sent (the default
+# scope commits after it, so a client could be told of a conversation it cannot see yet, or of a
+# write whose commit then failed: bench/live_truth.py found both races on SQLite)
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 

@@ -8,17 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.routes import chat, feedback, ingest, metrics, openai_compat, outcomes, survey, widget
+from api.ratelimit import Limits, RateLimited, RateLimitMiddleware, error_body
+from api.routes import chat, conversations, feedback, ingest, metrics, openai_compat, outcomes, survey, widget
+from api.schemas import ErrorOut
 from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, session_factory
 from core.platform.errors import SupportloopError
+from core.platform.secrets import check_secret
 
 WIDGET_PATHS = frozenset({"/api/v1/chat", "/api/v1/ai/feedback"})  # what the embedded widget calls
 ROUTERS = (
     chat.router,
+    conversations.router,
     feedback.router,
     ingest.router,
     metrics.router,
@@ -32,6 +37,7 @@ ROUTERS = (
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for ``settings`` (default: the process settings)."""
     settings = settings or get_settings()
+    check_secret(settings, "The API")  # InsecureSecret: a known or short link-signing secret
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +53,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.session_factory = session_factory(app.state.engine)
+    app.state.rate_limits = Limits.from_settings(settings)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(
+            status_code=429, content=error_body(exc), headers={"Retry-After": str(exc.retry_after)}
+        )
 
     @app.exception_handler(SupportloopError)
     async def _supportloop_error(_request: Request, exc: SupportloopError) -> JSONResponse:
@@ -71,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    app.openapi = lambda: _openapi(app)
+    app.add_middleware(RateLimitMiddleware, limits=app.state.rate_limits)  # inside CORS: 429s get CORS
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(WidgetCORS, origins=origins)
@@ -100,6 +115,30 @@ class WidgetCORS:
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _openapi(app: FastAPI) -> dict:
+    """The OpenAPI schema, with every 422 answer documented as the error body it really is
+    (``ErrorOut``: the JSON of a ValidationError, never FastAPI's default shape)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    ref = {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
+            invalid = op.get("responses", {}).get("422")
+            if invalid is not None:
+                invalid.setdefault("content", {})["application/json"] = ref
+            if "requestBody" in op:  # limit_body: every router refuses bodies over the limit
+                op["responses"].setdefault(
+                    "413", {"description": "Request body too large", "content": {"application/json": ref}}
+                )
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:

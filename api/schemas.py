@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.platform.statuses import ConversationStatus, MessageRole, SurveyStatus, Vote
 
 MAX_TEXT = 20_000
+# Text one ingest request may carry: every character is PII-scrubbed inside the request (about
+# 30-40 us a character on a busy 2-core machine), so this keeps a request near a second. Longer
+# histories go through `supportloop import` (the job runner) or several requests.
+MAX_REQUEST_TEXT = 50_000
+MAX_MESSAGES = 100
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
 
@@ -32,7 +37,30 @@ def _clean_text(value: Any) -> Any:
     return value
 
 
+# What ``_clean_text`` refuses, said in the schema too (clients and fuzzers see it): no NUL, no
+# unpaired surrogate.
+TEXT_PATTERN = "^[^\\u0000\\ud800-\\udfff]*$"
+
+
+def _document_clean_text(schema: dict[str, Any]) -> None:
+    """Add ``TEXT_PATTERN`` to the model's free-text string properties (on an optional string both
+    on the string branch and beside ``anyOf``, where generators keep it)."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf", [])
+        if len(options) == 2 and {"type": "null"} in options:
+            text = next(o for o in options if o != {"type": "null"})
+            if text.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(text):
+                text["pattern"] = prop["pattern"] = TEXT_PATTERN  # pattern binds strings only
+        elif prop.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(prop):
+            prop["pattern"] = TEXT_PATTERN
+        for option in options:
+            if option.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(option):
+                option["pattern"] = TEXT_PATTERN
+
+
 class _Clean(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_document_clean_text)
+
     @field_validator("*")
     @classmethod
     def _storable_text(cls, value: Any) -> Any:
@@ -40,7 +68,14 @@ class _Clean(BaseModel):
 
 
 class _Strict(_Clean):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_clean_text)
+
+
+class ErrorOut(BaseModel):
+    """The JSON body of every error answer."""
+
+    error: str = Field(description="Error class, e.g. ValidationError, NotFound, RateLimited.")
+    detail: str | list[dict[str, Any]] = Field(description="What was wrong and what to do.")
 
 
 # --- feedback -----------------------------------------------------------------------------
@@ -115,10 +150,15 @@ class MessageSchema(_Strict):
 
 class ConversationSchema(_Strict):
     external_user_id: str = Field(min_length=1, max_length=200)
-    messages: list[MessageSchema] = Field(min_length=1, max_length=500)
+    messages: list[MessageSchema] = Field(
+        min_length=1,
+        max_length=MAX_MESSAGES,
+        description=f"At most {MAX_MESSAGES} messages holding at most {MAX_REQUEST_TEXT} characters in all "
+        "(413 above: send the rest with POST /api/v1/conversations/{id}/messages).",
+    )
     external_id: str | None = Field(None, max_length=200)
     status: ConversationStatus = ConversationStatus.AI
-    channel_metadata: dict[str, Any] = Field(default_factory=dict)
+    channel_metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
     created_at: dt.datetime | None = None
     escalated_at: dt.datetime | None = None
     closed_at: dt.datetime | None = None
@@ -162,17 +202,29 @@ class OutcomeOut(BaseModel):
 
 # --- OpenAI-compatible chat completions -------------------------------------------------------
 class ChatMessage(_Clean):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_document_clean_text)
 
     role: Literal["system", "user", "assistant", "tool", "developer", "function"]
-    content: str | list[dict[str, Any]] | None = None
+    content: Annotated[str, Field(max_length=MAX_TEXT)] | list[dict[str, Any]] | None = None
 
 
 class ChatCompletionIn(_Clean):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_document_clean_text)
 
     model: str = Field("supportloop", max_length=200)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        max_length=200,
+        description="The conversation so far; the last user message with text is answered.",
+        json_schema_extra={"contains": {  # at least one user message with text
+            "type": "object",
+            "required": ["role", "content"],
+            "properties": {
+                "role": {"const": "user"},
+                "content": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": "\\S"},
+            },
+        }},
+    )
     stream: bool = False
     user: str | None = Field(None, max_length=200)
     temperature: float | None = Field(None, ge=0, le=2)

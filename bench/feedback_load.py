@@ -454,6 +454,7 @@ def start_api(url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen,
         SUPPORTLOOP_SECRET_KEY=SECRET,
         SUPPORTLOOP_DATA_DIR=str(data_dir),
         SUPPORTLOOP_INDEX_DIR=str(data_dir / "indexes"),
+        SUPPORTLOOP_RATE_LIMIT_PUBLIC="",  # the load comes from one address: no per-address limit
         HF_HUB_OFFLINE="1",
         TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="",
         TOKENIZERS_PARALLELISM="false",

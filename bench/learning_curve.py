@@ -12,10 +12,10 @@ code paths (see docs/learning_curve.md):
   ``core.answering.responder.answer`` and stored
   with ``record_answer``; an escalated question gets a human agent's reply
   (``core.conversations.ingest.add_message``); customers vote on a share of the answers
-  (``core.feedback.votes.record_vote``) with some wrong votes;
+  (``core.learning.loop.record_vote``) with some wrong votes;
 - at the end of the week admins work a budget of review items in the queue's own order
   (``core.review.queue.refresh_queue`` / ``list_queue``, ``core.enrichment.intents.correct_intent``,
-  ``core.review.queue.approve`` / ``edit`` with a proposed chunk) and the weekly refresh runs with
+  ``core.review.decisions.approve`` / ``edit`` with a proposed chunk) and the weekly refresh runs with
   its evaluation gate (``core.knowledge.refresh.weekly_refresh``);
 - after each week the active KB version answers the whole test split
   (``core.answering.responder.answer_batch``: the same decision ``answer`` makes).

@@ -37,6 +37,7 @@ from bench.kb_corpus import chunks as make_chunks  # noqa: E402
 from bench.kb_corpus import questions as make_questions  # noqa: E402
 from core.knowledge.index import build_faiss, content_hash, embed_text, read_index_file  # noqa: E402
 from core.knowledge.versions import build_version  # noqa: E402
+from core.platform.actors import SYSTEM  # noqa: E402
 from core.platform.clock import SystemClock  # noqa: E402
 from core.platform.config import Settings  # noqa: E402
 from core.platform.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
@@ -106,7 +107,7 @@ def run_size(n: int, embedder, query_embedder, n_queries: int, workdir: Path) ->
 
     t = time.perf_counter()
     with session_scope(factory) as s:
-        v1 = build_version(s, embedder, settings, built_by="bench", reason="full build")
+        v1 = build_version(s, embedder, settings, actor=SYSTEM, reason="full build")
         v1_file, v1_sum, kind = v1.index_file, v1.checksum, v1.index_kind
     full_build = time.perf_counter() - t
 
@@ -119,7 +120,7 @@ def run_size(n: int, embedder, query_embedder, n_queries: int, workdir: Path) ->
             c.content_hash = content_hash(c.title, c.text)
     t = time.perf_counter()
     with session_scope(factory) as s:
-        v2 = build_version(s, embedder, settings, built_by="bench", reason="1% changed")
+        v2 = build_version(s, embedder, settings, actor=SYSTEM, reason="1% changed")
         v2_file, v2_sum, embedded = v2.index_file, v2.checksum, v2.embedded_count
     rebuild = time.perf_counter() - t
     assert embedded == len(changed), (embedded, len(changed))

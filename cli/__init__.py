@@ -138,6 +138,7 @@ def db_upgrade(revision: str) -> None:
 # The command modules add their commands to ``main``; they import the helpers above, so they load last.
 from cli import (  # noqa: E402, F401
     apikeys,
+    conversations,
     demo,
     enrich,
     experiments,

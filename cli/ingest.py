@@ -10,7 +10,7 @@ from tqdm import tqdm
 from cli import acting, actor_option, handle_errors, main, served_embedder, transaction
 from core.conversations.importers import FORMATS
 from core.conversations.ingest import import_file
-from core.conversations.retention import purge_raw
+from core.conversations.retention import purge
 from core.enrichment import enrich
 from core.platform.config import get_settings
 from core.platform.errors import ImportFailed
@@ -65,8 +65,9 @@ def import_cmd(path: Path, fmt: str | None, skip_invalid: bool, rejects: Path | 
 @actor_option()
 @handle_errors
 def purge_cmd(actor: str | None) -> None:
-    """Delete raw message text older than the retention window (redacted text stays)."""
+    """Clear personal data older than the retention window: raw message text, identifiers
+    (hashed) and free text (scrubbed again), in every table; prints what it cleared per field."""
     settings = get_settings()
     with acting(actor) as (session, who):
-        count = purge_raw(session, settings, actor=who)
-    click.echo(f"purged the raw text of {count} message(s) older than {settings.retention_days} days")
+        report = purge(session, settings, actor=who)
+    click.echo(report.summary(settings.retention_days))

@@ -12,7 +12,7 @@ from cli import acting, actor_option, choice, handle_errors, main, served_embedd
 from core.answering.responder import answer
 from core.knowledge.chunks import (
     apply_update_proposal,
-    export_chunks,
+    export_checked,
     import_chunks_file,
     list_chunks,
     mark_reviewed,
@@ -22,7 +22,14 @@ from core.knowledge.evaluation import active_questions, evaluate, import_questio
 from core.knowledge.index import read_index_file, search
 from core.knowledge.refresh import weekly_refresh
 from core.knowledge.staleness import flag_stale_chunks
-from core.knowledge.versions import activate_version, active_version, get_version, list_versions, rollback
+from core.knowledge.versions import (
+    activate_version,
+    active_version,
+    get_version,
+    list_versions,
+    prune_index_files,
+    rollback,
+)
 from core.platform.config import get_settings
 from core.platform.errors import ValidationError
 from core.platform.pii import get_scrubber
@@ -79,9 +86,10 @@ def kb_import(file: Path, status: str, skip_invalid: bool, scrub: bool, actor: s
 )
 @handle_errors
 def kb_export(file: Path | None, statuses: tuple[str, ...]) -> None:
-    """Write chunks as JSONL to FILE (or stdout); the file imports back with `kb import`."""
+    """Write chunks as JSONL to FILE (or stdout); the file imports back with `kb import`.
+    The independent PII check runs first: flagged chunks stop the export."""
     with transaction() as s:
-        rows = export_chunks(s, statuses=statuses)
+        rows = export_checked(s, statuses=statuses)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if file:
         file.write_text(text, encoding="utf-8")
@@ -167,6 +175,21 @@ def kb_rollback(to_version: int | None, actor: str | None) -> None:
     with acting(actor) as (s, who):
         v = rollback(s, get_settings(), actor=who, to_version_id=to_version)
     click.echo(f"rolled back: KB version {v.id} is active")
+
+
+@kb.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@actor_option()
+@handle_errors
+def kb_prune(dry_run: bool, actor: str | None) -> None:
+    """Delete index files no KB version needs (never the active or rollback versions)."""
+    with acting(actor) as (s, who):
+        report = prune_index_files(s, get_settings(), actor=who, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for name in report.deleted:
+        click.echo(f"{verb} {name}")
+    click.echo(f"{verb} {len(report.deleted)} file(s), {report.freed_bytes / 1e6:.1f} MB; "
+               f"kept {len(report.kept)}")
 
 
 @kb.command("refresh")

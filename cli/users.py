@@ -17,7 +17,8 @@ def user_group() -> None:
 @user_group.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(USER_ROLES), required=True, help="What the user may do.")
-@click.option("--password", default=None, help="Password (at least 8 characters); generated when left out.")
+@click.option("--password", default=None,
+              help="Password (at least 12 characters, not a common one); generated when left out.")
 @actor_option()
 @handle_errors
 def user_add(name: str, role: str, password: str | None, actor: str | None) -> None:

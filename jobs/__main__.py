@@ -1,9 +1,12 @@
 """``python -m jobs``: the job runner.
 
-    python -m jobs              run due tasks every few seconds until SIGTERM / Ctrl-C
+    python -m jobs              run due tasks and queued job runs until SIGTERM / Ctrl-C
     python -m jobs --list       the tasks, their schedules, last run and next due time
     python -m jobs --once NAME  run one task now (whether due or not) and exit
-    python -m jobs --due        run every task that is due now once and exit
+    python -m jobs --due        run every task that is due now (and one queued run) once and exit
+
+SIGTERM and SIGINT are handled in every mode (``jobs.runner``): the current run ends
+``cancelled`` or ``failed`` with the reason and its lock is released; the exit code is then 143.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import json
 import logging
 import sys
 
-from core.ops import jobruns
+from core.ops.jobkinds import default_kinds
+from core.ops.queue import JobKind, RunnerStopped
 from core.ops.tasks import Task, TaskContext, default_registry, describe_tasks, get_task, run_now
 from core.platform.actors import SYSTEM
 from core.platform.clock import SystemClock
 from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, require_current, session_factory
 from core.platform.errors import SupportloopError
+from core.platform.secrets import check_secret
 from jobs.runner import Runner
 
 
@@ -34,6 +39,19 @@ def _load_tasks(spec: str | None, settings: Settings) -> list[Task]:
     return factory(settings) if callable(factory) else list(factory)
 
 
+def demo_kinds() -> tuple[JobKind, ...]:
+    """The demo's job kind (``core.demo.job.demo_load``): core.demo sits above core.ops, so the
+    runner process adds it to the registry it assembles."""
+    try:
+        # lazy: the demo module is optional in a trimmed install and pulls in the demo data
+        module = importlib.import_module("core.demo.job")
+    except ModuleNotFoundError as exc:
+        if exc.name != "core.demo.job":
+            raise
+        return ()
+    return (JobKind("demo_load", module.demo_load, "Load the demo business (conversations, KB, warm-up)."),)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs", description="supportloop job runner")
     mode = parser.add_mutually_exclusive_group()
@@ -41,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--once", metavar="NAME", help="run one task now and exit")
     mode.add_argument("--due", action="store_true", help="run what is due now once and exit")
     parser.add_argument("--tasks", help=argparse.SUPPRESS)  # module:attr of another registry (tests)
+    parser.add_argument("--kinds", help=argparse.SUPPRESS)  # module:attr of extra job kinds (tests)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every run")
+    parser.add_argument("--stop-grace", type=float, default=10.0, metavar="SECONDS",
+                        help="after SIGTERM, interrupt the current run after this long (default 10)")
     args = parser.parse_args(argv)
     quiet = (args.list or args.once) and not args.verbose
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
@@ -49,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
         settings.ensure_dirs()
+        check_secret(settings, "The job runner")  # InsecureSecret: a known or short signing secret
         engine = make_engine(settings.database_url)
         require_current(engine)
         ctx = TaskContext(session_factory(engine), settings, SystemClock())
@@ -61,22 +83,45 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{r['name']:<18} {r['schedule']:<34} last: {r['last_status'] or '-':<10} "
                       f"{r['last_started_at'] or '':<27} next: {r['next_due_at'] or '-'}")
             return 0
-        runner = Runner(ctx, tasks)
+        extra = demo_kinds() + (tuple(_load_tasks(args.kinds, settings)) if args.kinds else ())
+        runner = Runner(ctx, tasks, kinds=default_kinds(tasks, extra),
+                        stop_grace_seconds=args.stop_grace, verbose=args.verbose)
         if args.once:
-            result = run_now(ctx, get_task(tasks, args.once), runner.runner, actor=SYSTEM)
+            task = get_task(tasks, args.once)
+            runner.install_signals()
+            runner.start()
+            runner.start_heartbeat()
+            try:
+                runner.current = task.name
+                result = run_now(ctx, task, runner.runner, actor=SYSTEM)
+            finally:
+                runner.current = None
+                runner.finish()
             print(json.dumps({"job": result.job, "status": result.status, "run_id": result.run_id,
                               "error": result.error, "summary": result.summary}, default=str))
             return {"succeeded": 0, "locked": 2}.get(result.status, 1)
         if args.due:
+            runner.install_signals()
             runner.start()
-            results = runner.tick()
-            with ctx.session() as s:
-                jobruns.stopped(s, runner.runner, ctx.clock)
+            runner.start_heartbeat()
+            try:
+                results = runner.tick()
+            finally:
+                runner.finish()
             for r in results:
                 print(json.dumps({"job": r.job, "status": r.status, "run_id": r.run_id, "error": r.error}))
-            return 1 if any(r.status == "failed" for r in results) else 0
+            statuses = [r.status for r in results]
+            if runner.last_queued:
+                q = runner.last_queued
+                statuses.append(q["status"])
+                print(json.dumps({"job": q["job"], "status": q["status"], "run_id": q["id"],
+                                  "error": q["error"]}))
+            return 1 if "failed" in statuses else 0
         runner.run_forever()
         return 0
+    except RunnerStopped as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return 143
     except SupportloopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

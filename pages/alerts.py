@@ -1,18 +1,38 @@
-"""Alerts and jobs: firing alerts and their history, alert rules (edit), scheduled jobs with
-their runs (run one now) and the job runner's heartbeat. Refreshes itself every 5 minutes."""
+"""Alerts and jobs: the job queue (queued and running job runs with their progress; cancel),
+firing alerts and their history, alert rules (edit), scheduled jobs with their runs (queue one
+now) and the job runner's heartbeat. The queue refreshes every 2 seconds, the rest every 5 minutes."""
 
 import pandas as pd
 import streamlit as st
 
-from core.ops import alerts, jobruns, tasks
+from core.ops import alerts, jobruns, queue, tasks
 from core.platform.clock import SystemClock
 from core.platform.models import SEVERITIES
-from pages.resources import database, login_required, query, refresh_data, run_action, settings, transaction
+from pages.resources import login_required, query, run_action, settings, transaction
 
 user = login_required("view")
 can_edit = user.can("edit_alerts")
 clock = SystemClock()
 st.title(":material/notifications_active: Alerts and jobs")
+
+
+@st.fragment(run_every="2s")
+def job_queue() -> None:
+    with transaction() as s:
+        runs = queue.open_runs(s)
+    st.subheader("Job queue")
+    if not runs:
+        st.caption("Nothing queued or running. Long work (KB refresh, dataset build, fine-tune, demo "
+                   "load...) queued from any page shows here with its progress.")
+        return
+    st.dataframe(pd.DataFrame(queue.table_rows(runs)), hide_index=True, width="stretch", column_config={
+        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+    if user.can("run_jobs") or user.can("manage_kb"):
+        c1, c2 = st.columns([2, 1])
+        rid = c1.selectbox("Job run", [r["id"] for r in runs], format_func=lambda i: f"#{i}")
+        if c2.button("Cancel", icon=":material/cancel:"):
+            if run_action("Cancel", queue.cancel, rid, actor=user):
+                st.toast(f"Run #{rid}: cancel requested")
 
 
 @st.fragment(run_every="5m")
@@ -85,17 +105,11 @@ def _edit_rule(rules: list[dict]) -> None:
 def _run_now(names: list[str]) -> None:
     c1, c2 = st.columns([2, 1])
     name = c1.selectbox("Run a job now", names)
-    if c2.button("Run now", icon=":material/play_arrow:"):
-        ctx = tasks.TaskContext(session_factory=database()[1], settings=settings(), clock=clock)
-        task = tasks.get_task(tasks.default_registry(settings()), name)
-        with st.status(f"Running {name}...") as box:
-            result = tasks.run_now(ctx, task, f"dashboard:{user.name}", actor=user)
-            box.update(label=f"{name}: {result.status}", state="error" if result.error else "complete")
-            if result.error:
-                st.error(result.error)
-            else:
-                box.json(result.summary)
-        refresh_data()
+    if c2.button("Queue now", icon=":material/play_arrow:"):
+        run = run_action("Queue", queue.enqueue, name, {}, actor=user, clock=clock, task_names=set(names))
+        if run is not None:
+            st.success(queue.enqueued_note(run))
 
 
+job_queue()
 live()

@@ -75,9 +75,10 @@ def main() -> None:
     m[3].metric("Down votes", detail["down_votes"])
     frt = detail["first_response_time_seconds"]
     m[4].metric("First response", f"{frt:,.0f} s" if frt is not None else "–")
-    m[5].metric("Cost", f"${detail['total_cost_usd']:.3f}")
+    m[5].metric("Cost", f"${detail['total_cost_usd']:.6f}")
     if detail["escalation_reason"]:
-        st.warning(f"Handed to a human: {detail['escalation_reason']}")
+        st.warning("Handed to a human. Reason:", icon=":material/support_agent:")
+        st.text(detail["escalation_reason"])  # plain text, never markdown (no links or images fetched)
     for item in detail["reviews"]:
         st.info(f"Review item #{item['id']} ({item['kind']}, {item['status']}): {', '.join(item['reasons'])}")
     if detail["reviews"]:

@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.enrichment import gaps
 from core.knowledge import chunks as knowledge
-from pages.resources import embedder, index_cache, login_required, query, run_action, settings
+from core.ops import queue
+from pages.resources import login_required, query, run_action
 
 user = login_required("view")
 
@@ -23,13 +24,9 @@ def main() -> None:
     m[3].metric("Last clustered", f"{refreshed:%Y-%m-%d %H:%M}" if refreshed else "never", border=True)
 
     if user.can("manage_kb") and st.button("Recluster now", icon=":material/refresh:"):
-        with st.status("Clustering the badly handled questions...") as box:
-            rep = run_action("Recluster", gaps.refresh_gaps, embedder(), settings(), actor=user,
-                             index_cache=index_cache())
-            box.update(label="Clustering done" if rep is not None else "Clustering failed",
-                       state="complete" if rep is not None else "error", expanded=True)
-        if rep is not None:
-            st.rerun()
+        run = run_action("Recluster", queue.enqueue, "gaps_refresh", {}, actor=user)
+        if run is not None:
+            st.success(queue.enqueued_note(run))
     if not rows:
         st.info("No knowledge gaps: either the assistant handles everything, or the daily clustering has not "
                 "run yet (`supportloop gaps refresh`).")
@@ -50,7 +47,7 @@ def main() -> None:
     with left:
         st.markdown("**Example questions** (redacted)")
         for ex in g["examples"]:
-            st.info(ex if isinstance(ex, str) else ex.get("text", str(ex)))
+            st.text(ex if isinstance(ex, str) else ex.get("text", str(ex)))  # plain, never markdown
         st.caption("Why: " + ", ".join(f"{k} {v}" for k, v in g["reasons"].items()))
     with right, st.form(f"answer-{gap_id}"):
         st.markdown("**Write an answer**: it becomes a proposed KB chunk, live after the next refresh")

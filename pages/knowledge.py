@@ -6,9 +6,9 @@ import streamlit as st
 
 from core.answering import responder
 from core.knowledge import chunks as knowledge
-from core.knowledge import refresh
 from core.knowledge import versions as kb_versions
 from core.knowledge.index import search
+from core.ops import queue
 from core.ops.dashboard import chunks_with_performance, kb_versions_table
 from core.platform.errors import SupportloopError
 from core.platform.models import CHUNK_STATUSES
@@ -75,15 +75,9 @@ with tab_versions:
         a, b, c = st.columns([2, 2, 3])
         if a.button("Refresh now: build, evaluate, activate if not worse", type="primary",
                     icon=":material/refresh:"):
-            with st.status("Refreshing the knowledge base...", expanded=True) as box:
-                box.write("Embedding new and changed chunks, building the index, evaluating...")
-                rep = run_action("Refresh", refresh.weekly_refresh, embedder(), settings(), actor=user,
-                                 reason="dashboard refresh")
-                if rep is not None:
-                    box.code(rep.summary())
-                    box.update(label=f"Refresh: {rep.status}", state="complete")
-                else:
-                    box.update(label="Refresh failed", state="error", expanded=True)
+            run = run_action("Refresh", queue.enqueue, "kb_refresh", {}, actor=user)
+            if run is not None:
+                st.success(queue.enqueued_note(run))
         if b.button("Roll back to the previous version", icon=":material/undo:", disabled=active is None):
             v = run_action("Rollback", kb_versions.rollback, settings(), actor=user)
             if v is not None:
@@ -127,7 +121,7 @@ with tab_search:
             verdict = "hand off to a human" if ans.escalated else "answer"
             st.markdown(f"**Would {verdict}** (confidence {ans.confidence:.2f}, "
                         f"version v{ans.kb_version_id})")
-            st.info(ans.text)
+            st.text(ans.text)
             st.dataframe(
                 pd.DataFrame([{"rank": h.rank, "score": h.score, "chunk": h.label, "title": h.title,
                                "category": h.category, "text": h.text} for h in hits]),

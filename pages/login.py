@@ -1,10 +1,40 @@
-"""Log in: the only page an anonymous visitor sees."""
+"""Log in: the only page an anonymous visitor sees. Failed logins are throttled per user name
+and per client (core.access.auth.try_login): the client is the browser's address as Streamlit
+sees it (behind a reverse proxy, the address the proxy appended to X-Forwarded-For), else a
+random key of this browser session."""
+
+import ipaddress
+import secrets
 
 import streamlit as st
 
 from core.access import auth
 from core.platform.errors import SupportloopError
 from pages.resources import AUTH_KEY, settings, transaction
+
+CLIENT_KEY = "login_client"
+
+
+def _local(ip: str) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback
+
+
+def client_address() -> str:
+    """Who is logging in, as far as the server can tell (the throttle's per-client key)."""
+    ip = st.context.ip_address if isinstance(st.context.ip_address, str) else None  # None in AppTest
+    forwarded = str(st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+    if ip and forwarded and _local(ip):
+        return forwarded  # a reverse proxy on this host or network: the address it saw
+    if ip:
+        return ip
+    if CLIENT_KEY not in st.session_state:
+        st.session_state[CLIENT_KEY] = "session:" + secrets.token_hex(8)
+    return st.session_state[CLIENT_KEY]
+
 
 left, mid, right = st.columns([1, 1.2, 1])
 with mid:
@@ -16,11 +46,17 @@ with mid:
         submitted = st.form_submit_button("Log in", type="primary", width="stretch")
     if submitted:
         try:
-            with transaction() as s:
-                login = auth.authenticate(s, name.strip(), password, session_hours=settings().session_hours)
+            with transaction() as s:  # commits a refusal too: the throttle and audit rows must stay
+                result = auth.try_login(
+                    s, name.strip(), password, client=client_address(),
+                    policy=auth.LoginPolicy.from_settings(settings()), session_hours=settings().session_hours,
+                )
         except SupportloopError as exc:
             st.error(str(exc))
         else:
-            st.session_state[AUTH_KEY] = login.token
-            st.rerun()
+            if isinstance(result, auth.LoginRefused):
+                st.error(str(result))
+            else:
+                st.session_state[AUTH_KEY] = result.token
+                st.rerun()
     st.caption("No account? An admin creates one with `supportloop user add NAME --role viewer`.")

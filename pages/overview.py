@@ -19,7 +19,7 @@ TILES = [  # (kpi, label, format, lower is better)
     ("csat_avg", "CSAT", "{:.2f} / 5", False),
     ("conversion_rate", "Conversion", "{:.1%}", False),
     ("frt_p50_s", "First response (p50)", "{:,.0f} s", True),
-    ("cost_per_resolution_usd", "Cost per resolution", "${:,.4f}", True),
+    ("cost_per_resolution_usd", "Cost per resolution", "${:,.6f}", True),
     ("feedback_rate", "Feedback rate", "{:.1%}", False),
 ]
 SECOND = [

@@ -44,9 +44,9 @@ else:
                   f"conversation #{r.conversation_id}")
     q, a = card.columns(2)
     q.markdown("**Customer asked**")
-    q.info(r.question or "(no question found)")
+    q.text(r.question or "(no question found)")  # customer text: plain, never markdown
     a.markdown("**Assistant answered**")
-    a.success(r.answer)
+    a.text(r.answer)
 
     b = card.columns(4)
     if b[0].button("Approve", type="primary", icon=":material/check:", width="stretch"):

@@ -4,12 +4,13 @@ cost preview and the budget left, and the job monitor with events."""
 import pandas as pd
 import streamlit as st
 
+from core.ops import queue
 from core.platform.models import FINETUNE_PROVIDERS
 from core.platform.statuses import DatasetStatus
-from core.training import builder, datasets
+from core.training import datasets
 from core.training.finetune import jobs as finetune_jobs
 from core.training.finetune import launch as finetune_launch
-from pages.resources import login_required, query, run_action, scrubber, session, settings
+from pages.resources import login_required, query, run_action, session, settings
 
 user = login_required("view")
 admin = user.can("launch_finetune")
@@ -20,12 +21,9 @@ with tab_data:
     build = st.button("Build a dataset now", type="primary", icon=":material/build:",
                       disabled=not user.can("build_dataset"))
     if build:
-        with st.status("Building the dataset (scrubbing, sampling, writing JSONL)...", expanded=True) as box:
-            built = run_action("Dataset build", builder.build_dataset, settings(), scrubber(),
-                               actor=user)
-            box.update(label=f"Dataset {built.name} built: {built.examples} examples, pending approval"
-                       if built else "Dataset build failed", state="complete" if built else "error",
-                       expanded=True)
+        run = run_action("Dataset build", queue.enqueue, "dataset_build", {}, actor=user)
+        if run is not None:
+            st.success(queue.enqueued_note(run))
 versions = query(datasets.list_datasets, limit=50)
 jobs = query(finetune_jobs.list_jobs, limit=50)
 m = top.columns(4)
@@ -84,9 +82,10 @@ with tab_jobs:
         for problem in pf.problems:
             st.warning(problem)
         if st.button("Launch fine-tune", type="primary", disabled=not pf.ok):
-            job = run_action("Launch", finetune_launch.launch, settings(), vid, user, provider=provider)
-            if job is not None:
-                st.success(f"Fine-tune job #{job.id}: {job.status}")
+            params = {"dataset_version_id": vid, "provider": provider}
+            run = run_action("Launch", queue.enqueue, "finetune", params, actor=user)
+            if run is not None:
+                st.success(queue.enqueued_note(run))
     if jobs:
         st.dataframe(pd.DataFrame([j.as_dict() for j in jobs]).drop(columns=["events", "result"]),
                      hide_index=True, width="stretch")

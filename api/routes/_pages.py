@@ -29,17 +29,26 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def page(title: str, body: str, status: int = 200, script: str = "") -> HTMLResponse:
-    """A complete small HTML page (``body`` is trusted markup; escape what goes in it)."""
+# The pages run no script at all (a link scanner that runs JavaScript must not vote or answer):
+# the policy forbids scripts, and forms may post only back to this site.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+
+
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    """A complete small HTML page without scripts (``body`` is trusted markup; escape what goes in it)."""
     doc = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         '<meta name=robots content="noindex,nofollow">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head>"
-        f"<body><main>{body}</main>{script}</body></html>"
+        f"<body><main>{body}</main></body></html>"
     )
     return HTMLResponse(
-        doc, status_code=status, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        doc,
+        status_code=status,
+        headers={
+            "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "Content-Security-Policy": CSP
+        },
     )
 
 

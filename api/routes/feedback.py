@@ -1,9 +1,11 @@
-"""Feedback votes: signed e-mail links (GET page that POSTs), the widget's JSON POST, stats.
+"""Feedback votes: signed e-mail links (GET page with a button that POSTs), the widget's JSON
+POST, stats.
 
-``GET /api/v1/ai/feedback?id=&vote=&sig=`` never votes: it shows a page whose form POSTs the
-vote (automatically with JavaScript, by a button without it), so mail scanners that prefetch
-links do not vote. ``POST /api/v1/ai/feedback`` takes JSON (widget; JSON answer) or a form
-(the page; an HTML thank-you page with a comment box).
+``GET /api/v1/ai/feedback?id=&vote=&sig=`` never votes: it shows the question and a button
+whose form POSTs the vote. The page runs no script (its Content-Security-Policy forbids them),
+so mail scanners that prefetch links, even ones that run JavaScript, do not vote: only a
+customer pressing the button does. ``POST /api/v1/ai/feedback`` takes JSON (widget; JSON
+answer) or a form (the page; an HTML thank-you page with a comment box).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, ReadKey, ScrubberLoaderDep, SessionDep, SettingsDep, limit_body
+from api.ratelimit import RESPONSE_429
 from api.routes._pages import error_page, esc, page, storable
-from api.schemas import MAX_ID, FeedbackIn, FeedbackOut, StatsOut
+from api.schemas import FeedbackIn, FeedbackOut, StatsOut
 from core.feedback import links
 from core.feedback.stats import feedback_stats as compute_feedback_stats
 from core.feedback.votes import VoteResult
@@ -46,7 +49,7 @@ _FORM_SCHEMA = {
     "type": "object",
     "required": ["id", "vote", "sig"],
     "properties": {
-        "id": {"type": "integer", "minimum": 1},
+        "id": {"type": "integer", "minimum": 1, "maximum": links.MAX_ID},
         "vote": {"type": "string", "enum": ["up", "down"]},
         "sig": {"type": "string", "maxLength": 200},
         "comment": {"type": "string", "maxLength": 2000},
@@ -66,38 +69,58 @@ def _error_html(exc: SupportloopError) -> HTMLResponse:
 
 def _vote_form(message_id: int, vote: str, sig: str) -> str:
     word = "helpful" if vote == Vote.UP else "not helpful"
+    label = "Yes, it was helpful" if vote == Vote.UP else "No, it was not helpful"
     return (
+        "<h1>Was this answer helpful?</h1>"
+        f"<p>You picked <strong>{word}</strong>. Press the button to send your feedback.</p>"
         f'<form id=vote method=post action="{links.FEEDBACK_PATH}">'
         f'<input type=hidden name=id value="{esc(message_id)}">'
         f'<input type=hidden name=vote value="{esc(vote)}">'
         f'<input type=hidden name=sig value="{esc(sig)}">'
-        f"<p>You are telling us this answer was <strong>{word}</strong>.</p>"
-        f"<button type=submit>Send my feedback</button></form>"
+        f"<button type=submit>{label}</button></form>"
+        "<p class=muted>Nothing is recorded until you press the button.</p>"
     )
 
 
-@router.get("/api/v1/ai/feedback", response_class=HTMLResponse, summary="Feedback link page (does not vote)")
+_PAGE_ERRORS = {
+    403: {"description": "Forged or altered link", "content": {"text/html": {}}},
+    404: {"description": "Unknown message", "content": {"text/html": {}}},
+    410: {"description": "Expired link", "content": {"text/html": {}}},
+}
+
+
+@router.get(
+    "/api/v1/ai/feedback",
+    response_class=HTMLResponse,
+    summary="Feedback link page (does not vote)",
+    responses={
+        **_PAGE_ERRORS,
+        422: {"description": "A missing or invalid parameter (e.g. an id that is not ASCII digits)"},
+        **RESPONSE_429,
+    },
+)
 def feedback_page(
-    id: Annotated[str, Query(max_length=30, description="Assistant message id")],  # noqa: A002
-    vote: Annotated[str, Query(max_length=10, description="up or down")],
+    id: Annotated[  # noqa: A002
+        str, Query(pattern=r"^[0-9]{1,10}$", description="Assistant message id (ASCII digits)")
+    ],
+    vote: Annotated[Vote, Query(description="up or down")],
     sig: Annotated[str, Query(max_length=200, description="Link signature")],
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> HTMLResponse:
-    """The page an e-mail feedback link opens. It checks the link and submits the vote by
-    POST (JavaScript does it at once; without JavaScript the customer presses the button)."""
-    if not id.isdigit() or not 0 < int(id) <= MAX_ID:
+    """The page an e-mail feedback link opens: it checks the link and shows the question with a
+    button; only pressing the button POSTs (records) the vote."""
+    message_id = links.parse_id(id)  # ASCII digits only (the pattern already refused anything else: 422)
+    if message_id is None:  # 0 or beyond the largest id
         return error_page(
-            "This link is not valid", "The message id in the link is not a number. Nothing was recorded.", 400
+            "We could not find that message", "This link names no message. Nothing was recorded.", 404
         )
     try:
-        links.check_link(session, settings, int(id), vote, sig, clock=clock)
+        links.check_link(session, settings, message_id, vote, sig, clock=clock)
     except SupportloopError as exc:
         return _error_html(exc)
-    script = "<script>document.getElementById('vote').submit();</script>"
-    body = "<h1>Thanks for your feedback!</h1>" + _vote_form(int(id), vote, sig)
-    return page("Thanks for your feedback", body, script=script)
+    return page("Was this answer helpful?", _vote_form(message_id, vote, sig))
 
 
 def _thanks(message_id: int, vote: str, sig: str, commented: bool) -> HTMLResponse:
@@ -124,9 +147,13 @@ def _thanks(message_id: int, vote: str, sig: str, commented: bool) -> HTMLRespon
     summary="Record a vote (JSON from the widget, or the form of the link page)",
     responses={
         200: {"content": {"text/html": {}}},
+        400: {"description": "Incomplete form (HTML page)", "content": {"text/html": {}}},
         403: {"description": "Forged or altered signature"},
         404: {"description": "Unknown message"},
         410: {"description": "Expired link"},
+        413: {"description": "Request body too large"},
+        422: {"description": "Invalid body"},
+        **RESPONSE_429,
     },
     openapi_extra={
         "requestBody": {
@@ -151,13 +178,14 @@ async def post_feedback(
         mid, vote, sig = str(form.get("id", "")), str(form.get("vote", "")), str(form.get("sig", ""))
         comment = form.get("comment")
         comment = storable(str(comment)) if comment is not None else None
-        if not mid.isdigit() or not 0 < int(mid) <= MAX_ID or len(sig) > 200:
+        message_id = links.parse_id(mid)  # ASCII digits only
+        if message_id is None or len(sig) > 200:
             return error_page("Your feedback could not be recorded", "The form is incomplete.", 400)
         try:
-            result = await _run(request, settings, clock, scrubber, int(mid), vote, sig, comment)
+            result = await _run(request, settings, clock, scrubber, message_id, vote, sig, comment)
         except SupportloopError as exc:
             return _error_html(exc)
-        return _thanks(int(mid), vote, sig, commented=result.comment_saved or bool(comment))
+        return _thanks(message_id, vote, sig, commented=result.comment_saved or bool(comment))
     try:
         data = FeedbackIn.model_validate_json(await request.body())
     except PydanticValidationError as exc:
@@ -255,7 +283,16 @@ def _vote_lock(engine: Engine) -> AbstractContextManager:
     return lock
 
 
-@router.get("/api/v1/ai/feedback/stats", response_model=StatsOut, summary="Feedback and CSAT statistics")
+@router.get(
+    "/api/v1/ai/feedback/stats",
+    response_model=StatsOut,
+    summary="Feedback and CSAT statistics",
+    responses={
+        401: {"description": "Missing, unknown or revoked API key"},
+        403: {"description": "The API key does not have scope 'read'"},
+        422: {"description": "days out of range"},
+    },
+)
 def feedback_stats(
     _key: ReadKey,
     session: SessionDep,

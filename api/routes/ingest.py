@@ -14,8 +14,24 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
-from api.deps import ClockDep, EnricherDep, IngestKey, ScrubberDep, SessionDep, SettingsDep, limit_body
-from api.schemas import MAX_ID, ConversationOut, ConversationSchema, MessageOut, MessageSchema
+from api.deps import (
+    ClockDep,
+    EnricherDep,
+    IngestKey,
+    PayloadTooLarge,
+    ScrubberDep,
+    SessionDep,
+    SettingsDep,
+    limit_body,
+)
+from api.schemas import (
+    MAX_ID,
+    MAX_REQUEST_TEXT,
+    ConversationOut,
+    ConversationSchema,
+    MessageOut,
+    MessageSchema,
+)
 from core.conversations import ingest
 from core.conversations.schemas import ConversationIn, MessageIn
 from core.platform.errors import NotFound
@@ -26,6 +42,7 @@ router = APIRouter(tags=["ingest"], dependencies=[Depends(limit_body)])
 _AUTH = {
     401: {"description": "Missing, unknown or revoked API key"},
     403: {"description": "The key belongs to another channel"},
+    409: {"description": "A message external_id is already used by another conversation"},
 }
 
 
@@ -68,7 +85,16 @@ def create_conversation(
     enricher: EnricherDep,
 ) -> ConversationOut:
     """Validate, scrub and store one conversation of the API key's channel. A conversation
-    whose ``external_id`` is already stored is not stored again (``created: false``)."""
+    whose ``external_id`` is already stored in this channel is not stored again (``created:
+    false``); the same id in another channel is another conversation (and the answer says
+    nothing about it)."""
+    text = sum(len(m.content) for m in body.messages)
+    if text > MAX_REQUEST_TEXT:
+        raise PayloadTooLarge(
+            f"The messages hold {text} characters; one request takes at most {MAX_REQUEST_TEXT}. Send "
+            "the first messages here and the rest with POST /api/v1/conversations/{id}/messages, or import "
+            "long histories with `supportloop import`."
+        )
     conv = ConversationIn(
         channel=key.channel,
         external_user_id=body.external_user_id,
@@ -88,7 +114,11 @@ def create_conversation(
         return ConversationOut(
             conversation_id=report.conversation_ids[0], created=True, messages=report.messages_created
         )
-    existing = session.scalar(select(Conversation.id).where(Conversation.external_id == body.external_id))
+    existing = session.scalar(
+        select(Conversation.id).where(
+            Conversation.channel == key.channel, Conversation.external_id == body.external_id
+        )
+    )
     return ConversationOut(conversation_id=existing, created=False, messages=0)
 
 

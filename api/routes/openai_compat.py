@@ -39,13 +39,13 @@ from api.deps import (
 from api.routes._turns import Turn
 from api.schemas import ChatCompletionIn
 from core.answering import responder
+from core.conversations import lifecycle
 from core.feedback import links
 from core.platform.errors import ValidationError
 from core.platform.models import CHANNELS, Conversation
-from core.platform.statuses import ConversationStatus, MessageRole
+from core.platform.statuses import MessageRole
 
 router = APIRouter(tags=["openai-compatible"], dependencies=[Depends(limit_body)])
-CONTINUE_WITHIN = dt.timedelta(hours=1)
 
 
 def _text(content: str | list[dict] | None) -> str:
@@ -60,10 +60,15 @@ def _text(content: str | list[dict] | None) -> str:
 
 
 def _conversation(
-    session: Session, channel: str, user: str, thread: str | None, now: dt.datetime
+    session: Session, channel: str, user: str, thread: str | None, now: dt.datetime, idle: dt.timedelta
 ) -> int | None:
+    """The conversation a request continues: the thread's (any status: a customer message reopens a
+    closed one), else the user's open conversation with a message within the idle window
+    (``core.conversations.lifecycle``); None starts a new one."""
     if thread:
-        conv = session.scalar(select(Conversation).where(Conversation.external_id == thread))
+        conv = session.scalar(
+            select(Conversation).where(Conversation.channel == channel, Conversation.external_id == thread)
+        )
         if conv is not None:
             if conv.channel != channel or conv.external_user_id != user:
                 raise ValidationError(f"Conversation {thread!r} belongs to another channel or user.")
@@ -74,8 +79,8 @@ def _conversation(
         .where(
             Conversation.channel == channel,
             Conversation.external_user_id == user,
-            Conversation.status == ConversationStatus.AI,
-            Conversation.updated_at >= now - CONTINUE_WITHIN,
+            Conversation.status.in_(lifecycle.OPEN_STATUSES),
+            Conversation.updated_at >= now - idle,
         )
         .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(1)
@@ -85,7 +90,11 @@ def _conversation(
 @router.post(
     "/v1/chat/completions",
     summary="OpenAI-compatible chat completions",
-    responses={200: {"content": {"text/event-stream": {}}}, 401: {"description": "Missing API key"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        401: {"description": "Missing, unknown or revoked API key"},
+        403: {"description": "The key belongs to another channel"},
+    },
 )
 def chat_completions(
     body: ChatCompletionIn,
@@ -108,15 +117,16 @@ def chat_completions(
     ] or "anonymous"
     thread = (request.headers.get("x-supportloop-conversation") or "").strip()[:200] or None
     user_texts = (_text(m.content) for m in reversed(body.messages) if m.role == MessageRole.USER)
-    question = next(user_texts, "").strip()
+    question = next((t for t in user_texts if t.strip()), "").strip()  # the last user message with text
     if not question:
-        raise ValidationError("No user message with text to answer; the last 'user' message needs content.")
+        raise ValidationError("No user message with text to answer; send a 'user' message with content.")
     if len(question) > settings.max_message_chars:
         raise ValidationError(
             f"The user message is {len(question)} characters; the limit is {settings.max_message_chars}."
         )
     turn = Turn(session, settings, clock, embedder, scrubber, enricher)
-    cid = _conversation(session, channel, user, thread, clock.now())
+    idle = dt.timedelta(minutes=settings.conversation_idle_minutes)
+    cid = _conversation(session, channel, user, thread, clock.now(), idle)
     if cid is None:
         cid = turn.log_question(
             channel=channel, user=user, question=question, conversation_id=None,

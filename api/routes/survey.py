@@ -10,8 +10,10 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, ScrubberLoaderDep, SessionDep, SettingsDep, limit_body
+from api.ratelimit import RESPONSE_429
 from api.routes._pages import error_page, esc, page, storable
 from core.feedback import survey
+from core.feedback.links import parse_id
 from core.learning import loop as learning
 from core.platform.errors import Conflict, SupportloopError
 from core.platform.signing import ExpiredSignature, InvalidSignature
@@ -36,6 +38,16 @@ _FORM = {
             }
         },
     }
+}
+
+
+_HTML = {"text/html": {}}
+_ERRORS = {
+    403: {"description": "Forged or altered survey link", "content": _HTML},
+    404: {"description": "Unknown survey", "content": _HTML},
+    410: {"description": "Expired survey link", "content": _HTML},
+    422: {"description": "Invalid parameter or score", "content": _HTML},
+    **RESPONSE_429,
 }
 
 
@@ -65,7 +77,9 @@ def _form(token: str, score: int | None) -> str:
     )
 
 
-@router.get("/survey/{token}", response_class=HTMLResponse, summary="Survey page (does not answer)")
+@router.get(
+    "/survey/{token}", response_class=HTMLResponse, summary="Survey page (does not answer)", responses=_ERRORS
+)
 def survey_page(
     token: Token,
     session: SessionDep,
@@ -84,7 +98,15 @@ def survey_page(
 
 
 @router.post(
-    "/survey/{token}", response_class=HTMLResponse, summary="Answer the survey (once)", openapi_extra=_FORM
+    "/survey/{token}",
+    response_class=HTMLResponse,
+    summary="Answer the survey (once)",
+    openapi_extra=_FORM,
+    responses={
+        **_ERRORS,
+        409: {"description": "Already answered", "content": _HTML},
+        413: {"description": "Request body too large"},
+    },
 )
 async def survey_answer(
     request: Request,
@@ -99,12 +121,13 @@ async def survey_answer(
     raw = str(form.get("score", ""))
     comment = form.get("comment")
     comment = storable(str(comment))[:4000] if comment is not None else None
-    if not raw.isdigit() or not 1 <= int(raw) <= 5:
+    score = parse_id(raw, maximum=5)  # ASCII digits only
+    if score is None:
         return error_page("Please choose a score", "Pick a score from 1 to 5 and send again.", 422)
 
     def work() -> None:
         learning.answer_survey(
-            session, settings, token, int(raw), comment,
+            session, settings, token, score, comment,
             scrubber=scrubber() if comment and comment.strip() else None, clock=clock,
         )
 

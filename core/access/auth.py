@@ -11,6 +11,12 @@ Local accounts with argon2-hashed passwords and one role each:
 A login (``authenticate``) returns a random bearer token; only its SHA-256 is stored, with
 an expiry (``Settings.session_hours``). ``current_user`` turns a token back into a user, or
 ``None`` when it is unknown, expired, revoked or its account is deactivated.
+
+Logins are throttled per user name and per client (:class:`LoginPolicy`, settings
+``login_*``): after a few free failures each further try must wait a growing delay, and too
+many failures lock the name or client out for a while. Every failed or refused login is in
+the audit log (the name and client, never the password). Passwords follow
+:func:`password_problem`: at least 12 characters and not a common password.
 Creating and changing accounts needs the ``manage_users`` right (the acting user is an
 :class:`~core.platform.actors.Actor`; audit rows keep its name).
 None of these functions commit: the caller owns the transaction.
@@ -23,22 +29,26 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.platform import audit
 from core.platform.actors import SYSTEM, USER_ROLES, Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from core.platform.models import User, UserSession
+from core.platform.models import LoginThrottle, User, UserSession
 from core.platform.statuses import UserRole
 
 DEMO_ADMIN = "admin"
 DEMO = dataclasses.replace(SYSTEM, name="demo")  # who creates the demo admin (audit rows say "demo")
-MIN_PASSWORD_CHARS = 8
+MIN_PASSWORD_CHARS = 12
+NAME_SCOPE, CLIENT_SCOPE = "name", "client"
 
 
 _hasher = PasswordHasher()
@@ -79,15 +89,43 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords (zxcvbn's list, from leaked-password corpora), lower case."""
+    # loaded on first use: a 30,000-entry table only password changes need
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(password: str, name: str = "") -> str | None:
+    """Why ``password`` is not allowed for account ``name``, or None. The rule: at least
+    :data:`MIN_PASSWORD_CHARS` characters; not one of the most common passwords (case and spaces
+    ignored); not containing the user name; not only digits; at least 5 different characters."""
+    folded = password.lower()
+    if len(password) < MIN_PASSWORD_CHARS:
+        return f"it is too short: use at least {MIN_PASSWORD_CHARS} characters"
+    if folded in common_passwords() or folded.replace(" ", "") in common_passwords():
+        return "it is one of the most common passwords, which attackers try first"
+    if name and len(name) >= 3 and name.lower() in folded:
+        return "it contains the user name"
+    if password.isdigit():
+        return "it is only digits"
+    if len(set(folded)) < 5:
+        return "it repeats too few different characters"
+    return None
+
+
 def _validate(name: str, role: str, password: str | None) -> None:
     if not name or not name.strip() or len(name) > 100 or name != name.strip():
         raise ValidationError("A user name must be 1-100 characters without leading or trailing spaces.")
     if role not in USER_ROLES:
         raise ValidationError(f"Unknown role {role!r}; use one of {', '.join(USER_ROLES)}.")
-    if password is not None and len(password) < MIN_PASSWORD_CHARS:
+    problem = None if password is None else password_problem(password, name)
+    if problem:
         raise ValidationError(
-            f"The password is too short: use at least {MIN_PASSWORD_CHARS} characters "
-            "(or leave it out to get a generated one)."
+            f"This password is not allowed: {problem}. Use a passphrase of {MIN_PASSWORD_CHARS} or more "
+            "characters (or leave it out to get a generated one)."
         )
 
 
@@ -190,24 +228,134 @@ def list_users(session: Session) -> list[dict]:
     ]
 
 
-def authenticate(
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How failed logins slow down further tries, per user name and per client (settings
+    ``login_*``): ``free_failures`` cost nothing; each failure after them makes the next try wait
+    ``delay_s``, doubling up to ``max_delay_s``; ``lockout_failures`` lock the name or client for
+    ``lockout_minutes``. Failures older than ``lockout_minutes`` are forgotten."""
+
+    free_failures: int = 3
+    delay_s: float = 2.0
+    max_delay_s: float = 120.0
+    lockout_failures: int = 10
+    lockout_minutes: float = 15.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LoginPolicy:
+        return cls(settings.login_free_failures, settings.login_delay_seconds,
+                   settings.login_max_delay_seconds, settings.login_lockout_failures,
+                   settings.login_lockout_minutes)
+
+    def wait_after(self, failures: int) -> dt.timedelta:
+        """How long the next try must wait after ``failures`` recent failures."""
+        if failures >= self.lockout_failures:
+            return dt.timedelta(minutes=self.lockout_minutes)
+        extra = failures - self.free_failures
+        if extra <= 0:
+            return dt.timedelta(0)
+        return dt.timedelta(seconds=min(self.delay_s * 2 ** (extra - 1), self.max_delay_s))
+
+
+class LoginRefused(PermissionDenied):
+    """A login was refused: wrong name or password, a disabled account, or too many failures
+    (``retry_after_s`` > 0: wait that long before the next try)."""
+
+    def __init__(self, message: str, retry_after_s: int = 0):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+WRONG = "Wrong user name or password (or the account is disabled)."
+
+
+def _key(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _throttle_keys(name: str, client: str | None) -> list[tuple[str, str]]:
+    keys = [(NAME_SCOPE, _key(name.strip().lower()))]
+    if client:
+        keys.append((CLIENT_SCOPE, _key(str(client))))
+    return keys
+
+
+def _rows(session: Session, keys: list[tuple[str, str]], now: dt.datetime) -> list[LoginThrottle]:
+    """The throttle rows of ``keys``, created when missing and locked for this transaction."""
+    table = LoginThrottle.__table__
+    values = [{"scope": sc, "key": k, "failures": 0, "last_failure_at": now} for sc, k in keys]
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    session.execute(dialect.insert(table).values(values).on_conflict_do_nothing())
+    q = select(LoginThrottle).where(
+        LoginThrottle.scope.in_([sc for sc, _ in keys]), LoginThrottle.key.in_([k for _, k in keys])
+    ).with_for_update()
+    wanted = set(keys)
+    return [r for r in session.scalars(q.execution_options(populate_existing=True))
+            if (r.scope, r.key) in wanted]
+
+
+def login_wait(session: Session, name: str, client: str | None = None, *,
+               clock: Clock | None = None) -> int:
+    """Seconds before ``name`` (from ``client``) may try to log in again (0: now)."""
+    now = _clock(clock).now()
+    waits = [0.0]
+    for sc, k in _throttle_keys(name, client):
+        row = session.get(LoginThrottle, (sc, k))
+        if row is not None and row.blocked_until is not None and row.blocked_until > now:
+            waits.append((row.blocked_until - now).total_seconds())
+    return int(-(-max(waits) // 1))
+
+
+def try_login(
     session: Session,
     name: str,
     password: str,
     *,
+    client: str | None = None,
+    policy: LoginPolicy | None = None,
     session_hours: float = 12.0,
     clock: Clock | None = None,
-) -> Login:
-    """Check a name and password and open a login that expires after ``session_hours``.
+) -> Login | LoginRefused:
+    """Check a name and password and open a login that expires after ``session_hours``; or
+    return (not raise) why it was refused, so the caller commits the failure it recorded.
 
-    Wrong name, wrong password and a disabled account all raise the same PermissionDenied,
-    so the message does not tell an attacker which names exist.
+    ``client`` is the caller's address (or another key of the browser session). A name or
+    client that must wait (``policy``) is refused without checking the password. Wrong name,
+    wrong password and a disabled account all get the same message, so it does not tell an
+    attacker which names exist. Every refusal is in the audit log (never the password).
     """
+    policy = policy or LoginPolicy()
     now = _clock(clock).now()
+    name = (name or "")[:200]
+    keys = _throttle_keys(name, client)
+    forget = now - dt.timedelta(minutes=policy.lockout_minutes)  # failures before it are forgotten
+    session.execute(delete(LoginThrottle).where(
+        LoginThrottle.last_failure_at < forget,
+        (LoginThrottle.blocked_until.is_(None)) | (LoginThrottle.blocked_until <= now),
+    ))
+    rows = _rows(session, keys, now)
+    blocked = [r.blocked_until for r in rows if r.blocked_until is not None and r.blocked_until > now]
     user = session.scalar(select(User).where(User.name == name))
+    if blocked:
+        wait = int(-(-(max(blocked) - now).total_seconds() // 1))
+        _audit_failure(session, name, user, client, "throttled", clock)
+        return LoginRefused(
+            f"Too many failed logins for this user name or from this browser; try again in {wait} "
+            "seconds. An admin can reset the password with `supportloop user password NAME`.", wait
+        )
     ok = verify_password(user.password_hash, password) if user else verify_password(_DUMMY_HASH, password)
     if not (user and ok and user.active):
-        raise PermissionDenied("Wrong user name or password (or the account is disabled).")
+        for row in rows:
+            row.failures += 1
+            row.last_failure_at = now
+            wait = policy.wait_after(row.failures)
+            row.blocked_until = now + wait if wait else None
+        reason = "unknown_name" if user is None else ("disabled" if ok else "wrong_password")
+        _audit_failure(session, name, user, client, reason, clock)
+        session.flush()
+        return LoginRefused(WRONG)
+    session.execute(delete(LoginThrottle).where(LoginThrottle.scope == NAME_SCOPE,
+                                                LoginThrottle.key == keys[0][1]))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     token = secrets.token_urlsafe(32)
@@ -216,9 +364,34 @@ def authenticate(
         UserSession(token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=expires)
     )
     user.last_login_at = now
-    audit.record(session, user.name, "login", "user", user.id, clock=clock)
+    audit.record(session, user.name, "login", "user", user.id, after={"client": client}, clock=clock)
     session.flush()
     return Login(token, Actor(user.id, user.name, user.role, expires), expires)
+
+
+def _audit_failure(session: Session, name: str, user: User | None, client: str | None, reason: str,
+                   clock: Clock | None) -> None:
+    audit.record(session, name or "(empty)", "login_failed", "user", user.id if user else None,
+                 after={"name": name, "client": client, "reason": reason}, clock=clock)
+
+
+def authenticate(
+    session: Session,
+    name: str,
+    password: str,
+    *,
+    client: str | None = None,
+    policy: LoginPolicy | None = None,
+    session_hours: float = 12.0,
+    clock: Clock | None = None,
+) -> Login:
+    """:func:`try_login` that raises its LoginRefused (a PermissionDenied). The failure it
+    recorded is lost when the caller rolls back on the exception: pages use ``try_login``."""
+    result = try_login(session, name, password, client=client, policy=policy,
+                       session_hours=session_hours, clock=clock)
+    if isinstance(result, LoginRefused):
+        raise result
+    return result
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password")

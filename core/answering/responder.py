@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.conversations import outcomes
+from core.conversations import lifecycle, outcomes
 from core.enrichment import enrich
 from core.knowledge import scoring
 from core.knowledge.confidence import decide, escalates
@@ -351,8 +351,7 @@ def record_answer(
         )
         scoring.rescore(session, sorted(used), settings)
     if answer.escalated and escalate_conversation and conv.status == ConversationStatus.AI:
-        conv.status, conv.escalated_at = ConversationStatus.ESCALATED, now
-        conv.escalation_reason = f"low confidence ({answer.confidence:.2f})"
+        lifecycle.hand_off(conv, now, f"low confidence ({answer.confidence:.2f})")
     if answer.error:
         events.record(
             session,

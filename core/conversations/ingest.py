@@ -3,7 +3,9 @@
 Every message is scrubbed before it is written: the redacted text, the PII entity types
 found and the safe-for-training flag are stored with it; the raw text only when
 ``settings.store_raw_content`` allows (``core.conversations.retention`` purges it after the retention
-window). Each conversation gets its outcome row (``core.conversations.outcomes``).
+window). Escalation reasons are scrubbed too; personal identifiers (the external user id when
+it is an e-mail or phone, contact fields of ``channel_metadata``) are hashed by the retention
+purge. Each conversation gets its outcome row (``core.conversations.outcomes``).
 
 ``store_conversations`` is the bulk path (imports, demo data, API batches): it scrubs every
 message text in one ``scrub_batch`` call and writes with multi-row inserts.
@@ -24,7 +26,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core.conversations import outcomes
+from core.conversations import lifecycle, outcomes
 from core.conversations.importers import detect_format, parse_file
 from core.conversations.schemas import (
     ConversationIn,
@@ -53,6 +55,30 @@ def _existing(session: Session, column, values: list[str]) -> set[str]:
     return found
 
 
+def _existing_conversations(session: Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (channel, external_id) pairs of ``keys`` already stored (ids are unique per channel)."""
+    by_channel: dict[str, list[str]] = {}
+    for channel, ext in keys:
+        by_channel.setdefault(channel, []).append(ext)
+    found: set[tuple[str, str]] = set()
+    for channel, ids in by_channel.items():
+        for i in range(0, len(ids), _ID_CHUNK):
+            found |= {
+                (channel, ext)
+                for ext in session.scalars(
+                    select(Conversation.external_id).where(
+                        Conversation.channel == channel, Conversation.external_id.in_(ids[i : i + _ID_CHUNK])
+                    )
+                )
+            }
+    return found
+
+
+def micro_dollars(value: float | None) -> float | None:
+    """A cost in US dollars rounded to micro-dollars (the precision costs are kept at)."""
+    return None if value is None else round(float(value), 6)
+
+
 def _message_row(msg: MessageIn, result, at: dt.datetime, settings: Settings) -> dict[str, Any]:
     return {
         "external_id": msg.external_id or None,  # "" is no id (ids are unique)
@@ -66,7 +92,7 @@ def _message_row(msg: MessageIn, result, at: dt.datetime, settings: Settings) ->
         "latency_ms": msg.latency_ms,
         "tokens_in": None if msg.tokens_in is None else int(msg.tokens_in),
         "tokens_out": None if msg.tokens_out is None else int(msg.tokens_out),
-        "cost_usd": msg.cost_usd,
+        "cost_usd": micro_dollars(msg.cost_usd),
         "human_edited": False,
         "created_at": at,
     }
@@ -82,8 +108,10 @@ def store_conversations(
 ) -> StoreReport:
     """Validate, scrub and write conversations with their messages and outcome rows.
 
-    Conversations whose ``external_id`` is already stored (or repeats one earlier in
-    ``convs``) are skipped and counted. Raises ``ValidationError`` listing every problem
+    Conversations whose ``external_id`` is already stored in the same channel (or repeats one
+    earlier in ``convs``) are skipped and counted; the same id in another channel is another
+    conversation. A conversation with an ``agent`` message is marked handed off
+    (``core.conversations.lifecycle.handoff_fields``). Raises ``ValidationError`` listing every problem
     when any conversation is invalid (nothing is written then). Message texts are scrubbed
     in one ``scrubber.scrub_batch`` call; rows go in with multi-row inserts.
     Missing timestamps default to the conversation's ``created_at``, else the clock.
@@ -102,15 +130,15 @@ def store_conversations(
         )
 
     report = StoreReport()
-    ids = [c.external_id for c in convs if c.external_id]
-    seen = _existing(session, Conversation.external_id, ids) if ids else set()
+    keys = [(c.channel, c.external_id) for c in convs if c.external_id]
+    seen = _existing_conversations(session, keys) if keys else set()
     todo: list[ConversationIn] = []
     for conv in convs:
         if conv.external_id:
-            if conv.external_id in seen:
+            if (conv.channel, conv.external_id) in seen:
                 report.conversations_skipped += 1
                 continue
-            seen.add(conv.external_id)
+            seen.add((conv.channel, conv.external_id))
         todo.append(conv)
     if not todo:
         return report
@@ -134,6 +162,10 @@ def store_conversations(
     report.scrub_seconds = time.perf_counter() - t0
     report.texts_scrubbed = len(unique)
     results = [scrubbed[t] for t in texts]
+    # escalation reasons are free text shown to viewers: scrubbed like messages
+    given = list(dict.fromkeys(c.escalation_reason for c in todo if c.escalation_reason))
+    cleaned = scrubber.scrub_batch(given) if given else []
+    reasons = {r: res.text for r, res in zip(given, cleaned, strict=True)}
 
     conv_rows, msg_groups, outcome_rows = [], [], []
     k = 0
@@ -149,19 +181,23 @@ def store_conversations(
             cost += msg.cost_usd or 0.0
             report.unsafe_messages += 0 if res.safe else 1
         out = conv.outcome or OutcomeIn()
+        cost = micro_dollars(cost)
+        status, escalated_at, reason = lifecycle.handoff_fields(
+            conv.status, conv.escalated_at, conv.escalation_reason, pairs, default_at=created
+        )
         conv_rows.append(
             {
                 "external_id": conv.external_id or None,
                 "channel": conv.channel,
                 "external_user_id": conv.external_user_id,
-                "status": conv.status,
+                "status": status,
                 "channel_metadata": dict(conv.channel_metadata or {}),
                 "created_at": created,
                 "first_response_at": outcomes.first_response(pairs),
-                "escalated_at": conv.escalated_at,
+                "escalated_at": escalated_at,
                 "closed_at": conv.closed_at,
                 "assigned_agent": conv.assigned_agent,
-                "escalation_reason": conv.escalation_reason,
+                "escalation_reason": reasons.get(reason, reason) if reason else reason,
                 "intent": conv.intent,
                 "updated_at": now,
             }
@@ -178,8 +214,8 @@ def store_conversations(
                 "total_cost_usd": cost,
                 "successful_outcome": outcomes.is_successful(
                     booking_converted=bool(out.booking_converted),
-                    status=conv.status,
-                    escalated_at=conv.escalated_at,
+                    status=status,
+                    escalated_at=escalated_at,
                     down_votes=0,
                     csat=out.csat,
                 ),
@@ -223,6 +259,9 @@ def add_message(
 ) -> Message:
     """Scrub and append one message to a stored conversation; refreshes its outcome.
 
+    The message moves the conversation's lifecycle (``core.conversations.lifecycle.note_message``):
+    a customer message reopens a closed conversation, an agent message hands it off.
+
     Idempotent on ``msg.external_id``: a message already stored with that id in this
     conversation is returned unchanged (a retry); in another conversation it is a Conflict.
     With an ``enricher`` the new message is enriched (``core.enrichment.enrich.enrich_message``).
@@ -249,6 +288,7 @@ def add_message(
     )
     session.add(row)
     conv.updated_at = now
+    lifecycle.note_message(conv, row)
     session.flush()
     outcomes.refresh_outcome(session, conv, clock)
     if enricher is not None:
@@ -285,8 +325,9 @@ def import_file(
     import raises ``ImportFailed`` (file, line and field of every problem) and writes
     nothing, unless ``skip_invalid``: then the valid conversations are written and the
     rejected rows go to ``rejects_path`` (default ``<file>.rejects.jsonl``), one JSON object
-    per row with line, field, message and the raw row. Conversations already imported (same
-    external id) are skipped, so re-importing a file creates no duplicates.
+    per row with line, field, message and the raw row; a conversation is accepted or rejected
+    whole. Conversations already imported (same channel and external id) are skipped, so
+    re-importing a file creates no duplicates.
     ``progress(done, total)`` is called with message counts as batches are written.
     With an ``enricher`` every imported conversation is enriched batch by batch.
     """

@@ -109,7 +109,7 @@ def refresh_outcome(
     conversation.first_response_at = first_response(pairs)
     row = _outcome_row(session, conversation)
     row.first_response_time_seconds = first_response_seconds(pairs)
-    row.total_cost_usd = float(sum(m.cost_usd or 0.0 for m in msgs))
+    row.total_cost_usd = round(float(sum(m.cost_usd or 0.0 for m in msgs)), 6)  # micro-dollars
     row.successful_outcome = is_successful(
         booking_converted=bool(row.booking_converted),
         status=conversation.status,

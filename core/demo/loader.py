@@ -2,13 +2,19 @@
 (``core.demo.conversations``) through ``core.conversations.ingest``, scrubbed like any import,
 and with an embedder warms the learning loop up over them (``core.demo.warmup``), so every
 dashboard page has something to show. ``DemoReport`` says what it did.
+
+Long work in short committed batches: ``load_demo`` commits after every batch of
+conversations and every warm-up step (enrichment per batch of messages), so on SQLite no write
+lock is held for long and readers never wait; it reports progress and stops at the next batch
+when its :class:`~core.platform.progress.Progress` says the job was cancelled (what it committed
+stays; loading again goes on where it stopped). The runner's ``demo_load`` job
+(``core.demo.job``) calls it.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -22,6 +28,7 @@ from core.platform.config import Settings
 from core.platform.db import is_empty
 from core.platform.embeddings import Embedder
 from core.platform.models import Conversation
+from core.platform.progress import NO_PROGRESS, Progress, check_cancelled
 from core.platform.services import Scrubber
 
 
@@ -90,22 +97,23 @@ def load_demo(
     clock: Clock | None = None,
     *,
     if_empty: bool = False,
-    batch_size: int = 200,
-    progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 100,
+    progress: Progress = NO_PROGRESS,
     embedder: Embedder | None = None,
-    on_stage: Callable[[str], None] | None = None,
 ) -> DemoReport:
-    """Store the demo conversations (scrubbed) in batches of ``batch_size``; the caller commits.
+    """Store the demo conversations (scrubbed) in batches of ``batch_size``, committing
+    ``session`` after each batch (and after each warm-up step).
 
     ``seed`` defaults to ``settings.demo_seed``; the period ends at ``clock.now()``. With
     ``if_empty`` nothing happens when the database already has conversations.
-    ``progress(done, total)`` is called with conversation counts after every batch.
-    Conversations already stored (same demo external id) are skipped and counted; the
-    other counts are of what this call stored.
+    ``progress`` gets the conversations stored of the total after every batch, then each
+    warm-up step; when it says cancelled, ``JobCancelled`` is raised at the next batch (the
+    batches committed stay). Conversations already stored (same demo external id) are
+    skipped and counted; the other counts are of what this call stored.
 
     With an ``embedder`` the learning loop runs over the demo (``core.demo.warmup``): the demo
     KB, enrichment, votes, held drafts, the review queue, knowledge gaps, alert rules and the
-    metrics roll-up. ``on_stage(name)`` is called as each step starts. Safe to run again.
+    metrics roll-up. Safe to run again, also after a cancel.
     """
     started = time.perf_counter()
     seed = settings.demo_seed if seed is None else seed
@@ -121,16 +129,15 @@ def load_demo(
     convs = [c for c in convs if c.external_id not in stored]
     total = len(convs)
     memo = _MemoScrubber(scrubber)
-    if progress:
-        progress(0, total)
+    progress.report(0, total, "storing the demo conversations")
     for i in range(0, total, batch_size):
+        check_cancelled(progress)
         batch = convs[i: i + batch_size]
         res = store_conversations(session, batch, memo, settings, clock)
+        session.commit()
         report.unsafe_messages += res.unsafe_messages
         report.scrub_seconds += res.scrub_seconds
-        if progress:
-            progress(min(total, i + batch_size), total)
-    session.flush()
+        progress.report(min(total, i + batch_size), total, "storing the demo conversations")
 
     report.conversations = total
     report.messages = sum(len(c.messages) for c in convs)
@@ -141,6 +148,7 @@ def load_demo(
     report.csat_responses = sum(1 for c in convs if c.outcome and c.outcome.csat)
     report.cost_usd = round(sum(m.cost_usd or 0 for c in convs for m in c.messages), 4)
     if embedder is not None:
-        report.loop = run_learning_loop(session, settings, embedder, clock, seed=seed, on_stage=on_stage)
+        check_cancelled(progress)
+        report.loop = run_learning_loop(session, settings, embedder, clock, seed=seed, progress=progress)
     report.seconds = time.perf_counter() - started
     return report

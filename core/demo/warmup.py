@@ -5,6 +5,10 @@ demo conversations, so every dashboard page has something to show.
 chunks they quote, enriches the messages, adds customer votes (through ``core.learning.loop``,
 like real votes), holds a few risky drafts, fills the review queue and the knowledge gaps,
 seeds the default alert rules and rolls the metrics up. The demo acts as ``SYSTEM``.
+
+Each step commits when it ends (enrichment and votes also within, per batch), so the write
+lock of SQLite is never held for long; ``progress`` hears each step (enrichment with its
+messages done of the total) and a cancel stops the warm-up at the next batch.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter
-from collections.abc import Callable
 
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
@@ -36,6 +39,7 @@ from core.platform.models import (
     Message,
     MessageChunk,
 )
+from core.platform.progress import NO_PROGRESS, Progress, check_cancelled
 from core.platform.statuses import (
     Channel,
     ChunkStatus,
@@ -47,6 +51,10 @@ from core.platform.statuses import (
 from core.review import delivery, policy
 from core.review import queue as review
 
+STEPS = ("knowledge base", "answers linked to the chunks they quote", "enrichment", "votes and held drafts",
+         "review queue and knowledge gaps", "alert rules and metrics")
+VOTE_BATCH = 100  # votes per committed batch
+
 
 def run_learning_loop(
     session: Session,
@@ -55,35 +63,50 @@ def run_learning_loop(
     clock: Clock | None = None,
     *,
     seed: int = 7,
-    on_stage: Callable[[str], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> dict:
     """What the running system would have made of the demo conversations, so every dashboard
     page has something to show: the demo KB (built, evaluated, activated), the assistant answers
     linked to the chunks they quote (with the chunks' uses, bookings and CSAT), enrichment
     (intents, flags, tone scores), customer votes, a few held drafts, the review queue, the
-    knowledge gaps, the default alert rules and the metrics roll-up. Idempotent. Returns counts.
+    knowledge gaps, the default alert rules and the metrics roll-up. Idempotent; commits
+    ``session`` after each step (and each batch within). Returns counts.
     """
     clock = clock or SystemClock()
-    stage = on_stage or (lambda _name: None)
     out: dict = {}
-    stage("knowledge base")
+
+    def step(k: int) -> None:
+        session.commit()
+        check_cancelled(progress)
+        progress.report(k, len(STEPS), f"warm-up {k + 1}/{len(STEPS)}: {STEPS[k]}")
+
+    step(0)
     kb = load_demo_knowledge(session, embedder, settings, clock, actor=SYSTEM)
     out["kb_version"] = kb.active_version_id
+    step(1)
     out["answers_linked"] = _link_answers(session, settings, clock)
-    stage("enrichment")
+    step(2)
     enricher = enrich.get_enricher(settings, embedder)
-    rep = enrich.backfill(session, enricher, only_missing=True, clock=clock)
+
+    def enriched(done: int, total: int) -> None:
+        session.commit()
+        check_cancelled(progress)
+        progress.report(done, total, f"warm-up 3/{len(STEPS)}: enrichment (messages)")
+
+    rep = enrich.backfill(session, enricher, only_missing=True, clock=clock, progress=enriched)
     out["enriched"], out["flagged"] = rep.messages, rep.flagged
-    stage("votes and held drafts")
-    out["votes"] = _votes(session, settings, random.Random(seed), clock)
+    step(3)
+    out["votes"] = _votes(session, settings, random.Random(seed), clock, progress)
     out["held_drafts"] = _held_drafts(session, settings, clock)
-    stage("review queue and knowledge gaps")
+    step(4)
     out["review_reasons"] = review.refresh_queue(session, settings, clock, actor=SYSTEM)
+    session.commit()
     out["gaps"] = gaps.refresh_gaps(session, embedder, settings, clock, actor=SYSTEM).gaps
-    stage("alert rules and metrics")
+    step(5)
     alerts.seed_default_rules(session, clock)
     rollup(session, clock, full=True)
-    session.flush()
+    session.commit()
+    progress.report(len(STEPS), len(STEPS), "warm-up done")
     return out
 
 
@@ -105,9 +128,12 @@ def _link_answers(session: Session, settings: Settings, clock: Clock) -> int:
     ).all()
     links, uses = [], Counter()
     outcomes: dict[int, tuple[bool, int | None]] = {}  # conversation -> (booked, csat)
+    quoted: dict[str, int | None] = {}  # answer text -> the chunk it quotes (answers repeat)
     for mid, conv_id, raw, redacted, booked, csat in rows:
         text = raw or redacted or ""
-        cid = next((c.id for c in chunks if c.text in text), None)
+        if text not in quoted:
+            quoted[text] = next((c.id for c in chunks if c.text in text), None)
+        cid = quoted[text]
         if cid is None:
             continue
         links.append({"message_id": mid, "chunk_id": cid, "rank": 1, "score": 1.0, "used": True})
@@ -127,11 +153,13 @@ def _link_answers(session: Session, settings: Settings, clock: Clock) -> int:
     return len(links)
 
 
-def _votes(session: Session, settings: Settings, rng: random.Random, clock: Clock) -> int:
+def _votes(session: Session, settings: Settings, rng: random.Random, clock: Clock,
+           progress: Progress = NO_PROGRESS) -> int:
     """Customer thumbs on demo answers, a few minutes after each answer: down on the answers of
-    complaints and low-CSAT conversations (a handful), up on a few percent of the others."""
-    if session.scalar(select(Feedback.id).limit(1)) is not None:
-        return 0  # voted already
+    complaints and low-CSAT conversations (a handful), up on a few percent of the others.
+    Committed every ``VOTE_BATCH`` votes; after a cancel, loading again draws the same votes
+    and adds only those missing (answers already voted on are left as they are)."""
+    voted = set(session.scalars(select(Feedback.message_id).distinct()))
     rows = session.execute(
         select(Message.id, Message.created_at, Conversation.external_user_id, Conversation.channel,
                Conversation.escalation_reason, ConversationOutcome.csat)
@@ -152,9 +180,14 @@ def _votes(session: Session, settings: Settings, rng: random.Random, clock: Cloc
         else:
             continue
         when = min(now, at + dt.timedelta(minutes=rng.uniform(1, 90)))
+        if mid in voted:
+            continue
         record_vote(session, mid, vote, user, source=source.get(channel, FeedbackSource.API),
                     settings=settings, clock=FixedClock(when))
         n += 1
+        if n % VOTE_BATCH == 0:
+            session.commit()
+            check_cancelled(progress)
     return n
 
 

@@ -9,8 +9,8 @@ For every message it enriches (``enrich_messages``):
   text the customer sees (the admin's edit, else the raw text, else the redacted text);
 - **agent replies** get flags only;
 - the **conversation** takes the intent of its first customer message with a known intent
-  (unless an admin set it, or it came with the import), and its outcome's ``tone_score``
-  becomes the mean tone score of its answers.
+  (unless an admin set it, or it came with the import), and its outcome's ``computed_tone_score``
+  becomes the mean tone score of its answers (an imported ``tone_score`` is kept beside it).
 
 Texts are embedded once per batch with the shared embedder and scored with one profanity
 model call, so enrichment keeps up with ingest. ``backfill`` enriches older data (the
@@ -233,12 +233,23 @@ def enrich_messages(
 ) -> EnrichReport:
     """Enrich these messages (see the module docstring) and their conversations."""
     started = time.perf_counter()
-    settings = enricher.settings
     now = (clock or SystemClock()).now()
     msgs = [m for m in messages if m.role in ENRICHED_ROLES]
     report = EnrichReport(messages=len(msgs))
     if not msgs:
         return report
+    with session.no_autoflush:  # compute first, write at the end: SQLite's write lock is held briefly
+        _score(session, msgs, enricher, report, clock, now)
+    session.flush()
+    report.conversations = _update_conversations(session, {m.conversation_id for m in msgs}, now)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _score(session: Session, msgs: list[Message], enricher: Enricher, report: EnrichReport,
+           clock: Clock | None, now: dt.datetime) -> None:
+    """Intents, tone and flags of ``msgs`` (set on the objects, not flushed)."""
+    settings = enricher.settings
     texts = [text_for(m) for m in msgs]
     flags = profanity.check_texts(texts, settings.profanity_threshold)
 
@@ -284,10 +295,6 @@ def enrich_messages(
         m.enriched_at = now
         report.flagged += f.flagged
     report.customer_messages, report.answers = len(users), len(answers)
-    session.flush()
-    report.conversations = _update_conversations(session, {m.conversation_id for m in msgs}, now)
-    report.seconds = round(time.perf_counter() - started, 3)
-    return report
 
 
 def _update_conversations(session: Session, conversation_ids: set[int], now: dt.datetime) -> int:
@@ -324,8 +331,8 @@ def _update_conversations(session: Session, conversation_ids: set[int], now: dt.
         outs = select(ConversationOutcome).where(ConversationOutcome.conversation_id.in_(part))
         for out in session.scalars(outs):
             t = tones.get(out.conversation_id)
-            if t is not None and out.tone_score != round(float(t), 4):
-                out.tone_score, out.updated_at = round(float(t), 4), now
+            if t is not None and out.computed_tone_score != round(float(t), 4):
+                out.computed_tone_score, out.updated_at = round(float(t), 4), now
     session.flush()
     return len(ids)
 
@@ -377,9 +384,9 @@ def backfill(
     counts = session.execute(q.group_by(Message.conversation_id).order_by(Message.conversation_id)).all()
     total = sum(n for _c, n in counts)
     report = EnrichReport()
-    if progress:
-        progress(0, total)
     intents_mod.ensure_classifier(session, enricher.embedder, enricher.settings, clock)
+    if progress:  # after the classifier is trained, so a caller that commits here ends that write
+        progress(0, total)
     done, batch, in_batch = 0, [], 0
     for i, (cid, n) in enumerate(counts):
         batch.append(cid)

@@ -255,11 +255,11 @@ def promote(
     cand = exp.candidate
     if exp.kind == ExperimentKind.CHAT_MODEL:
         previous["chat_model"] = st.chat_model
-        set_production(session, "chat_model", cand["chat_model"], actor_name=who, now=now,
+        set_production(session, "chat_model", cand["chat_model"], actor=actor, now=now,
                        experiment_id=exp.id)
     if exp.kind == ExperimentKind.EMBEDDING_MODEL:
         previous["embedding_model_path"] = st.embedding_model_path or ""
-        set_production(session, "embedding_model_path", cand["embedding_model_path"], actor_name=who,
+        set_production(session, "embedding_model_path", cand["embedding_model_path"], actor=actor,
                        now=now, experiment_id=exp.id)
     switch_kb = exp.kind in (ExperimentKind.KB_VERSION, ExperimentKind.EMBEDDING_MODEL)
     if switch_kb and (active is None or active.id != cand["kb_version_id"]):
@@ -308,7 +308,7 @@ def rollback(
         prev = exp.previous or {}
         for key in CONFIG_KEYS:
             if key in prev:
-                set_production(session, key, prev[key], actor_name=who, now=now, experiment_id=exp.id)
+                set_production(session, key, prev[key], actor=actor, now=now, experiment_id=exp.id)
                 restored[key] = prev[key]
         target = prev.get("kb_version_id")
         active = active_version(session)

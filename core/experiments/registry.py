@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.platform.actors import Actor, require
 from core.platform.errors import Conflict, NotFound
 from core.platform.models import Experiment, ProductionConfig
 from core.platform.statuses import ExperimentStatus
@@ -60,9 +61,12 @@ def snapshot(exp: Experiment) -> dict[str, Any]:
             "control": exp.control, "candidate": exp.candidate, "decision": exp.decision}
 
 
-def set_production(session: Session, key: str, value: str, *, actor_name: str, now: dt.datetime,
+def set_production(session: Session, key: str, value: str, *, actor: Actor, now: dt.datetime,
                    experiment_id: int | None) -> None:
-    """Store what production serves for ``key`` (``chat_model``, ``embedding_model_path``)."""
+    """Store what production serves for ``key`` (``chat_model``, ``embedding_model_path``);
+    ``actor`` needs the ``manage_experiments`` right."""
+    require(actor, "manage_experiments")
+    actor_name = actor.name
     row = session.get(ProductionConfig, key)
     if row is None:
         session.add(ProductionConfig(key=key, value=value, updated_by=actor_name, updated_at=now,

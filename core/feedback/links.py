@@ -2,15 +2,16 @@
 
 A vote comes from a link in an e-mail footer or from the chat widget. Links are signed
 (``core.platform.signing``) over the message id, the voter (the conversation's user), the vote and
-an expiry, with ``settings.secret_key``: a forged, altered or expired link is refused and
-nothing is recorded. The widget gets a signature over ``vote="*"`` (:data:`ANY_VOTE`) that
-allows either vote.
+an expiry, with the signing secret (``core.platform.secrets``): a forged, altered or expired link
+is refused and nothing is recorded. The widget gets a signature over ``vote="*"``
+(:data:`ANY_VOTE`) that allows either vote.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -22,11 +23,25 @@ from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, session_factory, session_scope
 from core.platform.errors import ValidationError
+from core.platform.secrets import signing_secret, verification_secrets
 from core.platform.statuses import Vote
 
 PURPOSE = "feedback"
 ANY_VOTE = "*"
 FEEDBACK_PATH = "/api/v1/ai/feedback"
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+_ID = re.compile(r"[0-9]{1,10}")
+
+
+def parse_id(text: str | None, maximum: int = MAX_ID) -> int | None:
+    """The positive id (at most ``maximum``) ``text`` writes in ASCII digits, else None.
+
+    ``str.isdigit`` is not enough: it accepts superscripts and other scripts' digits ("¹", "٣"),
+    which ``int`` then refuses or reads as a number the link never held."""
+    if not isinstance(text, str) or not _ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if 0 < value <= maximum else None
 
 
 @dataclass
@@ -61,7 +76,7 @@ def sign_vote(settings: Settings, message_id: int, voter: str, vote: str, clock:
     if vote != ANY_VOTE:
         check_vote(vote)
     expires = (clock or SystemClock()).now() + dt.timedelta(days=settings.feedback_link_days)
-    return signing.sign(settings.secret_key, PURPOSE, [message_id, voter, vote], expires)
+    return signing.sign(signing_secret(settings), PURPOSE, [message_id, voter, vote], expires)
 
 
 def widget_signature(
@@ -83,12 +98,13 @@ def verify_signature(
     """(expiry, allowed vote) of a valid signature: ``vote`` for an e-mail link, ``*`` for the
     widget's. Raises InvalidSignature (forged or altered) or ExpiredSignature."""
     now = (clock or SystemClock()).now()
+    keys = verification_secrets(settings)  # current, then those kept after a rotation
     try:
-        return signing.verify(settings.secret_key, PURPOSE, [message_id, voter, vote], sig, now), vote
+        return signing.verify(keys, PURPOSE, [message_id, voter, vote], sig, now), vote
     except signing.ExpiredSignature:
         raise
     except signing.InvalidSignature:
-        exp = signing.verify(settings.secret_key, PURPOSE, [message_id, voter, ANY_VOTE], sig, now)
+        exp = signing.verify(keys, PURPOSE, [message_id, voter, ANY_VOTE], sig, now)
         return exp, ANY_VOTE
 
 

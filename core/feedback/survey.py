@@ -2,9 +2,9 @@
 
 When a booking is recorded the customer gets an e-mail (``core.platform.notify``) with a signed link
 to ``/survey/{token}``; the token carries the conversation id and an expiry, signed with
-``settings.secret_key``. The answer is stored once (a second answer is a Conflict). What follows
-an answer (the conversation's CSAT, the credit of the chunks its answers used, the review queue
-for a low score) is ``core.learning.loop``'s job: answers are recorded through
+the signing secret (``core.platform.secrets``). The answer is stored once (a second answer is a
+Conflict). What follows an answer (the conversation's CSAT, the credit of the chunks its
+answers used, the review queue for a low score) is ``core.learning.loop``'s job: answers are recorded through
 ``core.learning.loop.answer_survey``.
 """
 
@@ -16,6 +16,7 @@ import html
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core.feedback.links import parse_id
 from core.platform import signing
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
@@ -23,6 +24,8 @@ from core.platform.config import Settings
 from core.platform.errors import Conflict, NotFound, ProviderError, ValidationError
 from core.platform.models import Conversation, Survey
 from core.platform.notify import validate_address
+from core.platform.pii import get_scrubber
+from core.platform.secrets import signing_secret, verification_secrets
 from core.platform.services import Notifier, Scrubber
 from core.platform.statuses import Channel, SurveyStatus
 
@@ -33,7 +36,7 @@ MAX_COMMENT_CHARS = 2000
 def make_token(settings: Settings, conversation_id: int, clock: Clock | None = None) -> str:
     """``<conversation id>.<signature>`` for a survey link."""
     expires = (clock or SystemClock()).now() + dt.timedelta(days=settings.survey_link_days)
-    return f"{conversation_id}.{signing.sign(settings.secret_key, PURPOSE, [conversation_id], expires)}"
+    return f"{conversation_id}.{signing.sign(signing_secret(settings), PURPOSE, [conversation_id], expires)}"
 
 
 def survey_url(settings: Settings, conversation_id: int, clock: Clock | None = None) -> str:
@@ -44,10 +47,10 @@ def survey_url(settings: Settings, conversation_id: int, clock: Clock | None = N
 def check_token(session: Session, settings: Settings, token: str, clock: Clock | None = None) -> Survey:
     """The survey a token opens; InvalidSignature / ExpiredSignature / NotFound otherwise."""
     head, _, sig = (token or "").partition(".")
-    if not head.isdigit() or len(head) > 18:
+    cid = parse_id(head)  # ASCII digits only
+    if cid is None:
         raise signing.InvalidSignature("This survey link is not valid; use the link exactly as it was sent.")
-    cid = int(head)
-    signing.verify(settings.secret_key, PURPOSE, [cid], sig, (clock or SystemClock()).now())
+    signing.verify(verification_secrets(settings), PURPOSE, [cid], sig, (clock or SystemClock()).now())
     survey = session.scalar(select(Survey).where(Survey.conversation_id == cid))
     if survey is None:
         raise NotFound("This survey does not exist (any more).")
@@ -127,7 +130,9 @@ def send_survey(
     try:
         notifier.send_email(address, subject, text, html=body)
     except ProviderError as exc:
-        survey.status, survey.last_error = SurveyStatus.FAILED, str(exc)[:2000]
+        # provider errors quote the customer's address: the stored error is scrubbed
+        survey.status = SurveyStatus.FAILED
+        survey.last_error = get_scrubber(settings).scrub(str(exc)[:2000]).text
     else:
         survey.status, survey.sent_at, survey.last_error = SurveyStatus.SENT, now, None
     session.flush()
@@ -154,8 +159,8 @@ def answer_survey(
             raise ValidationError(
                 f"The comment is {len(comment)} characters; the limit is {MAX_COMMENT_CHARS}."
             )
-        if comment and scrubber is not None:
-            comment = scrubber.scrub(comment).text
+        if comment:  # free text: always scrubbed
+            comment = (scrubber or get_scrubber()).scrub(comment).text
     survey = check_token(session, settings, token, clock)
     now = (clock or SystemClock()).now()
     # Conditional update: of two concurrent answers exactly one wins.

@@ -51,8 +51,8 @@ def vote_target(session: Session, message_id: int, voter: str | None = None) -> 
     """The target row of a vote on ``message_id`` by ``voter`` (None: the conversation's user).
 
     Columns: ``role``, ``conversation_id``, ``owner``, ``feedback_id``, ``current``,
-    ``current_comment``, ``has_chunks``. Raises NotFound for an unknown message and
-    ValidationError for a message that is no assistant answer.
+    ``current_comment``, ``has_chunks``. Raises NotFound for an unknown message or one that
+    is no assistant answer.
     """
     if isinstance(message_id, bool) or not isinstance(message_id, int):
         raise ValidationError(f"Message id must be a whole number, got {message_id!r}.")
@@ -66,6 +66,6 @@ def vote_target(session: Session, message_id: int, voter: str | None = None) -> 
         row = conn.execute(_TARGET_OF_VOTER, {"mid": message_id, "voter": voter}).first()
     if row is None:
         raise NotFound(f"Message {message_id} does not exist; check the link or the id.")
-    if row.role != MessageRole.ASSISTANT:
-        raise ValidationError(f"Message {message_id} is not an assistant answer; only answers take votes.")
+    if row.role != MessageRole.ASSISTANT:  # no answer to vote on: the same 404 as an unknown id
+        raise NotFound(f"Message {message_id} is not an assistant answer; only answers take votes.")
     return row

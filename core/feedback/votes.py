@@ -31,6 +31,7 @@ from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
 from core.platform.errors import NotFound, ValidationError
 from core.platform.models import Feedback
+from core.platform.pii import get_scrubber
 from core.platform.services import Scrubber
 from core.platform.statuses import FeedbackSource, Vote
 
@@ -93,7 +94,7 @@ def _clean_comment(comment: str | None, scrubber: Scrubber | None) -> str | None
         raise ValidationError(f"The comment is {len(comment)} characters; the limit is {MAX_COMMENT_CHARS}.")
     if not comment:
         return None
-    return scrubber.scrub(comment).text if scrubber is not None else comment
+    return (scrubber or get_scrubber()).scrub(comment).text  # comments are free text: always scrubbed
 
 
 def _other(vote: str) -> str:

@@ -23,11 +23,13 @@ from sqlalchemy.orm import Session
 
 from core.knowledge.evaluation import read_jsonl
 from core.knowledge.index import content_hash
-from core.platform import audit
+from core.platform import audit, pii_check
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
+from core.platform.config import Settings
 from core.platform.errors import Conflict, ImportFailed, ImportProblem, NotFound, ValidationError
 from core.platform.models import CHUNK_SOURCE_TYPES, CHUNK_STATUSES, Chunk, Conversation, Message
+from core.platform.pii import get_scrubber
 from core.platform.services import Scrubber
 from core.platform.statuses import ChunkSource, ChunkStatus
 
@@ -365,6 +367,17 @@ def export_chunks(session: Session, *, statuses: Iterable[str] = (ChunkStatus.AC
     return out
 
 
+def export_checked(
+    session: Session, *, statuses: Iterable[str] = (ChunkStatus.ACTIVE,), settings: Settings | None = None
+) -> list[dict]:
+    """``export_chunks`` after the independent PII check (``core.platform.pii_check``) over every
+    exported chunk: ValidationError naming each flagged chunk and entity type, unless approved."""
+    rows = export_chunks(session, statuses=statuses)
+    chunks = [session.get(Chunk, r["id"]) for r in rows]
+    refuse_flagged(session, chunks, "The KB export", settings)
+    return rows
+
+
 def list_chunks(
     session: Session, *, status: str | None = None, category: str | None = None, limit: int = 200
 ) -> list[Chunk]:
@@ -400,9 +413,9 @@ def propose_chunk(
     metadata, text = answer). The category defaults to the intent of the source
     message's conversation. The next ``weekly_refresh`` deduplicates it against the KB:
     near-identical to an existing chunk, it becomes an update proposal for that chunk.
-    Proposing the same text twice returns the first proposal. Text is expected redacted;
-    pass ``scrubber`` to redact it here. An approved answer may be proposed by a reviewer
-    (``review``); any other proposal needs ``manage_kb``.
+    Proposing the same text twice returns the first proposal. Title, text and question are
+    scrubbed here (``scrubber``, the process scrubber when None). An approved answer may be
+    proposed by a reviewer (``review``); any other proposal needs ``manage_kb``.
     """
     require(actor, "review" if source_type == ChunkSource.APPROVED_ANSWER else "manage_kb")
     text = text if text is not None else answer
@@ -410,9 +423,11 @@ def propose_chunk(
     title = title if title is not None else (question or "")
     if not text or not str(text).strip():
         raise ValidationError("A proposed chunk needs text (or the approved answer).")
-    if scrubber is not None:
-        text = scrubber.scrub(text).text
-        title = scrubber.scrub(title).text if title else title
+    # proposals come from conversations: title, text and the kept question are always scrubbed
+    scrubber = scrubber or get_scrubber()
+    text = scrubber.scrub(str(text)).text
+    title = scrubber.scrub(title).text if title else title
+    question = scrubber.scrub(question).text if question else question
     if from_question and len(title.strip()) > MAX_TITLE:
         # a long customer question: the title keeps its start, the metadata the whole question
         title = title.strip()[: MAX_TITLE - 1].rstrip() + "…"
@@ -459,6 +474,33 @@ def list_update_proposals(session: Session) -> list[Chunk]:
     return list(session.scalars(q))
 
 
+def check_text(chunk: Chunk) -> str:
+    """What the independent PII check reads of a chunk (and what an admin's approval covers)."""
+    return f"{chunk.title}\n{chunk.text}"
+
+
+def refuse_flagged(
+    session: Session, chunks: Sequence[Chunk], what: str, settings: Settings | None = None
+) -> None:
+    """ValidationError naming every chunk the independent PII check flags (unless approved)."""
+    flagged = pii_check.flagged_texts(session, [check_text(c) for c in chunks], settings)
+    if flagged:
+        shown = [pii_check.LineFindings(chunks[f.line - 1].id, f.text_sha256, f.findings) for f in flagged]
+        raise ValidationError(
+            pii_check.refusal_message(what, shown, "`supportloop pii approve --chunk ID`", label="chunk")
+        )
+
+
+def approve_chunk_text(
+    session: Session, chunk_id: int, *, actor: Actor, clock: Clock | None = None
+) -> str:
+    """An admin approves a chunk's current title and text after the independent PII check
+    flagged them: promotion and export let exactly this text pass (``view_raw`` right)."""
+    chunk = get_chunk(session, chunk_id)
+    return pii_check.approve_text(session, check_text(chunk), actor=actor, subject=f"chunk {chunk.id}",
+                                  clock=clock)
+
+
 def apply_update_proposal(
     session: Session, proposal_id: int, *, actor: Actor, clock: Clock | None = None
 ) -> Chunk:
@@ -468,6 +510,7 @@ def apply_update_proposal(
     proposal = get_chunk(session, proposal_id)
     if proposal.status != ChunkStatus.PROPOSED or proposal.duplicate_of_id is None:
         raise Conflict(f"Chunk {proposal_id} is not an update proposal (status {proposal.status}).")
+    refuse_flagged(session, [proposal], f"The update from proposal {proposal.id}")
     target = update_chunk(
         session,
         proposal.duplicate_of_id,

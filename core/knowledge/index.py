@@ -39,6 +39,7 @@ from core.platform.statuses import KBVersionStatus
 
 MAGIC = b"SLKB1\n"
 TMP_SUFFIX = ".tmp"
+INDEX_SUFFIX = ".slkb"
 
 
 class IndexFileError(SupportloopError):
@@ -183,16 +184,20 @@ def write_index_file(
         separators=(",", ":"),
     ).encode("utf-8")
     blob = faiss.serialize_index(index).tobytes()
-    name = f"kb-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:10]}.slkb"
+    name = f"kb-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:10]}{INDEX_SUFFIX}"
     tmp = index_dir / (name + TMP_SUFFIX)
     digest = hashlib.sha256()
-    with open(tmp, "wb") as fh:
-        for part in (MAGIC, struct.pack("<Q", len(header)), header, blob):
-            fh.write(part)
-            digest.update(part)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, index_dir / name)
+    try:
+        with open(tmp, "wb") as fh:
+            for part in (MAGIC, struct.pack("<Q", len(header)), header, blob):
+                fh.write(part)
+                digest.update(part)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, index_dir / name)
+    except BaseException:  # a failed or interrupted (SIGTERM, Ctrl-C) write leaves no partial file
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(index_dir)
     return name, digest.hexdigest(), len(MAGIC) + 8 + len(header) + len(blob)
 

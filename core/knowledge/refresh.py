@@ -35,6 +35,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.knowledge.chunks import check_text
 from core.knowledge.evaluation import active_questions, compare, evaluate, summary
 from core.knowledge.index import IndexFileError, content_hash, embed_text, read_index_file
 from core.knowledge.staleness import flag_stale_chunks
@@ -45,7 +46,7 @@ from core.knowledge.versions import (
     embed_chunks,
     get_version,
 )
-from core.platform import events
+from core.platform import events, pii_check
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationError
@@ -300,6 +301,25 @@ def gate_version(
     return report
 
 
+def hold_flagged_proposals(session: Session, proposals: list[Chunk], settings) -> tuple[list[Chunk], str]:
+    """KB promotion runs the independent PII check (``core.platform.pii_check``) over each
+    proposal's title and text: a flagged proposal an admin did not approve stays proposed and
+    out of this refresh. Returns the proposals that may join and a note on the held ones."""
+    if not proposals:
+        return proposals, ""
+    texts = [check_text(c) for c in proposals]
+    flagged = pii_check.flagged_texts(session, texts, settings)
+    if not flagged:
+        return proposals, ""
+    held = {proposals[f.line - 1].id: f.types for f in flagged}
+    note = (
+        f"{len(held)} proposal(s) held back by the independent PII check: "
+        + "; ".join(f"chunk {cid}: {', '.join(types)}" for cid, types in held.items())
+        + " (redact them, or an admin approves with `supportloop pii approve --chunk ID`)"
+    )
+    return [c for c in proposals if c.id not in held], note
+
+
 def weekly_refresh(
     session: Session,
     embedder: Embedder,
@@ -324,6 +344,7 @@ def weekly_refresh(
             .order_by(Chunk.id)
         )
     )
+    proposals, held = hold_flagged_proposals(session, proposals, settings)
     texts: dict[str, str] = {}
     for c in active_chunks + proposals:
         c.content_hash = content_hash(c.title, c.text)
@@ -360,7 +381,7 @@ def weekly_refresh(
             embedder,
             settings,
             chunks=members,
-            built_by=actor.name,
+            actor=actor,
             reason=reason,
             clock=clock,
             progress=progress,
@@ -375,6 +396,8 @@ def weekly_refresh(
                 c.status, c.updated_at = ChunkStatus.ACTIVE, now
             report.added_chunk_ids = [c.id for c in accepted]
     report.stale = flag_stale_chunks(session, settings, clock)
+    if held:
+        report.reasons.append(held)
     events.record(
         session,
         "kb.refresh_completed",

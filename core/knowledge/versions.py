@@ -9,8 +9,11 @@ anywhere before the commit leaves the previous active version serving.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from core.knowledge.index import (
+    INDEX_SUFFIX,
     TMP_SUFFIX,
     Row,
     build_faiss,
@@ -32,9 +36,9 @@ from core.platform import audit, events
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import Conflict, NotFound, ValidationError
-from core.platform.models import Chunk, EmbeddingCache, KBVersion, KBVersionChunk
+from core.platform.models import Chunk, EmbeddingCache, Experiment, KBVersion, KBVersionChunk
 from core.platform.services import Embedder
-from core.platform.statuses import ChunkStatus, KBVersionStatus
+from core.platform.statuses import ChunkStatus, ExperimentStatus, KBVersionStatus
 
 EMBED_BATCH = 256
 FETCH_BATCH = 500
@@ -157,8 +161,8 @@ def build_version(
     embedder: Embedder,
     settings,
     *,
+    actor: Actor,
     chunks: Sequence[Chunk] | None = None,
-    built_by: str = "cli",
     reason: str = "",
     clock: Clock | None = None,
     progress: bool = False,
@@ -167,7 +171,9 @@ def build_version(
 
     Embeds only texts the cache lacks for this embedder, writes the index file atomically,
     then adds the version row (status candidate) and its chunk list. Nothing is activated.
+    ``actor`` (the builder, ``built_by``) needs the ``manage_kb`` right.
     """
+    require(actor, "manage_kb")
     clock = clock or SystemClock()
     started = time.perf_counter()
     if chunks is None:
@@ -198,33 +204,37 @@ def build_version(
     )
     rows = [Row(c.id, c.external_id, c.content_hash, c.title, c.text, c.category) for c in chunks]
     name, checksum, size = write_index_file(settings.index_dir, index, kind, embedder.model_id, rows)
-    parent = active_version(session)
-    version = KBVersion(
-        status=KBVersionStatus.CANDIDATE,
-        model_id=embedder.model_id,
-        dim=int(embedder.dim),
-        index_kind=kind,
-        index_file=name,
-        checksum=checksum,
-        file_size=size,
-        chunk_count=len(chunks),
-        embedded_count=embedded,
-        built_by=built_by,
-        reason=reason,
-        parent_version_id=parent.id if parent else None,
-        created_at=clock.now(),
-    )
-    session.add(version)
-    session.flush()
-    session.execute(
-        insert(KBVersionChunk),
-        [
-            {"kb_version_id": version.id, "position": i, "chunk_id": c.id, "content_hash": c.content_hash}
-            for i, c in enumerate(chunks)
-        ],
-    )
-    version.build_seconds = round(time.perf_counter() - started, 3)
-    session.flush()
+    try:  # no row will point at the file if this fails: remove it now
+        parent = active_version(session)
+        version = KBVersion(
+            status=KBVersionStatus.CANDIDATE,
+            model_id=embedder.model_id,
+            dim=int(embedder.dim),
+            index_kind=kind,
+            index_file=name,
+            checksum=checksum,
+            file_size=size,
+            chunk_count=len(chunks),
+            embedded_count=embedded,
+            built_by=actor.name,
+            reason=reason,
+            parent_version_id=parent.id if parent else None,
+            created_at=clock.now(),
+        )
+        session.add(version)
+        session.flush()
+        session.execute(
+            insert(KBVersionChunk),
+            [
+                {"kb_version_id": version.id, "position": i, "chunk_id": c.id, "content_hash": c.content_hash}
+                for i, c in enumerate(chunks)
+            ],
+        )
+        version.build_seconds = round(time.perf_counter() - started, 3)
+        session.flush()
+    except BaseException:
+        (Path(settings.index_dir) / name).unlink(missing_ok=True)
+        raise
     return version
 
 
@@ -318,3 +328,91 @@ def rollback(
         reason=f"rollback from {current.id if current else 'none'}",
         force=True,
     )
+
+
+# --- pruning ----------------------------------------------------------------------------------
+@dataclass
+class PruneReport:
+    """What ``prune_index_files`` deleted (or would delete, with ``dry_run``) and kept."""
+
+    dry_run: bool
+    deleted: list[str] = field(default_factory=list)  # file names
+    freed_bytes: int = 0
+    versions: list[int] = field(default_factory=list)  # versions whose file was deleted
+    kept: dict[str, str] = field(default_factory=dict)  # file name -> why it stays
+
+
+def _kept_versions(session: Session, settings) -> dict[int, str]:
+    """Versions whose index file must stay, with the reason."""
+    keep: dict[int, str] = {}
+    for v in session.scalars(select(KBVersion).where(KBVersion.status == KBVersionStatus.ACTIVE)):
+        keep[v.id] = "active"
+    rollback = session.scalars(
+        select(KBVersion.id)
+        .where(KBVersion.status == KBVersionStatus.RETIRED, KBVersion.activated_at.is_not(None))
+        .order_by(KBVersion.retired_at.desc(), KBVersion.id.desc())
+        .limit(settings.kb_rollback_versions)
+    )
+    for vid in rollback:
+        keep.setdefault(vid, "rollback")
+    for exp in session.scalars(select(Experiment).where(Experiment.status == ExperimentStatus.RUNNING)):
+        for arm in (exp.control or {}, exp.candidate or {}):
+            try:
+                keep.setdefault(int(arm.get("kb_version_id")), f"experiment {exp.id}")
+            except (TypeError, ValueError):
+                continue
+    return keep
+
+
+def prune_index_files(
+    session: Session, settings, *, actor: Actor, clock: Clock | None = None, dry_run: bool = False
+) -> PruneReport:
+    """Delete index files nothing needs (``manage_kb``): the file of a version that is neither
+    active, one of the ``kb_rollback_versions`` last retired ones, nor used by a running
+    experiment, once it is ``kb_prune_after_days`` old (since it was built or retired); and
+    files no version refers to (a killed or failed build) and temporary files, once they are
+    ``kb_orphan_file_hours`` old (a build in progress is younger). Version rows stay; activating
+    a pruned version fails with a clear error. ``dry_run`` only reports."""
+    require(actor, "manage_kb")
+    now = (clock or SystemClock()).now()
+    folder = Path(settings.index_dir)
+    report = PruneReport(dry_run=dry_run)
+    if not folder.exists():
+        return report
+    keep = _kept_versions(session, settings)
+    by_file = {v.index_file: v for v in session.scalars(select(KBVersion))}
+    version_cutoff = now - dt.timedelta(days=settings.kb_prune_after_days)
+    orphan_cutoff = time.time() - settings.kb_orphan_file_hours * 3600
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or not path.name.endswith((INDEX_SUFFIX, TMP_SUFFIX)):
+            continue  # not ours
+        version = by_file.get(path.name)
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # pragma: no cover - removed by another pruner meanwhile
+            continue
+        if version is None:
+            if st.st_mtime >= orphan_cutoff:
+                report.kept[path.name] = "recent file without a version (a build may be running)"
+                continue
+        elif version.id in keep:
+            report.kept[path.name] = f"version {version.id}: {keep[version.id]}"
+            continue
+        elif (version.retired_at or version.created_at) > version_cutoff:
+            report.kept[path.name] = f"version {version.id}: {version.status} less than " \
+                                     f"{settings.kb_prune_after_days} days ago"
+            continue
+        if not dry_run:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:  # pragma: no cover - raced with another pruner
+                continue
+        report.deleted.append(path.name)
+        report.freed_bytes += st.st_size
+        if version is not None:
+            report.versions.append(version.id)
+    if report.deleted and not dry_run:
+        audit.record(session, actor.name, "prune", "kb_index_files", None,
+                     after={"files": report.deleted, "versions": report.versions,
+                            "freed_bytes": report.freed_bytes}, clock=clock)
+    return report

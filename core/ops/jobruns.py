@@ -2,7 +2,8 @@
 
 - Every run of a task is a ``job_run`` row (job, trigger, runner, status, start, end, error,
   summary JSON), written in its own short transactions so other runners and the dashboard
-  see a run while it is going.
+  see a run while it is going. Runs asked for by a person start ``queued`` with their
+  params and progress (``core.ops.queue``).
 - ``job_lock`` keeps two runners from running one job at once: a PostgreSQL advisory lock
   (``pg_try_advisory_lock`` on a 64-bit hash of the job name, held by a dedicated connection
   and freed by the server if the process dies), or on SQLite a lease on the job's
@@ -17,6 +18,7 @@ import datetime as dt
 import hashlib
 import os
 import socket
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,9 +26,10 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.platform.clock import Clock
+from core.platform.db import session_scope
 from core.platform.models import JobRun, JobState, RunnerHeartbeat
 from core.platform.statuses import JobRunStatus, JobTrigger
 
@@ -69,7 +72,9 @@ def finish_run(
 
 def last_started(session: Session) -> dict[str, dt.datetime]:
     """When each job last started (any trigger, any outcome)."""
-    q = select(JobRun.job, func.max(JobRun.started_at)).group_by(JobRun.job)
+    q = (select(JobRun.job, func.max(JobRun.started_at))
+         .where(JobRun.status != JobRunStatus.QUEUED, JobRun.runner != "")  # not queued, not cancelled unrun
+         .group_by(JobRun.job))
     return {job: at for job, at in session.execute(q)}
 
 
@@ -84,7 +89,7 @@ def latest_finished(session: Session) -> dict[str, JobRun]:
     """The newest finished (succeeded or failed) run of each job."""
     newest = (
         select(JobRun.job, func.max(JobRun.id).label("id"))
-        .where(JobRun.status != JobRunStatus.RUNNING)
+        .where(JobRun.status.not_in((JobRunStatus.RUNNING, JobRunStatus.QUEUED)))
         .group_by(JobRun.job)
         .subquery()
     )
@@ -115,7 +120,9 @@ def recent_runs(session: Session, job: str | None = None, limit: int = 50) -> li
 
 
 def fail_abandoned(session: Session, clock: Clock, older_than: dt.timedelta) -> int:
-    """Mark 'running' runs of runners not seen for ``older_than`` as failed (the process died)."""
+    """Mark 'running' runs of runners not seen for ``older_than`` as failed (the process died).
+    Every live runner calls it with its heartbeat, so an abandoned run is failed within a few
+    minutes, not only when a runner next starts."""
     cutoff = clock.now() - older_than
     alive = select(RunnerHeartbeat.runner).where(
         RunnerHeartbeat.last_seen_at >= cutoff, RunnerHeartbeat.stopped_at.is_(None)
@@ -232,6 +239,36 @@ def beat(
     row.last_seen_at = now
     row.current_job = current_job
     session.flush()
+
+
+@contextmanager
+def beating(
+    factory: sessionmaker[Session], runner: str, clock: Clock, *, current_job: str | None = None,
+    every: float = 15.0,
+) -> Iterator[None]:
+    """Beat for ``runner`` every ``every`` seconds while the block runs (a command that runs a
+    task itself, so a runner's heartbeat does not take its run for abandoned); records the stop."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                with session_scope(factory) as s:
+                    beat(s, runner, clock, current_job=current_job)
+            except Exception:  # noqa: BLE001 - a missed beat is not fatal
+                pass
+            if done.wait(every):
+                return
+
+    thread = threading.Thread(target=loop, name="heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        with session_scope(factory) as s:
+            stopped(s, runner, clock)
 
 
 def stopped(session: Session, runner: str, clock: Clock) -> None:

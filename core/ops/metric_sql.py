@@ -242,6 +242,9 @@ def histogram_percentile(counts: list[int], q: float) -> float | None:
     return float(FRT_BIN_EDGES_S[-1])
 
 
+COST_DIGITS = 6  # costs are kept and shown to micro-dollars
+
+
 def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
@@ -276,9 +279,10 @@ def kpis(sums: dict[str, float]) -> dict[str, float | None]:
         "booking_value_usd": rounded(sums["booking_value_usd"], 2),
         "frt_p50_s": rounded(histogram_percentile(hist, 0.5), 1),
         "frt_p90_s": rounded(histogram_percentile(hist, 0.9), 1),
-        "cost_usd": rounded(sums["cost_usd"], 4),
-        "cost_per_conversation_usd": rounded(_ratio(sums["cost_usd"], conv)),
-        "cost_per_resolution_usd": rounded(_ratio(sums["cost_usd"], sums["contained"])),
+        # costs to micro-dollars: a model answer costs fractions of a cent
+        "cost_usd": rounded(sums["cost_usd"], COST_DIGITS),
+        "cost_per_conversation_usd": rounded(_ratio(sums["cost_usd"], conv), COST_DIGITS),
+        "cost_per_resolution_usd": rounded(_ratio(sums["cost_usd"], sums["contained"]), COST_DIGITS),
         "feedback_rate": rounded(_ratio(sums["feedback"], conv)),
         "successful_outcome_rate": rounded(_ratio(sums["successful"], conv)),
     }

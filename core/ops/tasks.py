@@ -28,12 +28,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.answering.routing import production_embedder
-from core.conversations.retention import purge_raw
+from core.conversations.lifecycle import IDLE_BATCH, close_idle
+from core.conversations.retention import purge
 from core.enrichment.enrich import retrain
 from core.enrichment.gaps import refresh_gaps
 from core.experiments.lifecycle import check_running_experiments
 from core.knowledge.refresh import weekly_refresh
 from core.knowledge.staleness import flag_stale_chunks
+from core.knowledge.versions import prune_index_files
 from core.ops import alerts, jobruns
 from core.ops.rollup import rollup
 from core.ops.schedules import (
@@ -153,9 +155,21 @@ def metrics_and_alerts(ctx: TaskContext) -> dict[str, Any]:
 
 
 def retention_purge(ctx: TaskContext) -> dict[str, Any]:
-    """Remove raw message text older than the retention window."""
+    """Clear personal data older than the retention window (raw text, identifiers, free text)."""
     with ctx.session() as s:
-        return _summary({"purged": purge_raw(s, ctx.settings, ctx.clock, actor=ctx.actor)})
+        report = purge(s, ctx.settings, ctx.clock, actor=ctx.actor, scrubber=get_scrubber(ctx.settings))
+        return _summary({"purged": report.total, "cleared": report.cleared})
+
+
+def conversation_idle_close(ctx: TaskContext) -> dict[str, Any]:
+    """Close conversations idle for conversation_idle_minutes, one committed batch at a time."""
+    closed = 0
+    while True:
+        with ctx.session() as s:
+            n = close_idle(s, ctx.settings, ctx.clock, actor=ctx.actor, limit=IDLE_BATCH)
+        closed += n
+        if n < IDLE_BATCH:
+            return {"closed": closed}
 
 
 def stale_check(ctx: TaskContext) -> dict[str, Any]:
@@ -182,6 +196,13 @@ def kb_refresh(ctx: TaskContext) -> dict[str, Any]:
             events.record(s, "intents.retrain_failed", f"Intent classifier retrain failed: {error}"[:300],
                           severity=Severity.WARNING, details={"error": error}, clock=ctx.clock)
     return summary
+
+
+def kb_prune(ctx: TaskContext) -> dict[str, Any]:
+    """Delete KB index files nothing needs any more (never the active or rollback versions)."""
+    with ctx.session() as s:
+        report = prune_index_files(s, ctx.settings, actor=ctx.actor, clock=ctx.clock)
+    return {"deleted": len(report.deleted), "freed_bytes": report.freed_bytes, "versions": report.versions}
 
 
 def gaps_refresh(ctx: TaskContext) -> dict[str, Any]:
@@ -220,12 +241,17 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
     TaskSpec("metrics", metrics_and_alerts, lambda s: Every(60 * s.metrics_interval_minutes),
              "Roll up metrics and check alert rules."),
     TaskSpec("retention_purge", retention_purge, lambda s: Daily(s.purge_time),
-             "Purge raw message text older than the retention window."),
+             "Purge personal data older than the retention window."),
+    TaskSpec("conversation_idle_close", conversation_idle_close,
+             lambda s: Every(60 * min(5, s.conversation_idle_minutes)),
+             "Close conversations without a message for the idle window."),
     TaskSpec("stale_check", stale_check, lambda s: Daily(s.stale_check_time),
              "Flag stale KB chunks."),
     TaskSpec("kb_refresh", kb_refresh,
              lambda s: Weekly(s.kb_refresh_time, weekday=weekday_number(s.kb_refresh_weekday)),
              "Weekly KB refresh behind the evaluation gate."),
+    TaskSpec("kb_prune", kb_prune, lambda s: Daily(s.kb_prune_time),
+             "Delete unused and orphaned KB index files."),
     TaskSpec("gaps_refresh", gaps_refresh, lambda s: Daily(s.gaps_time),
              "Recluster badly handled questions into knowledge gaps."),
     TaskSpec("review_refresh", review_refresh, lambda s: Every(60 * s.review_refresh_minutes),

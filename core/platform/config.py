@@ -10,7 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(
         20_000, ge=1, description="Longest message text accepted by imports and the API."
     )
+    conversation_idle_minutes: int = Field(60, ge=1, le=43_200, description="Minutes without a message after "
+                                           "which the job runner closes an open conversation (task "
+                                           "conversation_idle_close; see docs/conversations.md).")
 
     # --- PII scrubbing -------------------------------------------------------------
     pii_spacy_model: str = Field(
@@ -60,6 +64,11 @@ class Settings(BaseSettings):
         le=1,
         description="Lower bound of the uncertain band: a candidate scoring between this "
         "and the accept threshold makes the text unsafe for training.",
+    )
+    pii_allow_terms: str = Field(
+        "",
+        description="Comma-separated names of the business itself (brand, staff aliases, menu "
+        "items) that the scrubber never takes for a person's name, e.g. \"Ember Grill,Kobe Beef\".",
     )
 
     # --- notifier (SMTP e-mail and webhooks) ---------------------------------------
@@ -87,10 +96,15 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000",
         description="Base URL customers reach the API at (used in feedback and survey links).",
     )
-    secret_key: str = Field(
-        "change-me-in-production",
-        description="Secret for signing feedback and survey links; set a long random value.",
-    )
+    secret_key: str = Field("", description="Secret that signs feedback and survey links. Empty (the "
+                            "default): a random one generated on first start into <data_dir>/secret_key "
+                            "(mode 0600). A known or short value (under 32 characters) stops the API, "
+                            "dashboard and runner (docs/security.md).")
+    previous_secrets: str = Field("", description="Comma-separated earlier signing secrets that still "
+                                  "verify links issued before a rotation until they expire (never used to "
+                                  "sign); <data_dir>/previous_secrets, one per line, is read too.")
+    allow_insecure_secret: bool = Field(False, description="Development only: start even with a known or "
+                                        "short signing secret (logs a warning instead of refusing).")
 
     # --- knowledge base and responder ----------------------------------------------
     embedding_model_path: str = Field(
@@ -174,6 +188,14 @@ class Settings(BaseSettings):
     kb_stale_days: int = Field(
         30, ge=1, description="Days without an update or review after which a chunk is flagged stale."
     )
+    kb_prune_after_days: int = Field(30, ge=1, description="Days after which the index file of a KB version "
+                                     "that is not active, not a rollback version and not used by a running "
+                                     "experiment is deleted (the version row stays).")
+    kb_rollback_versions: int = Field(2, ge=1, description="Most recently retired KB versions whose index "
+                                      "files are always kept for rollback.")
+    kb_orphan_file_hours: float = Field(6.0, gt=0, description="Hours after which an index file no KB "
+                                        "version refers to (a killed build) or a temporary file is deleted.")
+    kb_prune_time: str = Field("04:30", description="Local time (HH:MM) of the daily kb_prune task.")
     kb_score_prior_weight: float = Field(
         10.0,
         ge=0,
@@ -253,10 +275,47 @@ class Settings(BaseSettings):
         1_000_000, ge=1024, description="Largest request body the public API accepts (413 above)."
     )
 
+    # --- public API rate limits (per worker process; `limits` notation, empty turns one off) ---
+    rate_limit_chat: str = Field(
+        "10/10 seconds;60/minute;600/hour",
+        description="Requests per client address to the chat widget's POST /api/v1/chat (429 with "
+        "Retry-After above; limits notation, each window must hold; empty: no limit).",
+    )
+    rate_limit_chat_session: str = Field(
+        "20/minute;300/hour",
+        description="Chat turns per widget session id (the chat's user) on POST /api/v1/chat.",
+    )
+    rate_limit_public: str = Field(
+        "30/10 seconds;120/minute;2000/hour",
+        description="Requests per client address to the feedback link page and POST "
+        "/api/v1/ai/feedback and the survey page and answer (load benchmarks raise it).",
+    )
+
+    @field_validator("rate_limit_chat", "rate_limit_chat_session", "rate_limit_public")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a rate limit; write e.g. '60/minute' or '20/10 seconds;300/hour'."
+                ) from None
+        return value
+
     # --- dashboard login -----------------------------------------------------------
     session_hours: float = Field(
         12.0, gt=0, description="Hours a dashboard login stays valid before the user must sign in again."
     )
+    login_free_failures: int = Field(3, ge=0, description="Failed logins per user name or client before "
+                                     "each further try must wait (the growing delay).")
+    login_delay_seconds: float = Field(2.0, ge=0, description="Wait after the first failed login beyond "
+                                       "the free ones; it doubles with every further failure.")
+    login_max_delay_seconds: float = Field(120.0, ge=0, description="Longest wait between login tries.")
+    login_lockout_failures: int = Field(10, ge=1, description="Failed logins per user name or client that "
+                                        "lock it out for `login_lockout_minutes`.")
+    login_lockout_minutes: float = Field(15.0, gt=0, description="Minutes a locked-out user name or client "
+                                         "must wait; failures older than this are forgotten.")
     dashboard_cache_seconds: int = Field(
         60, ge=0, description="Seconds the dashboard may show cached query results before re-reading."
     )

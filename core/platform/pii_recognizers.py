@@ -5,7 +5,6 @@ higher when a cue such as "call", "card" or "DOB" precedes the match); ``core.pl
 wraps them as Presidio recognizers next to spaCy's NER and Presidio's own e-mail, IBAN and IP
 recognizers:
 
-- ``find_phones``: US and international phone numbers (PHONE_NUMBER)
 - ``find_cards``: Luhn-valid payment card numbers (CREDIT_CARD)
 - ``find_ssns``: US social security numbers (US_SSN)
 - ``find_ibans``: IBANs in any letter case (IBAN_CODE)
@@ -86,72 +85,24 @@ def _luhn_ok(digits: str) -> bool:
 
 
 # --- pattern recognizers --------------------------------------------------------------------
-_SEP = r"[ \t.\-/]"
-_US_PHONE = re.compile(
-    rf"(?<![\w+#$])(?:(?:\+|00)?1{_SEP}{{0,2}})?(?:\(\s*\d{{3}}\s*\)|\d{{3}})(?:{_SEP}{{0,3}}|\s*-\s*)\d{{3}}"
-    rf"(?:{_SEP}{{0,3}}|\s*-\s*)\d{{4}}(?![\w/])"
-    r"(?P<ext>\s*(?:,\s*)?(?:ext\.?|extension|x|#)\s*\d{1,6}\b)?",
-    re.IGNORECASE,
-)
-_INTL_PHONE = re.compile(
-    r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?(?:\d{1,5}[ .\-]?){1,5}\d{2,5}(?![\w/])"
-    r"(?P<ext>\s*(?:ext\.?|extension|x)\s*\d{1,6}\b)?",
-    re.IGNORECASE,
-)
-_PHONE_CUES = re.compile(r"(call|text|phone|cell|mobile|number|reach|tel|contact|whatsapp|sms|fax|"
-                         r"ring|dial|#:?)\W*(?:\w+\W+){0,4}$", re.IGNORECASE)
-_NOT_PHONE_CUES = re.compile(r"(order|ref|reference|booking|confirmation|invoice|receipt|account|acct|"
-                             r"tracking|po|id|ticket)\W*(?:no\.?|number|#)?\W*$", re.IGNORECASE)
-
-
-def find_phones(text: str) -> list[tuple[int, int, float]]:
-    """Phone numbers: US formats (dots, dashes, spaces, parentheses, +1, extensions) and
-    international numbers written with a + or 00 country code."""
-    out = []
-    for rx in (_US_PHONE, _INTL_PHONE):
-        for m in rx.finditer(text):
-            s, e = m.span()
-            digits = re.sub(r"\D", "", m.group(0)[: (m.start("ext") - s) if m.group("ext") else None])
-            if not 7 <= len(digits) <= 15:
-                continue
-            before = text[max(0, s - 40):s]
-            if _NOT_PHONE_CUES.search(before):
-                out.append((s, e, 0.35))
-                continue
-            raw = m.group(0)
-            intl = raw.lstrip().startswith(("+", "00"))
-            has_sep = bool(re.search(r"[ .\-()/]", raw.strip()))
-            if rx is _US_PHONE and not intl:
-                area = digits[-10] if len(digits) >= 10 else "0"
-                score = 0.85 if has_sep else 0.6
-                if area in "01":
-                    score -= 0.2
-            else:
-                if raw.lstrip().startswith("00"):
-                    digits = digits[2:]
-                    score = 0.6 if len(digits) >= 9 else 0.0
-                else:
-                    score = 0.85 if len(digits) >= 9 else 0.5
-                if not score:
-                    continue
-            if _PHONE_CUES.search(before):
-                score = min(1.0, score + 0.1)
-            out.append((s, e, score))
-    return out
-
-
-_CARD = re.compile(r"(?<![\d\w])(?:\d[ \-]?){12,18}\d(?![\d\w])")
+_CARD = re.compile(r"(?<![\d\w])(?:\d[ \-]?){11,18}\d(?![\d\w])")
 _CARD_CUES = re.compile(r"(card|visa|master ?card|amex|american express|discover|cc|credit|debit|"
                         r"ending)\W*(?:\w+\W+){0,5}$", re.IGNORECASE)
 
 
+_MAESTRO_12 = {"50", "56", "57", "58", "63", "67"}
+
+
 def find_cards(text: str) -> list[tuple[int, int, float]]:
-    """Payment card numbers of 13-19 digits (spaces or dashes allowed) passing the Luhn check."""
+    """Payment card numbers of 13-19 digits (12 for Maestro; spaces or dashes allowed) passing the
+    Luhn check."""
     out = []
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
-        if not 13 <= len(digits) <= 19:
+        if not 12 <= len(digits) <= 19:
             continue
+        if len(digits) < 13 and not (_luhn_ok(digits) and digits[:2] in _MAESTRO_12):
+            continue  # 12 digits: Maestro only
         if _luhn_ok(digits) and digits[0] in "23456":
             out.append((m.start(), m.end(), 0.95))
         elif _CARD_CUES.search(text[max(0, m.start() - 50):m.start()]):
@@ -160,7 +111,7 @@ def find_cards(text: str) -> list[tuple[int, int, float]]:
 
 
 _SSN = re.compile(
-    r"(?<![\w\-.])(?!000|666|9\d\d)(\d{3})([ \-.])(?!00)(\d{2})\2(?!0000)(\d{4})(?![\w\-]|\.\d)"
+    r"(?<![\w\-.])(?!000|666)(\d{3})([ \-.])(?!00)(\d{2})\2(?!0000)(\d{4})(?![\w\-]|\.\d)"
 )
 _SSN_PLAIN = re.compile(r"(?<![\w\-])(?!000|666|9\d\d)\d{9}(?![\w\-])")
 _SSN_CUES = re.compile(r"(ssn|social security|social|ss#|ss #|tax id|tin)\W*(?:\w+\W+){0,4}$", re.IGNORECASE)
@@ -172,7 +123,9 @@ def find_ssns(text: str) -> list[tuple[int, int, float]]:
     out = []
     for m in _SSN.finditer(text):
         cue = _SSN_CUES.search(text[max(0, m.start() - 40):m.start()])
-        out.append((m.start(), m.end(), 0.95 if cue else 0.85 if m.group(2) == "-" else 0.8))
+        # 9xx area numbers are ITINs or made up, but written like an SSN they are just as personal
+        score = 0.95 if cue else 0.85 if m.group(2) == "-" else 0.8
+        out.append((m.start(), m.end(), score - (0.1 if m.group(1)[0] == "9" and not cue else 0)))
     for m in _SSN_PLAIN.finditer(text):
         if _SSN_CUES.search(text[max(0, m.start() - 40):m.start()]):
             out.append((m.start(), m.end(), 0.9))
@@ -331,6 +284,11 @@ _CUE_RXS = [
      rf"coworker|co-worker|colleague|boss|manager|sister|brother|fianc[eé]e?|assistant|neighbor|"
      rf"cousin|aunt|uncle|planner|boyfriend|girlfriend)(?:'s name is|\s+is|,)?\s+(?P<name>{_NAME})", 0.85),
     (rf"\b(?:talked|spoke|spoken|speaking|chatted|emailed|texted)\s+(?:to|with)\s+(?P<name>{_NAME})", 0.8),
+    (rf"\b(?:booking for|reservation for|reserved for|table for|under the name(?: of)?|send it to|"
+     rf"deliver it to|addressed to|recommended by|referred by|on behalf of|invoice to|made out to)"
+     rf"\s+(?P<name>{_NAME})", 0.75),
+    (rf"\b(?:dr|mr|mrs|ms|miss|mx|prof|sr|sra|herr|frau|mme|mlle)\.?[ \t]+(?P<name>{_NAME})", 0.8),
+    (rf"(?:^|\n|[.!?]\s)\s*(?:thanks|thank you|cheers|regards|best),[ \t]+(?P<name>{_NAME})", 0.75),
     (rf"\b(?:ask for|cc|copy|thanks to|per)\s+(?P<name>{_NAME})", 0.7),
     (rf"(?P<rname>{_NAME})\s+(?:referred|recommended|told|sent|gave)\s+(?:us|me)\b", 0.8),
     (rf"(?:^|\n)\s*(?:caller|customer|client)\s*:\s*(?:(?:yes|yeah|sure|ok|okay|hi)[,.]?\s+)?"
@@ -366,12 +324,13 @@ def _name_tokens(text: str, s: int, e: int, lowercase_text: bool,
             start = s + w.start()
         return None if start is None else (start, e)
     end = None
-    for w in words:
+    for i, w in enumerate(words):
         word = w.group(0).rstrip(".,!?:;")
         if not _is_name_word(word, lowercase_text):
             break
-        end = s + w.start() + len(word)
-        if w.group(0) != word:  # punctuation ends the name
+        initial = len(word) == 1 and w.group(0) == word + "." and i + 1 < len(words)
+        end = s + w.start() + len(word) + (1 if initial else 0)
+        if w.group(0) != word and not initial:  # punctuation ends the name, except after an initial
             break
     if end is None:
         return None

@@ -4,6 +4,10 @@ A signature covers a *purpose* (so a feedback signature is never a valid survey
 signature), the fields that must not change (message id, voter, vote...) and an expiry.
 It is written ``<expiry base36>.<urlsafe base64 HMAC-SHA256>`` so it fits in a query
 parameter, and checked in constant time.
+
+Verification takes every secret still trusted (the current one, then those kept after a
+rotation: ``core.platform.secrets.verification_secrets``), so links issued before a rotation
+work until they expire; signing always uses the current secret alone.
 """
 
 from __future__ import annotations
@@ -49,18 +53,24 @@ def _mac(secret: str, purpose: str, fields: Sequence[object], exp: str) -> str:
 
 def sign(secret: str, purpose: str, fields: Sequence[object], expires_at: dt.datetime) -> str:
     """A signature over ``purpose``, ``fields`` and ``expires_at`` (naive UTC)."""
+    if not secret:
+        raise ValueError("sign needs a non-empty secret")
     exp = _b36(_epoch(expires_at))
     return f"{exp}.{_mac(secret, purpose, fields, exp)}"
 
 
 def verify(
-    secret: str, purpose: str, fields: Sequence[object], signature: str, now: dt.datetime
+    secret: str | Sequence[str], purpose: str, fields: Sequence[object], signature: str, now: dt.datetime
 ) -> dt.datetime:
-    """Check ``signature`` against the fields; return its expiry.
+    """Check ``signature`` against the fields with ``secret`` (or any of a list of secrets: the
+    current one and those kept after a rotation); return its expiry.
 
     Raises InvalidSignature when it does not match (forged or altered) and ExpiredSignature
     when it matched but has expired.
     """
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    if not keys or not all(keys):
+        raise ValueError("verify needs at least one non-empty secret")
     if not isinstance(signature, str) or signature.count(".") != 1 or len(signature) > 200:
         raise InvalidSignature(
             "This link is not valid: its signature is malformed. Use the link exactly as it was sent to you."
@@ -71,7 +81,7 @@ def verify(
         expires_at = dt.datetime.fromtimestamp(expires_epoch, dt.UTC).replace(tzinfo=None)
     except (ValueError, OverflowError, OSError) as exc:
         raise InvalidSignature("This link is not valid: its signature is malformed.") from exc
-    if not hmac.compare_digest(_mac(secret, purpose, fields, exp), mac):
+    if not any(hmac.compare_digest(_mac(key, purpose, fields, exp), mac) for key in keys):
         raise InvalidSignature(
             "This link is not valid: it was changed or was not issued by us. Use the "
             "link exactly as it was sent to you."

@@ -116,14 +116,17 @@ class AlertState(StrEnum):
 
 
 class JobRunStatus(StrEnum):
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class JobTrigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
+    QUEUE = "queue"  # enqueued by a person (dashboard, CLI) and run by the runner
 
 
 class IntentModelStatus(StrEnum):

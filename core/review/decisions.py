@@ -2,14 +2,15 @@
 
 - **approve**: the answer becomes a gold ``training_example`` (its redacted text, see
   ``core.review.queue.preview``), optionally also a proposed KB chunk for the next refresh;
-- **edit**: the edited text is stored on the message as ``human_edit_content`` with reason,
-  editor and time, and its redacted form becomes the gold answer;
+- **edit**: the edited text is stored on the message as ``human_edit_content`` (raw only when
+  ``store_raw_content`` allows, and only for the retention window) with its reason (scrubbed),
+  editor and time; its redacted form becomes the gold answer and is what the audit row keeps;
 - approve and edit share one code path (:func:`_accept`): neither creates training data or a
   KB proposal when the answer or its question is flagged or not safe for training
   (``core.review.policy.training_block_reason``; the decision's notes say why), and both
   release a held draft (``core.review.delivery``), sending it when a notifier is given;
-- **reject**: with a reason; any training example from the message is deactivated and a held
-  draft is cancelled, never sent.
+- **reject**: with a reason (scrubbed, like every review note); any training example from the
+  message is deactivated and a held draft is cancelled, never sent.
 
 Each decision is written to the audit log (``actor.name``) in the same transaction.
 """
@@ -38,6 +39,7 @@ from core.platform.models import (
     ReviewItem,
     TrainingExample,
 )
+from core.platform.pii import get_scrubber
 from core.platform.services import Enricher, Notifier, Scrubber
 from core.platform.statuses import ReviewKind, ReviewStatus, TrainingSource, Vote
 from core.review import delivery
@@ -251,26 +253,34 @@ def edit(
     item = get_item(session, item_id)
     before = _snapshot(item)
     msg = session.get(Message, item.message_id)
-    before["human_edit_content"] = msg.human_edit_content
-    _decide(item, ReviewStatus.EDITED, actor, reason.strip(), now)
+    scrubber = scrubber or get_scrubber(settings)
+    redacted = scrubber.scrub(new_text.strip()).text
+    note = scrubber.scrub(reason.strip()).text
+    keep_raw = settings.store_raw_content if settings is not None else True
+    before["human_edit_content"] = (
+        scrubber.scrub(msg.human_edit_content).text if msg.human_edit_content else None
+    )
+    _decide(item, ReviewStatus.EDITED, actor, note, now)
     msg.human_edited = True
-    msg.human_edit_content = new_text.strip()
-    msg.edit_reason = reason.strip()
+    # the text the customer gets: raw only while raw text may be kept (purged after the retention
+    # window, core.conversations.retention); the audit row and the gold answer get the redacted one
+    msg.human_edit_content = new_text.strip() if keep_raw else redacted
+    msg.edit_reason = note
     msg.edited_by = actor.name
     msg.edited_at = now
-    redacted = scrubber.scrub(new_text.strip()).text if scrubber is not None else new_text.strip()
     if enricher is not None:  # the flags and tone score now describe the edited text
         enrich.enrich_message(session, msg.id, enricher, clock)
     return _accept(
         session, item, msg, actor, action="review.edit", answer=redacted,
         source=TrainingSource.EDITED, propose_chunk=propose_chunk,
         notifier=notifier, settings=settings, clock=clock, now=now, before=before,
-        audit_extra={"human_edit_content": msg.human_edit_content, "edit_reason": msg.edit_reason},
+        audit_extra={"human_edit_content": redacted, "edit_reason": msg.edit_reason},
     )
 
 
 def reject(
-    session: Session, item_id: int, actor: Actor, reason: str, *, clock: Clock | None = None
+    session: Session, item_id: int, actor: Actor, reason: str, *, clock: Clock | None = None,
+    scrubber: Scrubber | None = None,
 ) -> Decision:
     """Reject the answer with a reason: it never becomes gold data (earlier examples from it
     are deactivated) and a held draft is cancelled, never sent."""
@@ -280,7 +290,8 @@ def reject(
     now = (clock or SystemClock()).now()
     item = get_item(session, item_id)
     before = _snapshot(item)
-    _decide(item, ReviewStatus.REJECTED, actor, reason.strip(), now)
+    reason = (scrubber or get_scrubber()).scrub(reason.strip()).text  # review notes are scrubbed too
+    _decide(item, ReviewStatus.REJECTED, actor, reason, now)
     _deactivate_examples(session, item.message_id)
     dstatus = None
     if item.kind == ReviewKind.PRESEND:

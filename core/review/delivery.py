@@ -31,6 +31,7 @@ from core.platform.config import Settings
 from core.platform.errors import Conflict, NotFound, ProviderError, ValidationError
 from core.platform.models import Conversation, Delivery, Message
 from core.platform.notify import validate_address
+from core.platform.pii import get_scrubber
 from core.platform.services import Enricher, Notifier
 from core.platform.statuses import Channel, DeliveryStatus, MessageRole
 from core.review.policy import hold_draft, risk_reasons
@@ -215,10 +216,12 @@ def deliver(
     try:
         ref = _send(session, d, notifier, settings, clock)
     except (ProviderError, ValidationError) as exc:
-        d.last_error = str(exc)[:2000]
+        # provider errors quote addresses and numbers ("recipient jo@x.com rejected"): scrubbed
+        error = get_scrubber(settings).scrub(str(exc)[:2000]).text
+        d.last_error = error
         d.attempt_log = [
             *(d.attempt_log or []),
-            {"at": now.isoformat(), "ok": False, "error": str(exc)[:500]},
+            {"at": now.isoformat(), "ok": False, "error": error[:500]},
         ]
         permanent = isinstance(exc, ValidationError)
         if permanent or d.attempts >= settings.delivery_max_attempts:

@@ -22,6 +22,10 @@
    both JSONL files (temporary name, then rename), re-validate the files and record the
    version: filters, counts, skipped by reason, token totals (exact, or labelled estimate),
    checksums, builder, memberships. Its status is ``pending_approval``.
+   Before writing, the **independent PII check** (``core.platform.pii_check``, no code shared
+   with the scrubber) runs over every final user and assistant text; an example it flags is
+   refused (``pii_check``, listed in ``counts["pii_check_refused"]`` with the entity types)
+   unless an admin approved that text (``supportloop pii approve --example ID``).
 
 Only an admin approves or rejects a dataset version (``approve_dataset``/``reject_dataset``);
 only an approved one can be exported for or used by a fine-tune (``core.training.finetune``).
@@ -42,7 +46,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core.platform import audit
+from core.platform import audit, pii_check
 from core.platform.actors import SYSTEM, Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
@@ -194,6 +198,28 @@ def _write_jsonl(path: Path, lines: Iterable[dict]) -> None:
 
 
 
+def _checked_texts(msgs: list[dict]) -> list[str]:
+    return [m["content"] for m in msgs if m["role"] != MessageRole.SYSTEM]
+
+
+def _independent_check(
+    session: Session, settings: Settings, built: list[tuple[dict, list[dict], int]]
+) -> tuple[list[tuple[dict, list[dict], int]], list[dict]]:
+    """Step 7: the second, independent PII check (``core.platform.pii_check``) over the final
+    user and assistant texts; an example with a flagged text that no admin approved is refused."""
+    texts = sorted({t for _, msgs, _ in built for t in _checked_texts(msgs)})
+    flagged = {texts[f.line - 1]: f for f in pii_check.flagged_texts(session, texts, settings)}
+    kept, refused = [], []
+    for r, msgs, tokens in built:
+        hits = [flagged[t] for t in _checked_texts(msgs) if t in flagged]
+        if hits:
+            refused.append({"training_example_id": r["id"],
+                            "types": sorted({t for h in hits for t in h.types})})
+        else:
+            kept.append((r, msgs, tokens))
+    return kept, refused
+
+
 def build_dataset(
     session: Session,
     settings: Settings,
@@ -303,6 +329,9 @@ def build_dataset(
             continue
         built.append((r, msgs, tokens))
     step("format", len(built), len(sample))
+    built, refused = _independent_check(session, settings, built)
+    if refused:
+        skipped["pii_check"] += len(refused)
     if not built:
         raise ValidationError(
             f"No training example passed the filters ({len(rows)} candidates of kind {f.kind}; skipped: "
@@ -378,6 +407,7 @@ def build_dataset(
         "texts_scrubbed": len(distinct),
         "conversation_pii_replaced": propagated,
         "max_example_tokens": max(t for _, _, t in built),
+        "pii_check_refused": refused,
         "stage_seconds": stage_s,
     }
     rows_in = [

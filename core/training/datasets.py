@@ -4,13 +4,15 @@ A dataset version is built by ``core.training.builder`` and left ``pending_appro
 an admin (the ``build_dataset`` right) approves or rejects it (``approve_dataset`` /
 ``reject_dataset``); only an approved one can be exported (``export_dataset``) or used by a
 fine-tune (``core.training.finetune``). Its JSONL files are checked against the checksums
-recorded at build time whenever they are used.
+recorded at build time whenever they are used; export also runs the independent PII check
+(``core.platform.pii_check``) over every line again and refuses flagged lines.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,13 +21,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.platform import audit
+from core.platform import audit, pii_check
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
 from core.platform.errors import Conflict, NotFound, SupportloopError, ValidationError
-from core.platform.models import DatasetExample, DatasetVersion
-from core.platform.statuses import DatasetStatus
+from core.platform.models import DatasetExample, DatasetVersion, TrainingExample
+from core.platform.services import Scrubber
+from core.platform.statuses import DatasetStatus, MessageRole
 from core.training.validation import get_token_counter, validate_jsonl
 
 PERMISSION = "build_dataset"
@@ -224,6 +227,69 @@ def require_approved(version: DatasetVersion) -> None:
         )
 
 
+def check_file(session: Session, settings: Settings, version: DatasetVersion, split: str, path: Path) -> None:
+    """The independent PII check (``core.platform.pii_check``) over every user and assistant text
+    of a dataset file; ValidationError naming each flagged line and entity type unless an admin
+    approved those texts."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    texts: list[str] = []
+    line_of: list[int] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        for m in json.loads(line).get("messages", []):
+            if m.get("role") != MessageRole.SYSTEM and isinstance(m.get("content"), str):
+                texts.append(m["content"])
+                line_of.append(n)
+    flagged = pii_check.flagged_texts(session, texts, settings)
+    if flagged:
+        shown = [pii_check.LineFindings(line_of[f.line - 1], f.text_sha256, f.findings) for f in flagged]
+        raise ValidationError(pii_check.refusal_message(
+            f"Dataset {version.id} ({split}.jsonl)", shown,
+            f"`supportloop pii approve --dataset {version.id} --split {split} --line N` for each line",
+        ))
+
+
+def approve_line(
+    session: Session, settings: Settings, version_id: int, split: str, line: int, *, actor: Actor,
+    clock: Clock | None = None,
+) -> list[str]:
+    """An admin approves the user and assistant texts of one line (1-based) of a dataset file
+    that the independent PII check flagged, after reading them: the export lets them pass
+    (``core.platform.pii_check.approve_text``; ``view_raw`` right). Returns the approved keys."""
+    require(actor, pii_check.APPROVE_PERMISSION)
+    version = get_dataset(session, version_id)
+    paths = dataset_paths(settings, version)
+    if split not in paths:
+        raise NotFound(f"Dataset {version.id} has no {split} file; it has: {', '.join(paths)}.")
+    lines = paths[split].read_text(encoding="utf-8").splitlines()
+    if not 1 <= line <= len(lines):
+        raise NotFound(
+            f"The {split} file of dataset {version.id} has {len(lines)} lines; there is no line {line}."
+        )
+    texts = [m["content"] for m in json.loads(lines[line - 1]).get("messages", [])
+             if m.get("role") != MessageRole.SYSTEM and isinstance(m.get("content"), str)]
+    subject = f"dataset {version.id} {split} line {line}"
+    return [pii_check.approve_text(session, t, actor=actor, subject=subject, clock=clock) for t in texts]
+
+
+def approve_example(
+    session: Session, example_id: int, scrubber: Scrubber, *, actor: Actor, clock: Clock | None = None
+) -> list[str]:
+    """An admin approves the question and answer of a training example that the independent PII
+    check refused at build time, after reading them (``view_raw`` right): the next build lets
+    them pass. Both the stored text and its scrubbed form (what the build writes) are approved."""
+    require(actor, pii_check.APPROVE_PERMISSION)
+    ex = session.get(TrainingExample, example_id)
+    if ex is None:
+        raise NotFound(f"Training example {example_id} does not exist.")
+    texts = [t for t in (ex.question, ex.answer) if t and t.strip()]
+    texts += [r.text for r in scrubber.scrub_batch(texts)]
+    subject = f"training example {ex.id}"
+    return [pii_check.approve_text(session, t, actor=actor, subject=subject, clock=clock)
+            for t in dict.fromkeys(texts)]
+
+
 def export_dataset(
     session: Session, settings: Settings, version_id: int, dest: Path, *, actor: Actor
 ) -> dict[str, Any]:
@@ -238,10 +304,15 @@ def export_dataset(
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"dataset_version_id": version.id, "files": {}}
+    reports = {}
     for split, path in paths.items():
         report = validate_jsonl(path, counter)
         if not report.ok:
             raise SupportloopError(f"Dataset {version.id} {split} file is invalid: {report.problems[0]}")
+        check_file(session, settings, version, split, path)
+        reports[split] = report
+    for split, path in paths.items():
+        report = reports[split]
         target = dest / f"dataset-{version.id}-{split}.jsonl"
         shutil.copyfile(path, target)
         out["files"][split] = {"path": str(target), "sha256": sha256_of(target), **report.as_dict()}

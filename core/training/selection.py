@@ -54,6 +54,7 @@ SKIP_REASONS = (
     "near_duplicate",
     "over_max",
     "unsafe_pii",
+    "pii_check",
     "empty_after_cleaning",
     "too_long",
     "invalid",

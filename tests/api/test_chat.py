@@ -70,7 +70,7 @@ def test_split_and_shadow_experiments_route_the_chat(session, settings):
     kb = experiment_kb(session, settings)
     exp = start_kb_experiment(session, kb, share=0.5)
     session.commit()
-    app = create_app(kb["settings"])
+    app = create_app(kb["settings"].model_copy(update={"rate_limit_chat": ""}))  # 13 visitors, one address
     app.state.embedder = kb["emb"]
     with TestClient(app) as client:
         seen = {}

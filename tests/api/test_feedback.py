@@ -37,7 +37,9 @@ def test_get_link_page_does_not_vote_and_its_form_does(client, session, settings
     path, params = _link(session, settings, ans.id, "down")
     page = client.get(path)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "<form id=vote method=post" in page.text and ".submit()" in page.text
+    assert "<form id=vote method=post" in page.text and "Was this answer helpful?" in page.text
+    assert "<script" not in page.text and "script-src" not in page.headers["content-security-policy"]
+    assert "default-src 'none'" in page.headers["content-security-policy"]  # no script may run
     assert _votes(session) == []  # a prefetching mail scanner votes nothing
 
     thanks = client.post(
@@ -60,7 +62,8 @@ def test_forged_altered_expired_and_unknown_links_get_clear_pages(client, sessio
     unknown = client.get(path.replace(f"id={ans.id}", f"id={ans.id + 500}"))
     assert unknown.status_code == 404 and "could not find" in unknown.text
     garbage = client.get("/api/v1/ai/feedback?id=abc&vote=up&sig=x")
-    assert garbage.status_code == 400
+    assert garbage.status_code == 422 and garbage.json()["error"] == "ValidationError"
+    assert client.get("/api/v1/ai/feedback?id=0&vote=up&sig=x").status_code == 404
     client.app.state.clock = FixedClock(
         dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=settings.feedback_link_days + 1)
     )

@@ -110,3 +110,26 @@ def test_invalid_bodies_are_refused_with_every_problem(client, session):
         == 404
     )
     assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+
+
+@pytest.mark.slow
+def test_an_external_id_of_another_channel_is_no_duplicate_and_reveals_nothing(client, session):
+    _, sms = _key(session, "ingest:sms")
+    _, web = _key(session, "ingest:web")
+    fresh = client.post(
+        "/api/v1/conversations", json={**CONV, "external_id": "fresh-id"}, headers={"X-API-Key": web}
+    )
+    taken_elsewhere = client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": sms})
+    web_copy = client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": web})
+    # the web key gets the same answer for an id the sms channel holds as for a fresh one
+    assert fresh.status_code == taken_elsewhere.status_code == web_copy.status_code == 201
+    assert web_copy.json().keys() == fresh.json().keys()
+    assert web_copy.json()["created"] is True and fresh.json()["created"] is True
+    assert web_copy.json()["conversation_id"] != taken_elsewhere.json()["conversation_id"]
+    # a duplicate within the channel names only that channel's conversation
+    again = client.post("/api/v1/conversations", json=CONV, headers={"X-API-Key": web})
+    web_id = web_copy.json()["conversation_id"]
+    assert again.json() == {"conversation_id": web_id, "created": False, "messages": 0}
+    channels = dict(session.execute(select(Conversation.id, Conversation.channel)).all())
+    assert channels[web_copy.json()["conversation_id"]] == "web"
+    assert channels[taken_elsewhere.json()["conversation_id"]] == "sms"

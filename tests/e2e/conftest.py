@@ -78,6 +78,10 @@ def dashboard(tmp_path_factory):
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
+    # the job runner beside it: the dashboard's long actions are queued and run there
+    runner_log = open(var / "runner.log", "wb")  # noqa: SIM115 - closed below
+    runner = subprocess.Popen([sys.executable, "-m", "jobs"], cwd=ROOT, env=env, stdout=runner_log,
+                              stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -95,12 +99,15 @@ def dashboard(tmp_path_factory):
     if proc.poll() is not None:
         pytest.fail("the dashboard exited: " + (var / "streamlit.log").read_text()[-2000:])
     yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    for p in (proc, runner):
+        p.terminate()
+    for p in (proc, runner):
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
     log.close()
+    runner_log.close()
 
 
 @pytest.fixture(scope="module")

@@ -37,12 +37,12 @@ def experiment_kb(session: Session, settings: Settings) -> dict[str, Any]:
     st.ensure_dirs()
     clock = seed(session)
     emb = hashing()
-    v1 = build_version(session, emb, st, built_by="test", clock=clock)
+    v1 = build_version(session, emb, st, actor=ADMIN, clock=clock)
     activate_version(session, v1.id, st, actor=ADMIN, clock=clock, force=True)
     chunk = chunk_by_external_id(session, "price-adult")
     update_chunk(session, chunk.id, actor=ADMIN, clock=clock,
                  text="Adults pay sixty dollars each; the adult price includes salad, rice and two proteins.")
-    v2 = build_version(session, emb, st, built_by="test", clock=clock)
+    v2 = build_version(session, emb, st, actor=ADMIN, clock=clock)
     session.commit()
     return {"settings": st, "clock": clock, "emb": emb, "v1": v1, "v2": v2, "cache": IndexCache()}
 

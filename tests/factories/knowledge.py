@@ -152,7 +152,7 @@ def make_kb(session: Session, settings: Settings) -> Settings:
     st = kb_settings(settings)
     st.ensure_dirs()
     seed(session)
-    version = build_version(session, hashing(), st, built_by="test")
+    version = build_version(session, hashing(), st, actor=ADMIN)
     activate_version(session, version.id, st, actor=ADMIN, force=True)
     session.commit()
     return st

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import time
 
+from core.ops.queue import JobKind
 from core.ops.schedules import Daily, Every
 from core.ops.tasks import Task
+from core.platform.progress import check_cancelled
 
 
 def _mark(name: str) -> None:
@@ -41,3 +43,22 @@ def slow_registry(settings):
         Task("slow", _task("slow", 3.0), Every(300)),
         Task("after", _task("after", 0.0), Every(300)),
     ]
+
+
+def sleepy_registry(settings):
+    """A task that sleeps a minute without checking for a stop (``--once sleepy``)."""
+    return [Task("sleepy", _task("sleepy", 60.0), Every(3600))]
+
+
+def _batches(ctx, params, progress):
+    """Queued work in 0.1 s batches that stops at a cancel (up to two minutes)."""
+    for i in range(1200):
+        progress.report(i, 1200, "batch")
+        check_cancelled(progress)
+        time.sleep(0.1)
+    return {"batches": 1200}
+
+
+def batch_kinds(settings):
+    """An extra job kind for ``--kinds`` (enqueued with ``task_names={"batches"}``)."""
+    return [JobKind("batches", _batches, "0.1 s batches")]

@@ -4,7 +4,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.platform.models import Chunk, KnowledgeGap
+from core.platform.models import Chunk, JobRun, KnowledgeGap
 from tests.factories.dashboard import button, page, refused, token_for
 
 
@@ -30,7 +30,7 @@ def test_gaps_show_examples_and_an_answer_becomes_a_proposed_chunk(app_db, sessi
     at = page("gaps", token_for(app_db, "admin", "ada")).run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Questions in gaps"] == "4"
-    assert "Can you come to Reno NV?" in [i.value for i in at.info]
+    assert "Can you come to Reno NV?" in [i.value for i in at.text]
     at.text_area[0].input("We travel to Reno for a $150 travel fee.")
     button(at, "Propose chunk").click().run()
     assert not at.exception and "Proposed as chunk" in at.success[0].value
@@ -45,13 +45,17 @@ def test_viewer_cannot_propose_a_gap_answer(app_db, session):
     assert button(at, "Propose chunk").disabled
 
 
-def test_training_page_shows_a_failed_build_as_a_clear_message(app_db, session):
+def test_training_page_queues_a_dataset_build_for_the_runner(app_db, session):
     at = page("training", token_for(app_db, "admin")).run()
     assert not at.exception
     assert "No dataset yet" in at.info[0].value
     button(at, "Build a dataset now").click().run()
     assert not at.exception
-    assert "Dataset build failed" in at.error[0].value and "Approve answers" in at.error[0].value
+    note = at.success[0].value
+    assert "dataset_build queued as job run" in note and "Alerts and jobs" in note
+    with app_db.session() as s:  # nothing ran in the dashboard session: the run waits for the runner
+        run = s.scalars(select(JobRun)).one()
+        assert (run.job, run.status, run.requested_by) == ("dataset_build", "queued", "test-admin")
 
 
 def test_experiments_page_renders_empty(app_db, session):

@@ -119,6 +119,8 @@ def parse_csv(path: Path, settings: Settings, clock: Clock | None = None) -> Par
 
     groups: dict[str, list[tuple[int, dict]]] = {}
     broken: list[ParsedConversation] = []
+    # bad rows whose conversation is known: that whole conversation is rejected with them
+    bad_rows: dict[str, list[tuple[int, dict, tuple[str | None, str]]]] = {}
     prev_end = 1
     while True:
         try:
@@ -144,6 +146,10 @@ def parse_csv(path: Path, settings: Settings, clock: Clock | None = None) -> Par
             problem = (col, undecodable(row[col]))
         elif not row["conversation_id"].strip():
             problem = ("conversation_id", "is empty; every row needs the id of its conversation")
+        cid = (row.get("conversation_id") or "").strip()
+        if problem and cid and not BAD_BYTES.search(cid):
+            bad_rows.setdefault(cid, []).append((line, row, problem))
+            continue
         if problem:
             item = ParsedConversation(file, line, None, rows=[(line, row)])
             item.add(line, *problem)
@@ -152,11 +158,20 @@ def parse_csv(path: Path, settings: Settings, clock: Clock | None = None) -> Par
         groups.setdefault(row["conversation_id"].strip(), []).append((line, row))
 
     for cid, rows in groups.items():
+        bad = bad_rows.pop(cid, [])
         item = ParsedConversation(
-            file, rows[0][0], None, rows=list(rows),
+            file, min([rows[0][0]] + [b[0] for b in bad]), None,
+            rows=sorted(list(rows) + [(line, row) for line, row, _ in bad], key=lambda r: r[0]),
             message_field=lambda i, f: _CSV_FIELD.get(f, f), conv_fields=dict(_CSV_CONV_FIELD),
         )
         item.conversation = _csv_conversation(cid, rows, item)
+        for line, _row, (col, message) in bad:
+            item.add(line, col, message)
+        out.conversations.append(item)
+    for bad in bad_rows.values():  # every row of these conversations is bad
+        item = ParsedConversation(file, bad[0][0], None, rows=[(line, row) for line, row, _ in bad])
+        for line, _row, (col, message) in bad:
+            item.add(line, col, message)
         out.conversations.append(item)
     out.conversations.extend(broken)
     out.conversations.sort(key=lambda c: c.line)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.conversations.schemas import ConversationIn, MessageIn, OutcomeIn
+from core.conversations.schemas import ConversationIn, OutcomeIn
 from core.platform.errors import ImportProblem, NotFound
 from core.platform.statuses import ConversationStatus, MessageRole
 
@@ -145,11 +145,6 @@ def speaker_role(speaker: str) -> str | None:
     """The message role of a transcript speaker label (None when the label is unknown)."""
     words = re.findall(r"[a-z]+", speaker.lower())
     return SPEAKER_ROLES.get(words[0]) if words else None
-
-
-def first_agent_at(messages: list[MessageIn]) -> dt.datetime | None:
-    """A transcript where a human agent speaks was handed to a human: when that happened."""
-    return next((m.created_at for m in messages if m.role == MessageRole.AGENT), None)
 
 
 def speaker_problem(speaker: str) -> str:

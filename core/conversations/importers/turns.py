@@ -13,7 +13,6 @@ from core.conversations.importers.parsed import (
     ParsedFile,
     conversation_fields,
     derived_id,
-    first_agent_at,
     offset_seconds,
     read_text,
     speaker_problem,
@@ -119,8 +118,6 @@ def parse_turns(path: Path, settings: Settings, clock: Clock | None = None) -> P
             messages.append(MessageIn(role=role or "", content=content, created_at=at))
         item.message_lines = [line] * len(messages)
         fields["status"] = d.get("status") or ConversationStatus.CLOSED
-        if fields["escalated_at"] is None:
-            fields["escalated_at"] = first_agent_at(messages)
         ext = d.get("conversation_id")
         item.conversation = ConversationIn(
             channel=Channel.PHONE,

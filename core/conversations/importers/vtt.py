@@ -9,7 +9,6 @@ from pathlib import Path
 from core.conversations.importers.parsed import (
     ParsedConversation,
     ParsedFile,
-    first_agent_at,
     offset_seconds,
     read_text,
     speaker_problem,
@@ -126,7 +125,6 @@ def parse_vtt(path: Path, settings: Settings, clock: Clock | None = None) -> Par
         prev = speaker
     item.conversation = ConversationIn(
         channel=Channel.PHONE,
-        escalated_at=first_agent_at(messages),
         external_user_id=meta.get("user_id") or f"caller:{path.stem}",
         messages=messages,
         external_id=meta.get("conversation_id") or path.stem,

@@ -9,7 +9,7 @@ compare the migrations with), and every model and vocabulary constant can be imp
 - audit: AuditLog, Event
 - feedback: Feedback, Survey
 - review: ReviewItem, Delivery
-- access: User, UserSession, ApiKey
+- access: User, UserSession, LoginThrottle, ApiKey
 - knowledge: Chunk, KBVersion, KBVersionChunk, EmbeddingCache, MessageChunk, EvaluationQuestion
 - metrics: the roll-up tables (MetricBucket, MetricDay, MetricSplit, MetricEscalation, ...)
 - ops: AlertRule, Alert, JobRun, JobState, RunnerHeartbeat
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from core.platform.models.access import (
     ApiKey,
+    LoginThrottle,
     User,
     UserSession,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "Delivery",
     "User",
     "UserSession",
+    "LoginThrottle",
     "ApiKey",
     "CHUNK_STATUSES",
     "CHUNK_SOURCE_TYPES",

@@ -42,6 +42,19 @@ class UserSession(Base):
     user: Mapped[User] = relationship()
 
 
+class LoginThrottle(Base):
+    """Recent failed logins of one user name or one client (``scope``): the growing delay and
+    lockout of ``core.access.auth``. ``key`` is the SHA-256 of the name or client address."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 class ApiKey(Base):
     """An API key: only its SHA-256 is stored; ``scope`` is 'read' or 'ingest:<channel>'."""
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -36,10 +37,11 @@ class Conversation(Base):
         CheckConstraint(one_of("status", CONVERSATION_STATUSES), name="status"),
         Index("ix_conversation_created_at", "created_at"),
         Index("ix_conversation_user", "channel", "external_user_id"),
+        UniqueConstraint("channel", "external_id", name="uq_conversation_channel_external_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))  # unique per channel
     channel: Mapped[str] = mapped_column(String(20))
     external_user_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default=ConversationStatus.AI)
@@ -50,6 +52,7 @@ class Conversation(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     assigned_agent: Mapped[str | None] = mapped_column(String(200))
     escalation_reason: Mapped[str | None] = mapped_column(String(200))
+    resolution: Mapped[str | None] = mapped_column(String(200))  # given when closed (lifecycle)
     intent: Mapped[str | None] = mapped_column(String(100))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     intent_source: Mapped[str | None] = mapped_column(String(20))  # model | admin | None
@@ -119,6 +122,8 @@ class ConversationOutcome(Base):
         CheckConstraint("csat IS NULL OR (csat >= 1 AND csat <= 5)", name="csat"),
         CheckConstraint("tone_score IS NULL OR (tone_score >= 0 AND tone_score <= 1)", name="tone"),
     )
+    # costs are US dollars rounded to micro-dollars (6 decimals) on write; FLOAT is a double on
+    # both databases, exact to well below a micro-dollar for any realistic total
 
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True
@@ -126,7 +131,8 @@ class ConversationOutcome(Base):
     booking_converted: Mapped[bool] = mapped_column(Boolean, default=False)
     booking_value_usd: Mapped[float | None] = mapped_column(Float)
     successful_outcome: Mapped[bool] = mapped_column(Boolean, default=False)
-    tone_score: Mapped[float | None] = mapped_column(Float)
+    tone_score: Mapped[float | None] = mapped_column(Float)  # as imported (kept)
+    computed_tone_score: Mapped[float | None] = mapped_column(Float)  # mean tone of the answers
     csat: Mapped[int | None] = mapped_column(Integer)
     down_votes: Mapped[int] = mapped_column(Integer, default=0)
     first_response_time_seconds: Mapped[float | None] = mapped_column(Float)

@@ -96,6 +96,7 @@ class JobRun(Base):
     __table_args__ = (
         CheckConstraint(one_of("status", JOB_RUN_STATUSES), name="status"),
         Index("ix_job_run_job_started", "job", "started_at"),
+        Index("ix_job_run_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -107,6 +108,15 @@ class JobRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the job queue (core.ops.queue): what was asked, by whom, how far it is, whether to stop
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    progress_message: Mapped[str | None] = mapped_column(String(500))
+    progress_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class JobState(Base):

@@ -19,6 +19,7 @@ pointing at its folder), which is the experiment's and the admin's decision.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ from core.knowledge.evaluation import active_questions, compare, evaluate, summa
 from core.knowledge.index import read_index_file
 from core.knowledge.versions import active_version, build_version
 from core.platform import events
+from core.platform.actors import SYSTEM, Actor
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
 from core.platform.embeddings import MiniLMEmbedder, get_embedder
@@ -132,7 +134,13 @@ def train_embedding_model(
 
 
 def gate_candidate(
-    session: Session, settings: Settings, embedder: Embedder, base_embedder: Any, *, actor: str, clock: Clock
+    session: Session,
+    settings: Settings,
+    embedder: Embedder,
+    base_embedder: Any,
+    *,
+    actor: Actor,
+    clock: Clock,
 ) -> dict:
     """Build a candidate KB version with ``embedder`` and evaluate it against the active version
     (the KB gate's rule), without activating it. ``actor`` names the builder of the version.
@@ -143,7 +151,7 @@ def gate_candidate(
         session,
         embedder,
         settings,
-        built_by=actor,
+        actor=actor,
         reason=f"local fine-tune {embedder.model_id}",
         clock=clock,
     )
@@ -249,7 +257,7 @@ class LocalProvider:
                     s,
                     embedder,
                     self._base_embedder(),
-                    actor=f"finetune:{job.id}",
+                    actor=dataclasses.replace(SYSTEM, name=f"finetune:{job.id}"),
                     clock=SystemClock(),
                 )
         except Exception as exc:  # noqa: BLE001 - any training failure fails the job, with its message

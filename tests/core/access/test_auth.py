@@ -26,11 +26,11 @@ def test_passwords_are_hashed_with_argon2_and_verified():
 
 def test_create_user_then_login_and_resolve_token(session):
     clock = FixedClock(T0)
-    user, pw = auth.create_user(session, "rita", "reviewer", "s3cret-pass", clock=clock, actor=ADMIN)
-    assert pw == "s3cret-pass" and user.role == "reviewer"
+    user, pw = auth.create_user(session, "rita", "reviewer", "s3cret-pass-phrase", clock=clock, actor=ADMIN)
+    assert pw == "s3cret-pass-phrase" and user.role == "reviewer"
     stored = session.get(User, user.id)
     assert stored.password_hash != pw
-    login = auth.authenticate(session, "rita", "s3cret-pass", session_hours=2, clock=clock)
+    login = auth.authenticate(session, "rita", "s3cret-pass-phrase", session_hours=2, clock=clock)
     session.commit()
     assert login.expires_at == T0 + dt.timedelta(hours=2)
     me = auth.current_user(session, login.token, clock=clock)
@@ -46,13 +46,13 @@ def test_generated_password_when_none_given(session):
 
 def test_login_expires_and_logout_revokes(session):
     clock = FixedClock(T0)
-    auth.create_user(session, "ann", "viewer", "password1", clock=clock, actor=ADMIN)
-    login = auth.authenticate(session, "ann", "password1", session_hours=1, clock=clock)
+    auth.create_user(session, "ann", "viewer", "tall-cedar-river-7", clock=clock, actor=ADMIN)
+    login = auth.authenticate(session, "ann", "tall-cedar-river-7", session_hours=1, clock=clock)
     clock.advance(minutes=59)
     assert auth.current_user(session, login.token, clock=clock) is not None
     clock.advance(minutes=1)
     assert auth.current_user(session, login.token, clock=clock) is None
-    second = auth.authenticate(session, "ann", "password1", session_hours=1, clock=clock)
+    second = auth.authenticate(session, "ann", "tall-cedar-river-7", session_hours=1, clock=clock)
     auth.logout(session, second.token, clock=clock)
     assert auth.current_user(session, second.token, clock=clock) is None
     assert auth.current_user(session, "made-up-token", clock=clock) is None
@@ -60,37 +60,37 @@ def test_login_expires_and_logout_revokes(session):
 
 
 def test_wrong_password_unknown_user_and_disabled_account_are_refused_alike(session):
-    auth.create_user(session, "bob", "admin", "password1", actor=ADMIN)
+    auth.create_user(session, "bob", "admin", "tall-cedar-river-7", actor=ADMIN)
     messages = set()
-    for name, pw in [("bob", "nope-nope"), ("nobody", "password1")]:
+    for name, pw in [("bob", "nope-nope"), ("nobody", "tall-cedar-river-7")]:
         with pytest.raises(PermissionDenied) as exc:
             auth.authenticate(session, name, pw)
         messages.add(str(exc.value))
-    login = auth.authenticate(session, "bob", "password1")
+    login = auth.authenticate(session, "bob", "tall-cedar-river-7")
     auth.set_active(session, "bob", False, actor=ADMIN)
     assert auth.current_user(session, login.token) is None
     with pytest.raises(PermissionDenied) as exc:
-        auth.authenticate(session, "bob", "password1")
+        auth.authenticate(session, "bob", "tall-cedar-river-7")
     messages.add(str(exc.value))
     assert len(messages) == 1
 
 
 def test_validation_and_conflicts(session):
     with pytest.raises(ValidationError, match="role"):
-        auth.create_user(session, "x", "superuser", "password1", actor=ADMIN)
+        auth.create_user(session, "x", "superuser", "tall-cedar-river-7", actor=ADMIN)
     with pytest.raises(ValidationError, match="too short"):
         auth.create_user(session, "x", "viewer", "short", actor=ADMIN)
     with pytest.raises(ValidationError):
-        auth.create_user(session, " x", "viewer", "password1", actor=ADMIN)
-    auth.create_user(session, "x", "viewer", "password1", actor=ADMIN)
+        auth.create_user(session, " x", "viewer", "tall-cedar-river-7", actor=ADMIN)
+    auth.create_user(session, "x", "viewer", "tall-cedar-river-7", actor=ADMIN)
     with pytest.raises(Conflict, match="already exists"):
-        auth.create_user(session, "x", "admin", "password1", actor=ADMIN)
+        auth.create_user(session, "x", "admin", "tall-cedar-river-7", actor=ADMIN)
     with pytest.raises(NotFound):
         auth.set_role(session, "ghost", "admin", actor=ADMIN)
 
 
 def test_raw_views_are_audited_and_need_admin(session):
-    admin, _ = auth.create_user(session, "root", "admin", "password1", actor=ADMIN)
+    admin, _ = auth.create_user(session, "root", "admin", "tall-cedar-river-7", actor=ADMIN)
     auth.record_raw_view(session, admin, "conversation", 42)
     assert [a.action for a in audit.history(session, "conversation", 42)] == ["view_raw"]
     with pytest.raises(PermissionDenied):
@@ -98,8 +98,8 @@ def test_raw_views_are_audited_and_need_admin(session):
 
 
 def test_set_password_and_role_end_old_logins(session):
-    auth.create_user(session, "cy", "viewer", "password1", actor=ADMIN)
-    login = auth.authenticate(session, "cy", "password1")
+    auth.create_user(session, "cy", "viewer", "tall-cedar-river-7", actor=ADMIN)
+    login = auth.authenticate(session, "cy", "tall-cedar-river-7")
     new = auth.set_password(session, "cy", actor=ADMIN)
     assert auth.current_user(session, login.token) is None
     auth.set_role(session, "cy", "admin", actor=ADMIN)
@@ -107,22 +107,22 @@ def test_set_password_and_role_end_old_logins(session):
 
 
 def test_managing_accounts_needs_the_manage_users_right(session):
-    auth.create_user(session, "dee", "viewer", "password1", actor=ADMIN)
+    auth.create_user(session, "dee", "viewer", "tall-cedar-river-7", actor=ADMIN)
     for change in (
-        lambda: auth.create_user(session, "eve", "admin", "password1", actor=REVIEWER),
+        lambda: auth.create_user(session, "eve", "admin", "tall-cedar-river-7", actor=REVIEWER),
         lambda: auth.set_role(session, "dee", "admin", actor=REVIEWER),
-        lambda: auth.set_password(session, "dee", "password2", actor=REVIEWER),
+        lambda: auth.set_password(session, "dee", "quiet-harbor-lamp-9", actor=REVIEWER),
         lambda: auth.set_active(session, "dee", False, actor=REVIEWER),
     ):
         with pytest.raises(PermissionDenied, match="manage_users"):
             change()
     (dee,) = auth.list_users(session)
     assert (dee["name"], dee["role"], dee["active"]) == ("dee", "viewer", True)
-    assert auth.authenticate(session, "dee", "password1").user.name == "dee"
+    assert auth.authenticate(session, "dee", "tall-cedar-river-7").user.name == "dee"
 
 
 def test_audit_rows_name_the_acting_user(session):
-    user, _ = auth.create_user(session, "fay", "viewer", "password1", actor=ADMIN)
+    user, _ = auth.create_user(session, "fay", "viewer", "tall-cedar-river-7", actor=ADMIN)
     auth.set_role(session, "fay", "reviewer", actor=ADMIN)
     assert {a.actor for a in audit.history(session, "user", user.id)} == {ADMIN.name}
 
@@ -143,7 +143,7 @@ def test_user_cli(db, monkeypatch):
         r = runner.invoke(main, ["user", "add", "zoe", "--role", "reviewer"])
         assert r.exit_code == 0, r.output
         pw = r.output.split("password: ")[1].strip()
-        r = runner.invoke(main, ["user", "add", "zoe", "--role", "viewer", "--password", "password1"])
+        r = runner.invoke(main, ["user", "add", "zoe", "--role", "viewer", "--password", "tall-cedar-rv-7"])
         assert r.exit_code == 1 and "already exists" in r.output
         r = runner.invoke(main, ["user", "ensure-demo-admin"])
         assert r.exit_code == 0 and "admin / " in r.output

@@ -231,7 +231,7 @@ def test_cli_purge(cli_env, tmp_path):
     runner = CliRunner()
     assert runner.invoke(main, ["import", str(p)]).exit_code == 0
     result = runner.invoke(main, ["purge"])
-    assert result.exit_code == 0 and "purged the raw text of 1 message(s)" in result.output
+    assert result.exit_code == 0 and "message.raw_content: 1" in result.output
     with cli_env.session() as s:
         rows = dict(s.execute(select(Conversation.external_id, Message.raw_content).join(Message)).all())
     assert rows["old"] is None and rows["new"] == "Is the deposit refundable?"

@@ -240,7 +240,7 @@ def test_tone_score_has_parts_and_prefers_the_brand_voice(session, settings, enr
     assert good.tone_parts["greeting"]["found"] == "thanks for reaching out"
     assert json.loads(json.dumps(good.tone_parts)) == good.tone_parts  # stored as JSON
     outcome = session.get(ConversationOutcome, conv.id)
-    assert outcome.tone_score == pytest.approx((good.tone_score + bad.tone_score) / 2, abs=1e-4)
+    assert outcome.computed_tone_score == pytest.approx((good.tone_score + bad.tone_score) / 2, abs=1e-4)
 
 
 def test_reading_level_and_brand_voice_files(tmp_path):

@@ -180,7 +180,7 @@ def test_embedding_model_candidate_from_a_local_fine_tune(session, kb):
         assert path == "models/hash-256"
         return small
 
-    v3 = build_version(session, small, st, built_by="finetune", clock=clock)
+    v3 = build_version(session, small, st, actor=ADMIN, clock=clock)
     ds = DatasetVersion(name="q1", token_counter="estimate:chars/4", built_by="alice", status="approved")
     session.add(ds)
     session.flush()

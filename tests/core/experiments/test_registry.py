@@ -1,13 +1,16 @@
 """The experiment rows, on SQLite and PostgreSQL: reading them, their targets' labels, the audit
 snapshot, and the production values a promotion writes."""
 
+import dataclasses
+
 import pytest
 
 from core.answering import routing
 from core.experiments import registry
-from core.platform.errors import Conflict, NotFound
+from core.platform.errors import Conflict, NotFound, PermissionDenied
 from core.platform.models import Experiment, ProductionConfig
 from core.platform.statuses import ExperimentStatus
+from tests.factories import ADMIN, REVIEWER
 from tests.factories.knowledge import T0
 
 
@@ -42,8 +45,11 @@ def test_labels_name_every_part_of_a_target():
 
 
 def test_set_production_writes_and_overwrites_one_row(session):
-    registry.set_production(session, "chat_model", "ft:a", actor_name="alice", now=T0, experiment_id=None)
-    registry.set_production(session, "chat_model", "ft:b", actor_name="bob", now=T0, experiment_id=None)
+    registry.set_production(session, "chat_model", "ft:a", actor=ADMIN, now=T0, experiment_id=None)
+    bob = dataclasses.replace(ADMIN, name="bob")
+    registry.set_production(session, "chat_model", "ft:b", actor=bob, now=T0, experiment_id=None)
+    with pytest.raises(PermissionDenied, match="manage_experiments"):
+        registry.set_production(session, "chat_model", "ft:c", actor=REVIEWER, now=T0, experiment_id=None)
     row = session.get(ProductionConfig, "chat_model")
     assert (row.value, row.updated_by) == ("ft:b", "bob")
     assert routing.production_value(session, "chat_model") == "ft:b"

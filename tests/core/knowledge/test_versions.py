@@ -142,7 +142,7 @@ def test_rollback_and_cache_reload_without_restart(db, session, settings):
 
 def test_activating_rolling_back_and_refreshing_need_the_manage_kb_right(session, settings):
     emb, st, clock, first = _first_version(session, settings)
-    cand = build_version(session, emb, st, built_by="test", clock=clock)
+    cand = build_version(session, emb, st, actor=ADMIN, clock=clock)
     with pytest.raises(PermissionDenied, match="manage_kb"):
         activate_version(session, cand.id, st, actor=REVIEWER)
     with pytest.raises(PermissionDenied):
@@ -166,7 +166,7 @@ def test_rollback_without_history_and_search_on_an_empty_kb(session, settings):
     with pytest.raises(NotFound, match="roll back"):
         rollback(session, st, actor=ADMIN)
     with pytest.raises(ValidationError, match="no active chunks"):
-        build_version(session, emb, st)
+        build_version(session, emb, st, actor=ADMIN)
 
 
 def test_a_build_that_raises_midway_leaves_the_active_version(db, session, settings):

@@ -64,7 +64,7 @@ def loop(session, settings):
     st.ensure_dirs()
     clock = seed(session)
     emb = hashing()
-    v1 = build_version(session, emb, st, built_by="test", clock=clock)
+    v1 = build_version(session, emb, st, actor=ADMIN, clock=clock)
     activate_version(session, v1.id, st, actor=ADMIN, clock=clock, force=True)
     create_user(session, "alice", "admin", "correct-horse-1", actor=ADMIN)
     session.commit()
@@ -102,7 +102,7 @@ def test_ingest_and_answers_are_enriched_when_an_enricher_is_given(session, loop
     first, swear, answer = _messages(session, cid)
     assert swear.flagged and swear.enriched_at is not None
     assert answer.role == "assistant" and answer.tone_score is not None and answer.enriched_at is not None
-    assert session.get(ConversationOutcome, cid).tone_score == pytest.approx(answer.tone_score)
+    assert session.get(ConversationOutcome, cid).computed_tone_score == pytest.approx(answer.tone_score)
 
     # without an enricher nothing is enriched (the old behaviour)
     plain = _store(session, loop, scrubber, "kids price per child", enricher=False)
@@ -236,7 +236,7 @@ def test_weekly_refresh_does_not_activate_while_a_kb_experiment_runs(session, lo
     chunk = chunk_by_external_id(session, "price-adult")
     update_chunk(session, chunk.id, actor=ADMIN, clock=clock,
                  text="Adults pay sixty dollars each; the adult price includes salad, rice and two proteins.")
-    v2 = build_version(session, emb, st, built_by="test", clock=clock)
+    v2 = build_version(session, emb, st, actor=ADMIN, clock=clock)
     exp = experiments.start_experiment(session, st, kind="kb_version", candidate={"kb_version_id": v2.id},
                                        actor=ADMIN, clock=clock)
     knowledge.propose_chunk(session, question="do you bring plates", answer="Yes, we bring plates.",

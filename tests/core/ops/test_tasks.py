@@ -115,8 +115,10 @@ def test_the_registry_names_and_schedules(settings):
     assert listed == {
         "metrics": "every 5 min",
         "retention_purge": "daily at 03:00",
+        "conversation_idle_close": "every 5 min",
         "stale_check": f"daily at {settings.stale_check_time}",
         "kb_refresh": "weekly on Sunday at 02:00",
+        "kb_prune": f"daily at {settings.kb_prune_time}",
         "gaps_refresh": f"daily at {settings.gaps_time}",
         "review_refresh": f"every {settings.review_refresh_minutes} min",
         "delivery_retry": Every(settings.delivery_poll_seconds).describe(),

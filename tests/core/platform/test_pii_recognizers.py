@@ -1,12 +1,12 @@
 """The pattern recognizers of the scrubber (core.platform.pii_recognizers), without spaCy."""
 
+from core.platform.pii_phones import find_phones
 from core.platform.pii_recognizers import (
     find_addresses,
     find_cards,
     find_context_names,
     find_dobs,
     find_ibans,
-    find_phones,
     find_ssns,
 )
 

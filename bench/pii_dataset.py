@@ -1,0 +1,347 @@
+"""The labelled PII evaluation set v2, generated with Faker (not from the scrubber's templates).
+
+Run: ``.venv/bin/python -m bench.pii_dataset`` writes
+
+- ``tests/data/pii/heldout_v2.jsonl`` from ``heldout_rows()``: 650 texts, Faker locales
+  ``HELDOUT_LOCALES`` and the sentence frames ``HELDOUT_FRAMES``. It was written and frozen (sha256
+  in docs/pii.md) before any recognizer work of issue 18; recognizers are never tuned on it.
+- ``tests/data/pii/tune_v2.jsonl`` from ``tune_rows()``: 900 texts, OTHER locales
+  (``TUNE_LOCALES``) and OTHER frames (``TUNE_FRAMES``), written by a separate function. This is
+  the set recognizers are developed against.
+
+Both sets mix personal data (names from many cultures, with middle initials, single given names
+or surnames, titles; national phone formats, extensions, seven-digit local numbers; addresses of
+many countries on one line, unit parts on their own, US military addresses; cards incl. 12-digit
+Maestro; SSNs incl. 9xx area numbers; IBANs; IPv4/IPv6) with hard negatives (prices, party sizes,
+event dates, menu items, city names, URLs, brand names) that carry no gold span.
+
+Gold span types: PERSON, EMAIL_ADDRESS, PHONE_NUMBER, STREET_ADDRESS, CREDIT_CARD, US_SSN,
+IBAN_CODE, IP_ADDRESS. Rows: {"id", "split", "locale", "text", "entities": [{"type", "start", "end"}]}.
+``--check`` regenerates in memory and fails when the files on disk differ (the set is frozen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "tests" / "data" / "pii"
+HELDOUT_FILE = DATA_DIR / "heldout_v2.jsonl"
+TUNE_FILE = DATA_DIR / "tune_v2.jsonl"
+
+HELDOUT_LOCALES = ["en_CA", "en_AU", "en_IE", "nl_BE", "no_NO", "da_DK", "fi_FI", "cs_CZ", "pt_PT",
+                   "es_ES", "es_CO", "ig_NG", "zh_CN", "hr_HR", "de_AT"]
+TUNE_LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_MX", "pt_BR", "it_IT", "pl_PL", "sv_SE",
+                "ja_JP", "yo_NG", "en_IN", "tr_TR"]
+ROMANIZED = {"ja_JP", "zh_CN", "zh_TW"}
+
+# Hard negatives: no gold span. Brand names are the demo business's and third parties'.
+CITIES_NEG = ["Napa", "Monterey", "Vallejo", "Stockton", "Tracy", "Fresno", "Modesto", "Salinas",
+              "Santa Cruz", "Sacramento", "Oakland", "Berkeley", "Fremont", "Gilroy", "Merced", "Chico",
+              "Redding", "Eureka", "Visalia", "Madera", "Lodi", "Petaluma", "Sonoma", "Carmel"]
+MENUS_NEG = ["hibachi chicken", "filet mignon", "yakisoba noodles", "garlic butter shrimp", "fried rice",
+             "teriyaki salmon", "lobster tail", "edamame", "miso soup", "gyoza", "tempura", "udon",
+             "Kobe beef", "volcano onion", "yum yum sauce", "Chateaubriand", "scallops"]
+BRANDS_NEG = ["Ember Grill", "Ember Grill Hibachi", "Yelp", "Instagram", "OpenTable", "Venmo", "Zelle",
+              "Google Maps", "Costco", "Airbnb", "Uber Eats", "DoorDash", "Square"]
+URLS_NEG = ["https://embergrill.example/menu", "https://www.yelp.com/biz/ember-grill", "www.embergrill.com",
+            "http://bit.ly/3xYz9", "https://maps.google.com/?q=park", "embergrill.com/faq", "https://"]
+
+
+def _faker(locale: str, seed: int):  # noqa: ANN202
+    from faker import Faker  # reason: test-extra dependency, only the generator needs it
+
+    f = Faker(locale)
+    f.seed_instance(seed)
+    return f
+
+
+def _render(parts: list) -> tuple[str, list[dict]]:
+    """Join text pieces and (TYPE, value) pieces; gold spans are the (TYPE, value) pieces."""
+    text, ents = "", []
+    for p in parts:
+        if isinstance(p, tuple):
+            ents.append({"type": p[0], "start": len(text), "end": len(text) + len(p[1])})
+            text += p[1]
+        else:
+            text += p
+    return text, ents
+
+
+def _fill(frame: str, values: dict) -> list:
+    parts: list = []
+    for piece in re.split(r"(\{[A-Z_]+\})", frame):
+        if piece.startswith("{") and piece.endswith("}"):
+            key = piece[1:-1]
+            v = values[key]
+            parts.append(v if isinstance(v, tuple) else str(v))
+        elif piece:
+            parts.append(piece)
+    return parts
+
+
+# --- value makers (shared by both generators: they produce values, not sentences) -------------
+def _first_last(f, locale: str) -> tuple[str, str]:  # noqa: ANN001
+    if locale in ROMANIZED:
+        return f.first_romanized_name(), f.last_romanized_name()
+    return f.first_name(), f.last_name()
+
+
+def person(f, locale: str, rng: random.Random) -> str:  # noqa: ANN001
+    first, last = _first_last(f, locale)
+    style = rng.random()
+    if style < 0.35:
+        return f"{first} {last}"
+    if style < 0.5:
+        return f"{first} {rng.choice('ABCDEFGHJKLMNPRSTW')}. {last}"
+    if style < 0.7:
+        return first
+    if style < 0.85:
+        return last
+    return f"{first} {_first_last(f, locale)[1]} {last}" if rng.random() < 0.5 else f"{first} {last}"
+
+
+def phone(f, locale: str, rng: random.Random) -> str:  # noqa: ANN001
+    r = rng.random()
+    if r < 0.55:
+        return f.phone_number()
+    if r < 0.7:
+        us = _faker("en_US", rng.randrange(10**6))
+        return us.numerify(rng.choice(["###-###-####x###", "(###) ###-#### x####", "###.###.#### ext. ##"]))\
+            .replace("(0", "(2").replace("(1", "(3")
+    if r < 0.82:
+        return f"{rng.randint(2, 9)}{rng.randint(10, 99)}-{rng.randint(1000, 9999)}"
+    return rng.choice([
+        lambda: f"0{rng.randint(460, 499)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+        lambda: f"({rng.randint(11, 99)}) {rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
+        lambda: f"07{rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+        lambda: f"+{rng.choice([33, 49, 31, 46, 351, 34, 81, 234, 52])} {f.msisdn()[3:12]}",
+        lambda: f.numerify("0## ### ## ##"),
+    ])()
+
+
+def address(f, locale: str, rng: random.Random) -> str:  # noqa: ANN001
+    r = rng.random()
+    if r < 0.12:
+        us = _faker("en_US", rng.randrange(10**6))
+        return rng.choice([us.military_apo, us.military_dpo, us.military_ship])() + ", " + \
+            rng.choice(["APO AE", "FPO AP", "DPO AA", "APO AP"]) + f" {us.zipcode()}"
+    if r < 0.22:
+        us = _faker("en_US", rng.randrange(10**6))
+        return us.secondary_address()
+    if r < 0.35:
+        return f.street_address()
+    addr = f.address()
+    return addr.replace("\n", ", ") if rng.random() < 0.85 else addr.replace("\n", " ")
+
+
+def card(f, rng: random.Random) -> str:  # noqa: ANN001
+    kind = rng.choice(["visa16", "mastercard", "amex", "discover", "maestro", "maestro", "jcb16"])
+    num = f.credit_card_number(card_type=kind)
+    if rng.random() < 0.4 and len(num) == 16:
+        num = " ".join(num[i:i + 4] for i in range(0, 16, 4))
+    elif rng.random() < 0.2 and len(num) == 16:
+        num = "-".join(num[i:i + 4] for i in range(0, 16, 4))
+    return num
+
+
+def ssn(f, rng: random.Random) -> str:  # noqa: ANN001
+    r = rng.random()
+    if r < 0.5:
+        return f.ssn() if hasattr(f, "ssn") and f.ssn().count("-") == 2 else _faker("en_US", 1).ssn()
+    area = rng.choice([rng.randint(1, 665), rng.randint(667, 899), rng.randint(900, 999)])
+    sep = rng.choice(["-", "-", "-", " "])
+    return f"{area:03d}{sep}{rng.randint(1, 99):02d}{sep}{rng.randint(1, 9999):04d}"
+
+
+def iban(f, rng: random.Random) -> str:  # noqa: ANN001
+    code = f.iban()
+    if rng.random() < 0.5:
+        code = " ".join(code[i:i + 4] for i in range(0, len(code), 4))
+    return code
+
+
+def ip(f, rng: random.Random) -> str:  # noqa: ANN001
+    return f.ipv6() if rng.random() < 0.3 else f.ipv4_public() if rng.random() < 0.7 else f.ipv4()
+
+
+def negatives(f, rng: random.Random) -> dict:  # noqa: ANN001
+    return {
+        "CITY": rng.choice(CITIES_NEG + [f.city()]) if rng.random() < 0.8 else rng.choice(CITIES_NEG),
+        "MENU": rng.choice(MENUS_NEG), "BRAND": rng.choice(BRANDS_NEG), "URL": rng.choice(URLS_NEG),
+        "PRICE": rng.choice([f"${rng.randint(25, 95)}", f"${rng.randint(200, 2500)}.00",
+                             f"{rng.randint(40, 90)} dollars", f"USD {rng.randint(300, 900)}"]),
+        "SIZE": str(rng.randint(6, 60)),
+        "DATE": rng.choice([f"{f.month_name()} {rng.randint(1, 28)}",
+                            f"{rng.randint(1, 12)}/{rng.randint(1, 28)}",
+                            f"{rng.choice(['Saturday', 'Sunday', 'Friday'])} the {rng.randint(2, 28)}th",
+                            f"{f.month_name()} {rng.randint(1, 28)}, 2027"]),
+        "TIME": rng.choice(["5pm", "6:30", "noon", "7 pm", "18:00"]),
+        "ORDER": f"#{rng.randint(10000, 99999)}",
+    }
+
+
+def _values(f, locale: str, rng: random.Random) -> dict:  # noqa: ANN001
+    us = _faker("en_US", rng.randrange(10**6))
+    v = negatives(f, rng)
+    v.update({
+        "NAME": ("PERSON", person(f, locale, rng)), "NAME2": ("PERSON", person(f, locale, rng)),
+        "EMAIL": ("EMAIL_ADDRESS", rng.choice([f.email, f.free_email, f.company_email])()),
+        "PHONE": ("PHONE_NUMBER", phone(f, locale, rng)), "ADDR": ("STREET_ADDRESS", address(f, locale, rng)),
+        "CARD": ("CREDIT_CARD", card(us, rng)), "SSN": ("US_SSN", ssn(us, rng)),
+        "IBAN": ("IBAN_CODE", iban(f, rng)), "IP": ("IP_ADDRESS", ip(f, rng)),
+    })
+    return v
+
+
+# --- held-out generator: written and frozen first; never tuned on ---------------------------
+HELDOUT_FRAMES = [
+    "Good evening, this is {NAME} writing about the {DATE} dinner.",
+    "Quick question from {NAME}: is the {MENU} gluten free?",
+    "{NAME} and {NAME2} are hosting, about {SIZE} adults.",
+    "I got your number from {NAME}, who booked you last spring.",
+    "The invoice should go to {NAME}, our office manager.",
+    "Please confirm with {NAME} by text before {TIME}.",
+    "Reply to {EMAIL} if anything changes.",
+    "My work address is {EMAIL}, the personal one bounces.",
+    "Cc {EMAIL} on the quote, thank you!",
+    "Best number for the day of the event: {PHONE}.",
+    "Ring {PHONE} and ask for the host.",
+    "If nobody picks up try {PHONE}, it's my landline.",
+    "The party is at {ADDR}, parking in the back.",
+    "Ship the gift card to {ADDR} please.",
+    "Venue: {ADDR}. Gate code at the door.",
+    "We moved, the new place is {ADDR}.",
+    "Deposit on the card {CARD}, exp 09/29.",
+    "Use {CARD} for the balance of {PRICE}.",
+    "For the background check the SSN is {SSN}.",
+    "Tax form needs {SSN} on it.",
+    "Refund the {PRICE} to IBAN {IBAN}.",
+    "Bank transfer from {IBAN} went out this morning.",
+    "Your booking page blocked my IP {IP} after three tries.",
+    "Login failed from {IP} again.",
+    "We're driving in from {CITY} for the {DATE} party.",
+    "Is {PRICE} per person still right for {SIZE} guests?",
+    "Saw {BRAND} on {URL} and loved the {MENU}.",
+    "Does {BRAND} travel to {CITY}? We'd need {MENU} for {SIZE}.",
+    "Order {ORDER}: please add the {MENU} for {DATE} at {TIME}.",
+    "Found you through {URL}, can {BRAND} do {DATE}?",
+]
+HELDOUT_OPENERS = ["", "Hello! ", "Hey there, ", "Hi team, ", "Good morning. ", ""]
+HELDOUT_CLOSERS = ["", " Thanks so much.", " Cheers", " Talk soon!", " -- sent from my phone", ""]
+
+
+def heldout_rows(n: int = 650, seed: int = 18_0650) -> list[dict]:
+    """The frozen held-out set: locales HELDOUT_LOCALES, frames HELDOUT_FRAMES."""
+    rng = random.Random(seed)
+    fakers = {loc: _faker(loc, seed + i) for i, loc in enumerate(HELDOUT_LOCALES)}
+    rows = []
+    for i in range(n):
+        loc = HELDOUT_LOCALES[i % len(HELDOUT_LOCALES)]
+        f = fakers[loc]
+        frames = rng.sample(HELDOUT_FRAMES, rng.choice([1, 2, 2, 3]))
+        parts: list = [rng.choice(HELDOUT_OPENERS)]
+        for fr in frames:
+            parts += _fill(fr, _values(f, loc, rng)) + [" "]
+        parts.append(rng.choice(HELDOUT_CLOSERS))
+        text, ents = _render(parts)
+        stripped = text.rstrip()
+        rows.append({"id": f"heldout-v2-{i:04d}", "split": "heldout", "locale": loc,
+                     "text": stripped, "entities": [e for e in ents if e["end"] <= len(stripped)]})
+    return rows
+
+
+# --- tuning generator: other locales, other frames --------------------------------------------
+TUNE_FRAMES = [
+    "Hi, my name is {NAME} and I'd like a quote.",
+    "Booking for {NAME}, {SIZE} people on {DATE}.",
+    "Dr. {NAME} recommended you to us.",
+    "My husband {NAME} will meet the chef.",
+    "Send it to {NAME} at the front desk.",
+    "Thanks, {NAME}",
+    "We spoke with {NAME} yesterday about {MENU}.",
+    "email: {EMAIL}",
+    "You can write to {EMAIL} anytime.",
+    "call me at {PHONE} after {TIME}",
+    "My cell is {PHONE}, text is fine.",
+    "phone {PHONE} / {EMAIL}",
+    "Address is {ADDR}.",
+    "Please deliver to {ADDR} by {TIME}.",
+    "I'm at {ADDR}, ring twice.",
+    "card number {CARD}",
+    "charge {CARD} for {PRICE}",
+    "my SSN is {SSN}",
+    "ssn {SSN} for the payroll form",
+    "IBAN: {IBAN}",
+    "pay back to {IBAN} pls",
+    "error from ip {IP}",
+    "my ip address is {IP}",
+    "We live in {CITY} and love {BRAND}.",
+    "How much for {SIZE} guests, is it {PRICE}?",
+    "Check {URL} for the {MENU} pics.",
+    "Is {DATE} open? We're in {CITY}.",
+    "{BRAND} was great last time, the {MENU} especially.",
+    "{NAME} will bring the birthday cake.",
+    "Can {NAME} pick up the leftovers?",
+    "Ask {NAME} about the tip.",
+    "Both {NAME} and {NAME2} have nut allergies.",
+    "Our neighbor {NAME} loved it.",
+    "Put it under {NAME}, not me.",
+    "{NAME} says hi!",
+    "Tell {NAME} the grill was perfect.",
+]
+
+
+def tune_rows(n: int = 900, seed: int = 18_0900) -> list[dict]:
+    """The set recognizers are developed against: locales TUNE_LOCALES, frames TUNE_FRAMES."""
+    rng = random.Random(seed)
+    fakers = {loc: _faker(loc, seed + i) for i, loc in enumerate(TUNE_LOCALES)}
+    rows = []
+    for i in range(n):
+        loc = rng.choice(TUNE_LOCALES)
+        f = fakers[loc]
+        parts: list = []
+        for fr in rng.sample(TUNE_FRAMES, rng.choice([1, 2, 3])):
+            parts += _fill(fr, _values(f, loc, rng)) + [rng.choice([" ", "\n", " "])]
+        text, ents = _render(parts)
+        stripped = text.rstrip()
+        rows.append({"id": f"tune-v2-{i:04d}", "split": "tune", "locale": loc,
+                     "text": stripped, "entities": [e for e in ents if e["end"] <= len(stripped)]})
+    return rows
+
+
+def _dump(rows: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail when the files differ from a regeneration")
+    parser.add_argument("--heldout-only", action="store_true", help="write only the held-out file")
+    args = parser.parse_args()
+    outputs = [(HELDOUT_FILE, heldout_rows)] + ([] if args.heldout_only else [(TUNE_FILE, tune_rows)])
+    bad = False
+    for path, make in outputs:
+        content = _dump(make())
+        if args.check:
+            same = path.exists() and path.read_text(encoding="utf-8") == content
+            bad |= not same
+            print(f"{path.relative_to(ROOT)}: {'same' if same else 'DIFFERS'}")
+        else:
+            path.write_text(content, encoding="utf-8")
+            print(f"{path.relative_to(ROOT)}: {content.count(chr(10))} rows, sha256 {sha256_of(path)}")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
