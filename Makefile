@@ -54,6 +54,7 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python -m bench.pii
+	$(BIN)/python -m bench.pii_check
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.metrics
@@ -61,6 +62,7 @@ bench: install-test
 	$(BIN)/python -m bench.datasets
 	$(BIN)/python -m bench.experiments
 	$(BIN)/python -m bench.feedback_load
+	$(BIN)/python -m bench.flood
 	$(BIN)/python -m bench.first_run
 	$(BIN)/python -m bench.background
 	$(BIN)/python -m bench.live_truth

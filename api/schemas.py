@@ -37,9 +37,9 @@ def _clean_text(value: Any) -> Any:
     return value
 
 
-# What ``_clean_text`` refuses, said in the schema too (clients and fuzzers see it): no NUL, no
-# unpaired surrogate.
-TEXT_PATTERN = "^[^\\u0000\\ud800-\\udfff]*$"
+# What ``_clean_text`` refuses, said in the schema too (clients and fuzzers see it): no NUL. (An
+# unpaired surrogate, also refused, cannot be said in a pattern that every regex engine compiles.)
+TEXT_PATTERN = "^[^\\u0000]*$"
 
 
 def _document_clean_text(schema: dict[str, Any]) -> None:
@@ -56,6 +56,16 @@ def _document_clean_text(schema: dict[str, Any]) -> None:
         for option in options:
             if option.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(option):
                 option["pattern"] = TEXT_PATTERN
+
+
+_SCALAR = {"type": ["string", "number", "boolean", "null"], "pattern": TEXT_PATTERN}
+_JSON_VALUE = {  # what metadata holds (deeper nesting is accepted too; NUL nowhere)
+    "anyOf": [
+        _SCALAR,
+        {"type": "array", "items": _SCALAR},
+        {"type": "object", "propertyNames": {"pattern": TEXT_PATTERN}, "additionalProperties": _SCALAR},
+    ]
+}
 
 
 class _Clean(BaseModel):
@@ -158,7 +168,12 @@ class ConversationSchema(_Strict):
     )
     external_id: str | None = Field(None, max_length=200)
     status: ConversationStatus = ConversationStatus.AI
-    channel_metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    channel_metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Channel details (e.g. email, subject): JSON values without NUL characters.",
+        json_schema_extra={"propertyNames": {"pattern": TEXT_PATTERN}, "additionalProperties": _JSON_VALUE},
+    )
     created_at: dt.datetime | None = None
     escalated_at: dt.datetime | None = None
     closed_at: dt.datetime | None = None

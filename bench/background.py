@@ -23,7 +23,8 @@ The work is enqueued through the job queue (``core.ops.queue.enqueue``), as the 
 does. Writes bench/results/background.json: per database and phase, chat and vote p50/p99/max
 and error counts (non-200 answers and failed requests), the jobs' outcome and seconds, the
 machine's load. Targets (issue 15): 0 errors, chat p99 < 1,000 ms, vote p99 < 100 ms.
-``--quick`` (the smoke test): SQLite only, the small demo, 4-second phases, no fine-tune;
+``--quick`` (the smoke test): SQLite only, the small demo, 4-second phases, chat at 1/s and
+votes at 10/s, no fine-tune;
 writes no results unless ``--out`` is given.
 """
 
@@ -47,6 +48,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
 
 from core.demo.knowledge import demo_eval_questions
 from core.ops import queue
@@ -249,9 +251,16 @@ def stop_processes(procs: list[subprocess.Popen]) -> None:
 
 
 # --- phases ---------------------------------------------------------------------------------------
-def enqueue(factory, kind: str, params: dict) -> int:
-    with session_scope(factory) as s:
-        return queue.enqueue(s, kind, params, actor=SYSTEM).id
+def enqueue(factory, kind: str, params: dict, failures: list[str]) -> int | None:
+    """Queue a job as the dashboard does; a failure (e.g. SQLite "database is locked": another
+    writer held the lock past the 30 s busy timeout) is noted and tried again, three times."""
+    for _attempt in range(3):
+        try:
+            with session_scope(factory) as s:
+                return queue.enqueue(s, kind, params, actor=SYSTEM).id
+        except OperationalError as exc:
+            failures.append(f"enqueue {kind}: {str(exc).splitlines()[0][:200]}")
+    return None
 
 
 def job_states(factory, ids: list[int]) -> list[dict]:
@@ -264,7 +273,8 @@ def run_phase(name: str, load: Load, factory, jobs: list[tuple[str, dict]], min_
     load.take()  # what came before the phase is not counted
     load_avg = [os.getloadavg()[0]]
     t0 = time.monotonic()
-    ids = [enqueue(factory, kind, params) for kind, params in jobs]
+    failures: list[str] = []
+    ids = [i for kind, params in jobs if (i := enqueue(factory, kind, params, failures)) is not None]
     cancelled = False
     while True:
         time.sleep(1.0)
@@ -275,10 +285,13 @@ def run_phase(name: str, load: Load, factory, jobs: list[tuple[str, dict]], min_
         if elapsed >= min_s and not open_:
             break
         if elapsed >= max_s and open_ and not cancelled:
-            with session_scope(factory) as s:
-                for r in open_:
-                    queue.cancel(s, r["id"], actor=SYSTEM)
-            cancelled = True
+            try:
+                with session_scope(factory) as s:
+                    for r in open_:
+                        queue.cancel(s, r["id"], actor=SYSTEM)
+                cancelled = True
+            except OperationalError as exc:  # noted; tried again at the next tick
+                failures.append(f"cancel: {str(exc).splitlines()[0][:200]}")
         if elapsed >= max_s + 120:
             break
     measured = load.take()
@@ -289,7 +302,7 @@ def run_phase(name: str, load: Load, factory, jobs: list[tuple[str, dict]], min_
         "client_lag_p99_ms": measured["client_lag_p99_ms"],
         "jobs": [{"kind": r["job"], "status": r["status"], "seconds": r["seconds"],
                   "error": (r["error"] or "")[:300] or None} for r in states],
-        "cancelled_at_max": cancelled,
+        "cancelled_at_max": cancelled, "enqueue_failures": failures,  # and failed cancels
         "load_average_1m": {"mean": round(float(np.mean(load_avg)), 2), "max": round(max(load_avg), 2)},
     }
     if not quiet:
@@ -365,7 +378,8 @@ def run_backend(name: str, url: str, args, tmp: Path) -> dict:
         with factory() as s:
             leftover = s.scalars(select(JobRun.id).where(JobRun.status.in_(queue.OPEN_STATUSES))).all()
         engine.dispose()
-    errors = sum(p["chat"]["errors"] + p["vote"]["errors"] for p in phases.values())
+    errors = sum(p["chat"]["errors"] + p["vote"]["errors"] + len(p["enqueue_failures"])
+                 for p in phases.values())
     chat_p99 = max((p["chat"]["p99_ms"] or 0) for p in phases.values())
     vote_p99 = max((p["vote"]["p99_ms"] or 0) for p in phases.values())
     return {
@@ -401,8 +415,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--phase-seconds", type=float, default=None, help="shortest phase (default 60; quick 4)")
     p.add_argument("--max-phase-seconds", type=float, default=None,
                    help="cancel a phase's jobs after this long (default 1200; quick 300)")
-    p.add_argument("--chat-rate", type=float, default=5.0)
-    p.add_argument("--vote-rate", type=float, default=50.0)
+    p.add_argument("--chat-rate", type=float, default=None, help="chat requests/s (default 5; quick 1)")
+    p.add_argument("--vote-rate", type=float, default=None, help="votes/s (default 50; quick 10)")
     p.add_argument("--seed", type=int, default=7, help="demo seed (the last phase loads seed + 1)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: SQLite, small demo, short phases, no fine-tune")
@@ -410,6 +424,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    args.chat_rate = args.chat_rate or (1.0 if args.quick else 5.0)
+    args.vote_rate = args.vote_rate or (10.0 if args.quick else 50.0)
     args.phase_seconds = args.phase_seconds or (4.0 if args.quick else 60.0)
     args.max_phase_seconds = args.max_phase_seconds or (300.0 if args.quick else 1200.0)
     backends = (args.backends or ("sqlite" if args.quick else "sqlite,postgresql")).split(",")

@@ -64,6 +64,10 @@ QUESTIONS = [
 
 
 # --- a small HTTP/1.1 keep-alive client bound to one source address ---------------------------
+class _StaleConnection(Exception):
+    """The connection was closed before an answer started."""
+
+
 class Client:
     """Keep-alive connections from one source address (a pool grown on demand)."""
 
@@ -72,9 +76,15 @@ class Client:
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        conn = self.idle.pop() if self.idle else await asyncio.open_connection(
-            self.host, self.port, local_addr=(self.source, 0)
-        )
+        if self.idle:
+            try:
+                return await self._send(self.idle.pop(), method, path, body)
+            except _StaleConnection:
+                pass  # the server closed an idle keep-alive connection: send on a fresh one
+        conn = await asyncio.open_connection(self.host, self.port, local_addr=(self.source, 0))
+        return await self._send(conn, method, path, body)
+
+    async def _send(self, conn, method: str, path: str, body: dict | None) -> tuple[int, dict]:
         reader, writer = conn
         data = json.dumps(body).encode() if body is not None else b""
         head = (
@@ -85,6 +95,8 @@ class Client:
             writer.write(head.encode() + data)
             await writer.drain()
             status_line = await reader.readline()
+            if not status_line:
+                raise _StaleConnection
             status = int(status_line.split()[1])
             length, close = 0, False
             while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -94,6 +106,9 @@ class Client:
                 elif name.lower() == "connection" and "close" in value.lower():
                     close = True
             payload = await reader.readexactly(length) if length else b""
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            writer.close()
+            raise _StaleConnection from exc
         except BaseException:
             writer.close()
             raise

@@ -25,7 +25,8 @@ def _local(ip: str) -> bool:
 
 def client_address() -> str:
     """Who is logging in, as far as the server can tell (the throttle's per-client key)."""
-    ip = st.context.ip_address if isinstance(st.context.ip_address, str) else None  # None in AppTest
+    ip = getattr(st.context, "ip_address", None)  # Streamlit >= 1.45; not a string in AppTest
+    ip = ip if isinstance(ip, str) else None
     forwarded = str(st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
     if ip and forwarded and _local(ip):
         return forwarded  # a reverse proxy on this host or network: the address it saw

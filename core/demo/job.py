@@ -10,6 +10,7 @@ committed in short batches, stopping at the next batch when cancelled.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from core.demo.business import SIZES
@@ -50,21 +51,29 @@ def demo_params(params: dict[str, Any]) -> dict[str, Any]:
             "conversations_only": flag("conversations_only")}
 
 
+class _Later:
+    """An embedder that is still loading: the first use waits for it."""
+
+    def __init__(self, future: Future):
+        self._future = future
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._future.result(), name)
+
+
 def demo_load(ctx: Any, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Load the demo (``params``: see :func:`demo_params`) with progress and cancellation;
     ``ctx`` is a ``core.ops.tasks.TaskContext``. Returns the ``DemoReport`` as a dict."""
     p = demo_params(params)
-    progress.report(0, None, "loading the PII scrubber")
-    scrubber = get_scrubber(ctx.settings)
-    embedder = None
-    if not p["conversations_only"]:
+    progress.report(0, None, "loading the PII scrubber and the embedding model")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-embedder") as pool:
+        # the embedding model loads while the conversations are scrubbed and stored
+        embedder = None if p["conversations_only"] else _Later(pool.submit(ctx.embedder))
+        scrubber = get_scrubber(ctx.settings)
         check_cancelled(progress)
-        progress.report(0, None, "loading the embedding model")
-        embedder = ctx.embedder()
-    check_cancelled(progress)
-    with ctx.session() as session:
-        report = load_demo(session, scrubber, ctx.settings, size=p["size"], seed=p["seed"], clock=ctx.clock,
-                           if_empty=p["if_empty"], progress=progress, embedder=embedder)
+        with ctx.session() as session:
+            report = load_demo(session, scrubber, ctx.settings, size=p["size"], seed=p["seed"],
+                               clock=ctx.clock, if_empty=p["if_empty"], progress=progress, embedder=embedder)
     out = dataclasses.asdict(report)
     out["summary"] = report.summary()
     return out

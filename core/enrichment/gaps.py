@@ -35,6 +35,7 @@ from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound
 from core.platform.models import Conversation, Feedback, KnowledgeGap, Message
+from core.platform.progress import NO_PROGRESS, Progress, check_cancelled
 from core.platform.services import Embedder
 from core.platform.statuses import GapTrend, MessageRole, Vote
 
@@ -179,19 +180,23 @@ def _closest_chunks(session: Session, settings, embedder: Embedder, centroids: n
 
 def refresh_gaps(
     session: Session, embedder: Embedder, settings, clock: Clock | None = None, *, actor: Actor,
-    index_cache=None,
+    index_cache=None, progress: Progress = NO_PROGRESS,
 ) -> GapsReport:
     """Recluster the window's badly handled questions and replace the stored gaps; ``actor``
-    needs the ``manage_kb`` right."""
+    needs the ``manage_kb`` right. Everything is computed before the old gaps are deleted, so
+    the write (SQLite's write lock) lasts only the replacement; ``progress`` hears each phase."""
     require(actor, "manage_kb")
     started = time.perf_counter()
     now = (clock or SystemClock()).now()
+    progress.report(0, 3, "collecting badly handled questions")
     questions = gap_questions(session, settings, now)
     report = GapsReport(questions=len(questions), model_id=embedder.model_id)
-    session.execute(delete(KnowledgeGap))
     if not questions:
+        session.execute(delete(KnowledgeGap))
         session.flush()
         return report
+    check_cancelled(progress)
+    progress.report(1, 3, f"embedding {len(questions)} questions")
     unique = list(dict.fromkeys(q.text for q in questions))
     uvec = embedder.encode(unique)
     row = {t: i for i, t in enumerate(unique)}
@@ -206,6 +211,9 @@ def refresh_gaps(
         centroids.append(c / (np.linalg.norm(c) or 1.0))
     centroids = np.asarray(centroids, dtype=np.float32).reshape(len(groups), vectors.shape[1])
     closest = _closest_chunks(session, settings, embedder, centroids, index_cache)
+    check_cancelled(progress)
+    progress.report(2, 3, f"storing {len(groups)} gaps")
+    session.execute(delete(KnowledgeGap))
     week, two_weeks = now - dt.timedelta(days=7), now - dt.timedelta(days=14)
     for g, centroid, near in zip(groups, centroids, closest, strict=True):
         members = [questions[i] for i in g]
@@ -232,6 +240,7 @@ def refresh_gaps(
         report.gaps += 1
         report.largest = max(report.largest, len(members))
     session.flush()
+    progress.report(3, 3, f"{report.gaps} gaps")
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 

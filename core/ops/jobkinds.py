@@ -47,12 +47,11 @@ def kb_refresh_job(ctx: TaskContext, params: dict[str, Any], progress: Progress)
 
 def gaps_refresh_job(ctx: TaskContext, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Recluster the badly handled questions into knowledge gaps."""
-    progress.report(0, 1, "clustering badly handled questions")
+    progress.report(0, 3, "loading the embedding model")
     embedder = ctx.embedder()
     check_cancelled(progress)
     with ctx.session() as s:
-        report = refresh_gaps(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor)
-    progress.report(1, 1, "done")
+        report = refresh_gaps(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor, progress=progress)
     return _summary(report)
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from core.platform.config import Settings, get_settings
 from core.platform.errors import ValidationError
 from core.platform.pii_addresses import find_more_addresses, merge_spans
-from core.platform.pii_names import NOT_PERSON_LABELS, NameFilter
+from core.platform.pii_names import NameFilter
 from core.platform.pii_phones import find_phones
 from core.platform.pii_recognizers import (
     DOMAIN_WORDS,
@@ -106,43 +106,6 @@ def _make_recognizer(entity: str, finder: Finder, name: str) -> Any:
             return [RecognizerResult(entity, s, e, score) for s, e, score in finder(text)]
 
     return _FnRecognizer(supported_entities=[entity], name=name, supported_language="en")
-
-
-def _common_words(nlp) -> frozenset[str]:  # noqa: ANN001
-    """English words known to the model's lemmatizer tables (WordNet lemmas), for telling a
-    sentence's first word from a name; empty when the model has no such table."""
-    if "lemmatizer" not in nlp.pipe_names:
-        return frozenset()
-    lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
-    if lookups is None or "lemma_index" not in lookups.tables:
-        return frozenset()
-    index = lookups.get_table("lemma_index")
-    words: set[str] = set()
-    for pos in ("noun", "verb", "adj", "adv"):
-        if pos in index:
-            words.update(w for w in index[pos] if "_" not in w)
-    exc = lookups.get_table("lemma_exc") if "lemma_exc" in lookups.tables else {}
-    for pos in ("noun", "verb", "adj", "adv"):
-        if pos in exc:
-            words.update(exc[pos])
-    return frozenset(words | DOMAIN_WORDS | NAME_STOP_WORDS)
-
-
-def _capitalised_recognizer(names: NameFilter) -> Any:
-    """PERSON: capitalised words inside a sentence (``NameFilter.capitalised_names``)."""
-    # reason: Presidio loads spaCy; only a Scrubber being built needs it
-    from presidio_analyzer import EntityRecognizer, RecognizerResult
-
-    class _CapitalisedRecognizer(EntityRecognizer):
-        def load(self) -> None:  # nothing to load
-            pass
-
-        def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001
-            skip = getattr(nlp_artifacts, "not_person_spans", [])
-            return [RecognizerResult("PERSON", s, e, sc) for s, e, sc in names.capitalised_names(text, skip)]
-
-    return _CapitalisedRecognizer(supported_entities=["PERSON"], name="CapitalisedNameRecognizer",
-                                  supported_language="en")
 
 
 def _clean_ner_person(text: str, s: int, e: int) -> tuple[int, int] | None:
@@ -275,7 +238,6 @@ class Scrubber:
             nlp.disable_pipe(pipe)
 
         self.names = NameFilter(allow_terms)
-        self.names.common_words = _common_words(nlp)
         registry = RecognizerRegistry(supported_languages=["en"])
         for rec in (
             SpacyRecognizer(supported_entities=["PERSON"]),
@@ -289,7 +251,6 @@ class Scrubber:
             _make_recognizer("STREET_ADDRESS", find_all_addresses, "StreetAddressRecognizer"),
             _make_recognizer("DATE_OF_BIRTH", find_dobs, "DateOfBirthRecognizer"),
             _make_recognizer("PERSON", find_context_names, "NameContextRecognizer"),
-            _capitalised_recognizer(self.names),
         ):
             registry.add_recognizer(rec)
         # Our recognizers score with their own context rules; Presidio's lemma-based context
@@ -326,11 +287,8 @@ class Scrubber:
         from presidio_analyzer.nlp_engine import NlpArtifacts  # reason: Presidio loads spaCy
 
         ents = [e for e in doc.ents if e.label_ == "PERSON"]
-        art = NlpArtifacts(entities=ents, tokens=doc, tokens_indices=[], lemmas=[],
-                           nlp_engine=self.nlp_engine, language="en", scores=[0.85] * len(ents))
-        # spans spaCy labels as places, organisations, dates...: never taken for capitalised names
-        art.not_person_spans = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in NOT_PERSON_LABELS]
-        return art
+        return NlpArtifacts(entities=ents, tokens=doc, tokens_indices=[], lemmas=[],
+                            nlp_engine=self.nlp_engine, language="en", scores=[0.85] * len(ents))
 
     def _finish(self, text: str, artifacts) -> ScrubResult:  # noqa: ANN001
         if not text or not text.strip():

@@ -10,7 +10,9 @@ nothing from ``core.platform.pii`` or ``core.platform.pii_recognizers``:
 - Google's libphonenumber (``phonenumbers.PhoneNumberMatcher``, leniency POSSIBLE, several
   regions) for phone numbers, a lower bar than the scrubber's;
 - a few plain shapes of its own: ``ddd-dd-dddd`` (SSN-shaped), a house number followed by a
-  street word or a ``City ST 12345`` tail (street addresses), PO/PSC/APO boxes, and capitalised
+  street word, a ``City ST 12345`` tail, the European ``Street 12, 1234 Place`` order, CJK
+  addresses, a capitalised place plus number after an address cue ("the party is at X 12"),
+  PO/PSC/APO boxes (street addresses), and capitalised
   words right after a cue that introduces a person ("Booking for X Y", "call X", "Dr. X").
 
 Placeholders the scrubber left (``<PERSON>``) are neutralised before the check, so they are
@@ -68,20 +70,36 @@ _STREET_WORDS = (
     r"parkway|pkwy|highway|hwy|circle|cir|real|square|sq|trail|row|close|crescent|strasse|straße|"
     r"calle|rua|rue|via|camino|avenida"
 )
-_ADDRESS = re.compile(
-    r"\b\d{1,6}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){0,4}(?:" + _STREET_WORDS + r")\b\.?", re.IGNORECASE
-)
+# a house number, up to four capitalised words, a street word ("77 El Camino Real", "12 Oak St")
+_ADDRESS = re.compile(r"\b\d{1,6}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){0,4}(?i:" + _STREET_WORDS + r")\b\.?")
 _STREET_PREFIX = re.compile(
     r"\b\d{1,6}\s+(?:calle|rua|rue|via|camino|avenida|avenue|boulevard)\s+\w+", re.IGNORECASE
 )
 _CITY_STATE_ZIP = re.compile(r"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
-_CAP = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+"
+_CAP = r"[A-ZÀ-ÖØ-ÞĀ-ſ](?:[^\W\d_]|['’-])+"  # a capitalised word (Latin letters with accents)
 # a capitalised name right after a cue that introduces a person ("Booking for X Y", "call X Y",
 # "I am X", "Dr. X Y"); the spaCy model misses names it has not seen ("Xochitl Hernández")
 _CUED_NAME = re.compile(
     r"(?i:\b(?:for|am|call|called|named|contact|ask for|this is|name is|name's|with|from|"
     r"dear|hi|hello|thanks|thank you)\s+|\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Sr|Sra)\.?\s+)"
     rf"({_CAP}(?:\s+(?:[A-Z]\.\s+)?{_CAP}){{0,2}})"
+)
+_LINK = r"(?:de|da|do|dos|del|la|las|los|di|pod|na|nad|u|v|von|van|am|an|der)"
+# European order: street name, house number, postal code, place ("Bakačeva 928, 85357 Metković")
+_EU_ADDRESS = re.compile(
+    rf"(?<![\w-]){_CAP}(?:[\s-](?:{_CAP}|{_LINK}))*\s\d{{1,5}}[A-Za-z]?(?:/\d+[A-Za-z]?)?,?\s+"
+    rf"(?:[A-Z]{{1,2}}-)?\d{{3,5}}(?:[\s-]\d{{2,3}})?,?\s+{_CAP}"
+)
+# a capitalised place right after an address cue, up to a house number ("Venue: Svibovac 2",
+# "the party is at Ruudhaugen 75B", "Ship the gift card to Višnjičke 2b/0")
+_CUED_ADDRESS = re.compile(
+    r"(?i:venue:?|is at|party at|ship\s+(?:\S+\s+){0,3}to|place is|address is|live at|living at|"
+    r"located at|deliver(?:y)?\s+to|send\s+(?:\S+\s+){0,3}to|moved to)\s+"
+    rf"((?:{_CAP}|[A-Z][a-z]?\.)(?:[\s,#.-]+(?:{_CAP}|{_LINK}|[A-Z]?\d+[\w/ª-]*)){{0,6}}?[\s,#.-]+\d[\w/-]*)"
+)
+# Chinese/Japanese addresses: a run of CJK characters with a province/city/road/building mark
+_CJK_ADDRESS = re.compile(
+    r"[\u4e00-\u9fff]{1,}[省市区县路街座号丁目番地][\u4e00-\u9fffA-Za-z0-9]*(?:\s?\d{5,6})?"
 )
 _BOXES = re.compile(
     r"\b(?:P\.?\s?O\.?\s+Box|PSC|Unit|CMR)\s+\d+\b|\b(?:APO|FPO|DPO)\s+A[AEP]\b", re.IGNORECASE
@@ -196,8 +214,10 @@ class Checker:
     @staticmethod
     def _shapes(text: str) -> list[Finding]:
         out = [Finding("US_SSN", m.start(), m.end(), 0.5, "shape") for m in _SSN_SHAPE.finditer(text)]
-        for rx in (_ADDRESS, _STREET_PREFIX, _CITY_STATE_ZIP, _BOXES):
+        for rx in (_ADDRESS, _STREET_PREFIX, _CITY_STATE_ZIP, _BOXES, _EU_ADDRESS, _CJK_ADDRESS):
             out += [Finding("STREET_ADDRESS", m.start(), m.end(), 0.5, "shape") for m in rx.finditer(text)]
+        out += [Finding("STREET_ADDRESS", m.start(1), m.end(1), 0.4, "cue")
+                for m in _CUED_ADDRESS.finditer(text)]
         return out
 
     def check_text(self, text: str, allow: frozenset[str] = frozenset()) -> list[Finding]:
@@ -226,12 +246,12 @@ def _cached(model: str, allow: tuple[str, ...]) -> Checker:
 
 
 def get_checker(settings: Settings | None = None) -> Checker:
-    """The process-wide checker for the settings' spaCy model (and business allow-list, if any)."""
+    """The process-wide checker for the settings' spaCy model; the words of
+    ``SUPPORTLOOP_PII_ALLOW_TERMS`` are never names."""
     settings = settings or get_settings()
-    allow = getattr(settings, "pii_allow_list", None) or ()
-    if isinstance(allow, str):
-        allow = allow.split(",")
-    return _cached(settings.pii_spacy_model, tuple(sorted(allow)))
+    terms = getattr(settings, "pii_allow_terms", "") or ""  # the business's own names (brand, menu)
+    words = {w.lower() for w in _WORD.findall(terms)}
+    return _cached(settings.pii_spacy_model, tuple(sorted(words)))
 
 
 def business_words(session: Session) -> frozenset[str]:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from core.platform.pii_recognizers import NAME_STOP_WORDS
-
 _URL = re.compile(r"(?:https?://|www\.)\S*|\b[\w.-]+@[\w.-]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|us|"
                   r"uk|de|fr|ly|app|biz|info|example)\b(?:/\S*)?", re.IGNORECASE)
 _URL_WORDS = {"http", "https", "www", "com", "html"}
@@ -44,19 +42,6 @@ _STATE_AFTER = re.compile(r"^\s*,?\s*(?:[A-Z]{2}\b|California|Texas|Florida|Oreg
 _LIST_BEFORE = re.compile(
     r"((?<!\w)[^\W\d_a-z][\w'’.\-]*(?:\s[^\W\d_a-z][\w'’.\-]*)?)\s*(?:,|\bor\b|\band\b)\s*$")
 UNCERTAIN_SCORE = 0.4
-CAPITALISED_SCORE = 0.55
-# spaCy NER labels that say a span is not a person
-NOT_PERSON_LABELS = frozenset({"GPE", "LOC", "FAC", "NORP", "LANGUAGE", "DATE", "TIME", "MONEY", "PERCENT",
-                               "QUANTITY", "CARDINAL", "ORDINAL", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART",
-                               "ORG"})
-_BRAND_WORDS = KNOWN_BRANDS | {w for b in KNOWN_BRANDS for w in b.split()}
-# common capitalised words that are not names: titles, imperatives that start a clause
-_NOT_NAMES = frozenset("""
-dr mr mrs ms miss mx prof sr jr st send put check ask tell let call text see make get give take bring add
-book need want hope can could would will should do does did is are was were have has had our your their
-""".split())
-_CAP_WORD = re.compile(r"(?<![\w@./:'’-])[^\W\d_a-z][^\W\d_]*(?:['’-][^\W\d_]+)*(?![\w@/])")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“(]|[^\w\s,])\s*$")
 Candidate = tuple[str, int, int, float]
 
 
@@ -83,54 +68,12 @@ class NameFilter:
                                     + r")(?!\w)", re.IGNORECASE) if terms else None)
         self.allow_words = {w.lower() for t in terms for w in re.findall(r"[^\W\d_][\w'’-]*", t)}
         self.places = place_names()
-        # common English words (WordNet lemmas of the spaCy model's lemmatizer); set by the scrubber
-        self.common_words: frozenset[str] = frozenset()
 
     def _blocked_spans(self, text: str) -> list[tuple[int, int]]:
         spans = [m.span() for m in _URL.finditer(text)]
         if self.allow_rx:
             spans += [m.span() for m in self.allow_rx.finditer(text)]
         return spans
-
-    def _plain_word(self, word: str) -> bool:
-        low = re.split(r"['’]", word.lower())[0]
-        return word[0].isupper() and not (
-            low in NAME_STOP_WORDS or low in _BRAND_WORDS or low in self.allow_words or low in _NOT_NAMES
-            or low in _URL_WORDS or (len(word) > 1 and word.isupper()))
-
-    def capitalised_names(self, text: str, skip: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
-        """Capitalised words inside a sentence that are not stop, domain, brand, allow-listed or
-        place words and that spaCy did not label as anything else: a person's given name or
-        surname ("Can Wiebke pick up?"), joined with capitalised neighbours and middle initials.
-        Only in texts written in ordinary case (not all caps, not title case)."""
-        words = list(_CAP_WORD.finditer(text))
-        n_words = len(re.findall(r"[^\W\d_]+", text))
-        if not words or len(words) > 0.5 * n_words or not any(ch.islower() for ch in text):
-            return []
-        out: list[tuple[int, int, float]] = []
-        for m in words:
-            s, e = m.span()
-            word = m.group(0)
-            if len(word) < 2 or not self._plain_word(word) or any(s < b and a < e for a, b in skip):
-                continue
-            if word.lower() in self.places and (_PLACE_BEFORE.search(text[max(0, s - 20):s])
-                                                or self._after_a_place(text[max(0, s - 40):s])):
-                continue
-            if out and re.fullmatch(r"[ \t]+(?:[A-Z]\.[ \t]+)?", text[out[-1][1]:s]):
-                out[-1] = (out[-1][0], e, CAPITALISED_SCORE)
-                continue
-            if _SENTENCE_START.search(text[max(0, s - 3):s]):
-                # first word of a sentence: a name only when it is no English word ("Persson says hi")
-                if self.common_words and word.lower() not in self.common_words \
-                        and word.lower() not in self.places:
-                    out.append((s, e, CAPITALISED_SCORE))
-                continue
-            prev = re.search(r"([^\W\d_a-z][^\W\d_]+)[ \t]+$", text[max(0, s - 30):s])
-            if prev and _SENTENCE_START.search(text[max(0, s - 33):s - len(prev.group(0))]) \
-                    and self._plain_word(prev.group(1)):
-                s -= len(prev.group(0))  # "Marek Huhn ..." at the start of a sentence
-            out.append((s, e, CAPITALISED_SCORE))
-        return out
 
     def _after_a_place(self, before: str) -> bool:
         """"Monterey or Vallejo": a place name right after another one and "or", "and" or a comma."""

@@ -84,7 +84,7 @@ def test_all_checks_pass_on_every_operation(session, settings):
                 for exc in group.exceptions:
                     failures.append(
                         f"{case.method} {case.formatted_path} {case.query or ''} -> {response.status_code}: "
-                        f"{type(exc).__name__}: {str(exc)[:3000]} | {response.text[:200]}"
+                        f"{type(exc).__name__}: {str(exc)[:300]} | {response.text[:200]}"
                     )
 
         run()

@@ -65,3 +65,17 @@ def test_expected_figures_follow_the_documented_definitions():
     assert mismatches == []  # a rounding tie may round either way
     live_truth.compare("x", {"csat_avg": 2.5}, {"csat_avg": 2.6}, mismatches)
     assert mismatches == [{"scope": "x", "figure": "csat_avg", "expected": 2.5, "got": 2.6}]
+
+
+def test_a_slow_answer_bounds_the_first_response_percentiles():
+    start = live_truth.now()
+    fast = [live_truth.Truth("widget", "web", str(i), start, closed=True, frt_s=1.0) for i in range(3)]
+    slow = live_truth.Truth("widget", "web", "s", start, closed=True, frt_known=False, frt_max=40.0)
+    lo, hi = live_truth.expected([*fast, slow])["frt_p90_s"]
+    assert lo < hi and lo <= 5.0 and hi > 30.0
+    mismatches: list[dict] = []
+    live_truth.compare("x", {"frt_p90_s": (lo, hi)}, {"frt_p90_s": round((lo + hi) / 2, 1)}, mismatches)
+    assert mismatches == []
+    live_truth.compare("x", {"frt_p90_s": (lo, hi)}, {"frt_p90_s": hi + 10}, mismatches)
+    assert mismatches[0]["figure"] == "frt_p90_s"
+

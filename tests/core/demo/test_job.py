@@ -6,15 +6,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
+from cli import main
 from core.demo.business import SIZES
 from core.demo.job import KIND, demo_load, demo_params
 from core.ops import queue
 from core.ops.tasks import TaskContext
 from core.platform.actors import SYSTEM
 from core.platform.clock import FixedClock
-from core.platform.db import make_engine
+from core.platform.config import get_settings
+from core.platform.db import make_engine, upgrade
 from core.platform.embeddings import HashingEmbedder
 from core.platform.errors import ValidationError
 from core.platform.models import Conversation, Feedback, JobRun, Message
@@ -118,3 +121,26 @@ def test_the_runner_runs_a_queued_demo_load_with_progress_on_the_run(db, setting
         run = s.get(JobRun, run_id)
         assert run.progress_done == run.progress_total == SIZES["small"]
         assert s.scalar(text("SELECT count(*) FROM conversation")) == SIZES["small"]
+
+
+def test_cli_queues_one_demo_job_and_refuses_wait_without_queue(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    upgrade(url)
+    monkeypatch.setenv("SUPPORTLOOP_DATABASE_URL", url)
+    monkeypatch.setenv("SUPPORTLOOP_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(main, ["demo", "--size", "small", "--queue", "--if-empty"])
+        again = CliRunner().invoke(main, ["demo", "--size", "small", "--queue"])
+        wait_alone = CliRunner().invoke(main, ["demo", "--size", "small", "--wait"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0 and "demo load queued: job run 1" in first.output, first.output
+    assert again.exit_code == 0 and "already queued: job run 1" in again.output, again.output
+    assert wait_alone.exit_code == 2 and "--queue" in wait_alone.output
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT job, status, params FROM job_run")).all()
+    engine.dispose()
+    assert len(rows) == 1 and rows[0][0] == KIND and rows[0][1] == JobRunStatus.QUEUED
+    assert '"size": "small"' in rows[0][2] and '"if_empty": true' in rows[0][2]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.access import auth
 from core.ops import jobruns, queue
+from core.ops.jobkinds import default_kinds
 from core.ops.queue import JobKind
 from core.ops.tasks import TaskContext
 from core.platform.actors import SYSTEM
@@ -208,3 +209,19 @@ def test_list_and_open_runs(db):
         assert [r["id"] for r in queue.list_runs(s)] == [b, a]
         assert [r["id"] for r in queue.list_runs(s, statuses=(JobRunStatus.CANCELLED,))] == [a]
         assert queue.get_run(s, b)["started_at"] is None
+
+
+def test_the_real_kinds_check_their_params_and_report_core_errors(db, settings):
+    kinds = default_kinds([])
+    assert {"kb_refresh", "gaps_refresh", "dataset_build", "finetune", "enrich_backfill",
+            "experiment_analysis"} <= set(kinds)
+    missing = _enqueue(db, "experiment_analysis", {}, actor=SYSTEM)
+    out = queue.run_next(_ctx(db, settings), kinds, "test:1")
+    assert out["id"] == missing and out["status"] == JobRunStatus.FAILED
+    assert "needs the parameter experiment_id" in out["error"]
+    unknown = _enqueue(db, "experiment_analysis", {"experiment_id": 404}, actor=SYSTEM)
+    out = queue.run_next(_ctx(db, settings), kinds, "test:1")
+    assert out["id"] == unknown and out["status"] == JobRunStatus.FAILED and "404" in out["error"]
+    empty = _enqueue(db, "dataset_build", {"max_examples": 10}, actor=SYSTEM)
+    out = queue.run_next(_ctx(db, settings), kinds, "test:1")  # no approved examples: a clear error
+    assert out["id"] == empty and out["status"] == JobRunStatus.FAILED and "ValidationError" in out["error"]

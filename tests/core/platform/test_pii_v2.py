@@ -13,6 +13,7 @@ import pytest
 from core.platform.config import Settings
 from core.platform.pii import get_scrubber
 from core.platform.pii_addresses import find_more_addresses
+from core.platform.pii_names import UNCERTAIN_SCORE, NameFilter
 from core.platform.pii_phones import find_phones
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,11 +67,27 @@ def test_places_brands_urls_are_not_names(scrubber, text):
     assert "PERSON" not in res.entity_types, (text, res.entities)
 
 
-def test_place_after_a_preposition_is_uncertain_not_redacted(scrubber):
-    # spaCy may or may not call it a person; when it does, the text is flagged, not scrubbed
-    res = scrubber.scrub("Coming from Tracy, CA with 12 guests")
-    assert "Tracy" in res.text
-    assert res.safe == (not res.uncertain)
+def test_name_filter_rules():
+    names = NameFilter(("Ember Grill", "Kobe beef"))
+
+    def run(text: str, word: str) -> list:
+        s = text.index(word)
+        return names.filter(text, [("PERSON", s, s + len(word), 0.85), ("PHONE_NUMBER", 0, 1, 0.9)])
+
+    assert run("We drive in from Tracy, CA", "Tracy")[0][3] == UNCERTAIN_SCORE  # place: flagged, kept
+    assert run("Tracy will bring the cake", "Tracy")[0] == ("PERSON", 0, 5, 0.85)  # a person's name
+    assert run("Monterey or Vallejo?", "Vallejo")[0][3] == UNCERTAIN_SCORE
+    assert run("Ember Grill was great", "Ember") == [("PHONE_NUMBER", 0, 1, 0.9)]  # allow-listed
+    assert run("pay with Venmo please", "Venmo") == [("PHONE_NUMBER", 0, 1, 0.9)]  # brand
+    assert run("see https://x.example/menu", "https") == [("PHONE_NUMBER", 0, 1, 0.9)]  # URL
+    assert run("Thanks tysm", "tysm") == [("PHONE_NUMBER", 0, 1, 0.9)]  # lower-case slang
+
+
+def test_uncertain_place_makes_the_text_unsafe(scrubber):
+    res = scrubber.scrub("We are coming from Tracy, CA with 12 guests")
+    if res.uncertain:  # the NER model called Tracy a person: flagged, not replaced
+        assert not res.safe and "Tracy" in res.text
+    assert "PERSON" not in res.entity_types
 
 
 def test_allow_list_comes_from_settings():

@@ -23,9 +23,9 @@ from core.training.datasets import (
 from tests.factories import ADMIN, REVIEWER
 from tests.factories.training import add_example
 
-# the scrubber leaves order numbers alone (a hard negative); the stricter export check flags the
-# nine digits as a possible phone number, so this answer needs an admin's approval to leave
-FLAGGED = "Your order number is 123456789; the chef arrives an hour early."
+# the scrubber leaves this restaurant brand alone; the stricter export check takes it for a name
+# ("trained with X"), so this answer needs an admin's approval to leave
+FLAGGED = "The chef trained with Benihana for years and arrives an hour early."
 
 
 def _build(session, settings, scrubber, clock):
@@ -39,7 +39,7 @@ def test_build_refuses_then_admin_approval_lets_it_in(session, settings, scrubbe
     first = _build(session, settings, scrubber, clock)
     assert first.skipped.get("pii_check") == 1
     refused = [r for r in first.counts["pii_check_refused"] if r["training_example_id"] == ex.id]
-    assert refused and "PHONE_NUMBER" in refused[0]["types"]
+    assert refused and "PERSON" in refused[0]["types"]
 
     with pytest.raises(PermissionDenied, match="view_raw"):
         approve_example(session, ex.id, scrubber, actor=REVIEWER)
@@ -53,14 +53,14 @@ def test_build_refuses_then_admin_approval_lets_it_in(session, settings, scrubbe
     with pytest.raises(ValidationError) as err:
         export_dataset(session, settings, second.id, tmp_path / "out", actor=ADMIN)
     msg = str(err.value)
-    assert "PHONE_NUMBER" in msg and "line " in msg and "123456789" not in msg
+    assert "PERSON" in msg and "line " in msg and "Benihana" not in msg
     assert not list((tmp_path / "out").glob("*.jsonl"))
     version = get_dataset(session, second.id)
     split, line = next(
         (split, n) for split, path in dataset_paths(settings, version).items()
-        for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "123456789" in row
+        for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "Benihana" in row
     )
-    assert f"({split}.jsonl)" in msg and f"line {line}: PHONE_NUMBER" in msg
+    assert f"({split}.jsonl)" in msg and f"line {line}: PERSON" in msg
     approve_line(session, settings, second.id, split, line, actor=ADMIN)
     out = export_dataset(session, settings, second.id, tmp_path / "out", actor=ADMIN)
     assert sum(f["lines"] for f in out["files"].values()) == second.examples
