@@ -269,18 +269,30 @@ def start_api(settings: Settings, workers: int, env_extra: dict[str, str]) -> tu
     raise RuntimeError("the API did not start within 120 s")
 
 
-def warm_up(port: int, workers: int) -> None:
-    """Load the models in every worker (first chat of a process loads embedder and scrubber)
-    from addresses the measured load does not use."""
+def warm_up(port: int, workers: int) -> int:
+    """Load the models in every worker before the measured load (a process loads the embedding
+    model, the PII scrubber and the enrichment models on its first chats), from addresses the
+    load does not use: one chat alone, then rounds of concurrent chats until a round answers
+    every chat with 200 within 3 s. Returns the rounds it took."""
 
-    async def go() -> None:
-        clients = [Client("127.0.0.1", port, f"127.0.1.{n + 1}") for n in range(4 * workers)]
-        await asyncio.gather(*(c.request("POST", "/api/v1/chat", {"message": "hello"}) for c in clients))
-        await asyncio.gather(*(c.request("POST", "/api/v1/chat", {"message": "price?"}) for c in clients))
+    async def round_(n: int, size: int) -> tuple[bool, float]:
+        clients = [Client("127.0.0.1", port, f"127.0.{n + 1}.{i + 1}") for i in range(size)]
+        t0 = time.perf_counter()
+        answers = await asyncio.gather(
+            *(c.request("POST", "/api/v1/chat", {"message": "how much per adult?"}) for c in clients),
+            return_exceptions=True,
+        )
         for c in clients:
             c.close()
+        ok = all(not isinstance(a, BaseException) and a[0] == 200 for a in answers)
+        return ok, time.perf_counter() - t0
 
-    asyncio.run(go())
+    asyncio.run(round_(0, 1))
+    for n in range(1, 11):
+        ok, took = asyncio.run(round_(n, 2 * workers))
+        if ok and took < 3.0:
+            return n
+    return n
 
 
 def allowed_max(limit: str, workers: int, seconds: float) -> int | None:
@@ -325,7 +337,7 @@ def main(argv: list[str] | None = None) -> dict:
         limit = args.rate_limit_chat if args.rate_limit_chat is not None else settings.rate_limit_chat
         proc, port = start_api(settings, args.workers, env_extra)
         try:
-            warm_up(port, args.workers)
+            warm_rounds = warm_up(port, args.workers)
             load_before = os.getloadavg()[0]
             t0 = time.perf_counter()
             flood_tally, user_tally = asyncio.run(run_load(port, args))
@@ -349,12 +361,13 @@ def main(argv: list[str] | None = None) -> dict:
                     "loadavg_1m_after": round(load_after, 2)},
         "config": {"seconds": round(elapsed, 1), "flood_rate_per_s": args.flood_rate, "users": args.users,
                    "user_pace_s": args.pace, "workers": args.workers, "rate_limit_chat": limit,
-                   "quick": args.quick},
+                   "quick": args.quick, "warm_up_rounds": warm_rounds},
         "normal_users": {
             "requests": user_requests,
             "errors": user_errors,
             "statuses": user_tally.statuses,
             "p50_ms": percentile(user_tally.latencies_ms, 0.5),
+            "p90_ms": percentile(user_tally.latencies_ms, 0.9),
             "p99_ms": p99,
             "max_ms": round(max(user_tally.latencies_ms), 1) if user_tally.latencies_ms else None,
             "first_errors": user_tally.errors[:5],

@@ -291,6 +291,9 @@ _CUE_RXS = [
     (rf"(?:^|\n|[.!?]\s)\s*(?:thanks|thank you|cheers|regards|best),[ \t]+(?P<name>{_NAME})", 0.75),
     (rf"\b(?:ask for|cc|copy|thanks to|per)\s+(?P<name>{_NAME})", 0.7),
     (rf"(?P<rname>{_NAME})\s+(?:referred|recommended|told|sent|gave)\s+(?:us|me)\b", 0.8),
+    (rf"(?P<rname>{_NAME})\s+(?:asked|texted|emailed|e-mailed|phoned|booked|paid|wants|wanted|said|says)\b",
+     0.7),
+    (rf"(?:^|[.!?]\s+|\n)\s*(?:call|text|email|e-mail|ask|tell|contact|ping|phone)\s+(?P<name>{_NAME})", 0.7),
     (rf"(?:^|\n)\s*(?:caller|customer|client)\s*:\s*(?:(?:yes|yeah|sure|ok|okay|hi)[,.]?\s+)?"
      rf"(?:it's\s+|its\s+|this is\s+)?(?P<name>{_NAME})\s*(?:[.,!]\s*(?:thanks|thank you)?[.!]?)?\s*(?:\n|$)",
      0.85),

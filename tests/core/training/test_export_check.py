@@ -69,3 +69,10 @@ def test_build_refuses_then_admin_approval_lets_it_in(session, settings, scrubbe
 def test_cli_approve_needs_one_target():
     result = CliRunner().invoke(main, ["pii", "approve", "--chunk", "1", "--example", "2"])
     assert result.exit_code != 0 and "Give --dataset ID --line N" in result.output
+
+
+def test_cli_check_flags_lines_and_exits_1():
+    result = CliRunner().invoke(main, ["pii", "check", "-"], input="all fine\ncall 415-555-0132 please\n")
+    assert result.exit_code == 1 and "line 2: PHONE_NUMBER" in result.output
+    result = CliRunner().invoke(main, ["pii", "check", "-"], input="all fine\n")
+    assert result.exit_code == 0 and "nothing flagged" in result.output
