@@ -183,8 +183,9 @@ def measure(source: str, size: str, timeout: float, keep: bool = False, quiet: b
     finally:
         stop(proc)
         log.close()
-    if out.get("error"):
-        out["log_tail"] = (tmp / "run.log").read_text(errors="replace")[-3000:]
+    if out.get("error"):  # the demo admin's password is printed by make run: never kept
+        tail = (tmp / "run.log").read_text(errors="replace")[-3000:]
+        out["log_tail"] = re.sub(r"(login: \S+ / )\S+", r"\1<redacted>", tail)
     out.update(
         size=size, source=source, commit=commit, via=("make run" if via_make else "the steps of make run"),
         targets=TARGETS, machine=f"{platform.machine()}, {os.cpu_count()} CPUs",

@@ -15,9 +15,8 @@ from core.enrichment.enrich import backfill, get_enricher
 from core.enrichment.gaps import refresh_gaps
 from core.experiments.analysis import compare_performance
 from core.ops.queue import JobKind
-from core.ops.tasks import Task, TaskContext, _summary, kb_refresh
+from core.ops.tasks import Task, TaskContext, _summary, kb_refresh, warm_scrubber
 from core.platform.errors import ValidationError
-from core.platform.pii import get_scrubber
 from core.platform.progress import Progress, check_cancelled
 from core.platform.statuses import FinetuneProvider, FinetuneStatus
 from core.training.builder import build_dataset
@@ -67,7 +66,8 @@ def dataset_build_job(ctx: TaskContext, params: dict[str, Any], progress: Progre
         fields["min_quality"] = float(params["min_quality"])
     if "since" in params:
         fields["since"] = dt.datetime.fromisoformat(str(params["since"]))
-    scrubber = get_scrubber(ctx.settings)
+    progress.report(0, None, "loading the PII scrubber")
+    scrubber = warm_scrubber(ctx.settings)
 
     def step(stage: str, done: int, total: int) -> None:
         progress.report(done, total, stage)

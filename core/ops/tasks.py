@@ -137,6 +137,14 @@ def _summary(result: Any) -> dict[str, Any]:
     return json.loads(json.dumps(result, default=str))
 
 
+def warm_scrubber(settings: Settings) -> Any:
+    """The PII scrubber, its analyzer loaded now (tens of seconds the first time): before a
+    transaction opens, so no write lock is held while it loads."""
+    scrubber = get_scrubber(settings)
+    scrubber.scrub("warm-up")
+    return scrubber
+
+
 # --- the tasks ------------------------------------------------------------------------------
 def metrics_and_alerts(ctx: TaskContext) -> dict[str, Any]:
     """Roll metrics up, then check every alert rule and send what fired or resolved."""
@@ -156,8 +164,9 @@ def metrics_and_alerts(ctx: TaskContext) -> dict[str, Any]:
 
 def retention_purge(ctx: TaskContext) -> dict[str, Any]:
     """Clear personal data older than the retention window (raw text, identifiers, free text)."""
+    scrubber = warm_scrubber(ctx.settings)
     with ctx.session() as s:
-        report = purge(s, ctx.settings, ctx.clock, actor=ctx.actor, scrubber=get_scrubber(ctx.settings))
+        report = purge(s, ctx.settings, ctx.clock, actor=ctx.actor, scrubber=scrubber)
         return _summary({"purged": report.total, "cleared": report.cleared})
 
 
@@ -232,7 +241,7 @@ def experiments_check(ctx: TaskContext) -> dict[str, Any]:
 
 def dataset_build(ctx: TaskContext) -> dict[str, Any]:
     """Build the quarter's training datasets, left pending an admin's approval."""
-    scrubber = get_scrubber(ctx.settings)
+    scrubber = warm_scrubber(ctx.settings)
     with ctx.session() as s:
         return _summary(build_quarterly(s, ctx.settings, scrubber, ctx.clock, actor=ctx.actor))
 
