@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import schedule
+from sqlalchemy.exc import OperationalError
 
 from core.ops import jobruns
 from core.ops.jobkinds import default_kinds
@@ -87,8 +88,11 @@ class Runner:
             log.warning("marked %d run(s) of stopped runners as failed", abandoned)
 
     def _beat(self) -> None:
-        with self.ctx.session() as s:
-            jobruns.beat(s, self.runner, self.ctx.clock, current_job=self.current)
+        try:
+            with self.ctx.session() as s:
+                jobruns.beat(s, self.runner, self.ctx.clock, current_job=self.current)
+        except OperationalError as exc:  # a busy database skips one beat; it never stops the runner
+            log.warning("heartbeat skipped: %s", str(exc.orig).splitlines()[0])
 
     def _started(self, name: str) -> None:
         self.current = name
@@ -191,7 +195,12 @@ class Runner:
         scheduler = schedule.Scheduler()
 
         def job() -> None:
-            results = self.tick()
+            try:
+                results = self.tick()
+            except OperationalError as exc:  # e.g. SQLite busy past its timeout: try again next tick
+                log.error("tick failed, retrying at the next tick: %s", str(exc.orig).splitlines()[0])
+                self.last_queued = None
+                return
             if on_tick:
                 on_tick(results)
 

@@ -43,11 +43,15 @@ class Turn:
             report = ingest.store_conversations(
                 self.session, [conv], self.scrubber, self.settings, self.clock, enricher=self.enricher
             )
-            return report.conversation_ids[0]
-        ingest.add_message(
-            self.session, conversation_id, message, self.scrubber, self.settings, self.clock,
-            enricher=self.enricher,
-        )
+            conversation_id = report.conversation_ids[0]
+        else:
+            ingest.add_message(
+                self.session, conversation_id, message, self.scrubber, self.settings, self.clock,
+                enricher=self.enricher,
+            )
+        # the question is logged whatever happens next; committing here releases SQLite's write
+        # lock before the answer is computed, so votes and other turns never wait on it
+        self.session.commit()
         return conversation_id
 
     def answer(self, question: str, *, user: str, intent: str | None = None) -> responder.Answer:

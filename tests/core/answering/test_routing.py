@@ -3,20 +3,15 @@ recorded on the message and the exposures, shadow answers stored beside the sent
 candidate answered by control, production values and the embedder production serves, and the
 real chat API routing a session id."""
 
-import os
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.main import create_app
 from core.answering import routing
-from core.experiments import lifecycle
 from core.platform.errors import ValidationError
-from core.platform.models import ExperimentExposure, Message, ShadowAnswer
+from core.platform.models import ExperimentExposure, ShadowAnswer
 from core.platform.statuses import Arm
-from tests.factories import ADMIN
 from tests.factories.experiments import QUESTIONS, experiment_kb, routed_turn, start_kb_experiment
 
 
@@ -89,31 +84,3 @@ def test_production_values_override_the_settings(session, kb):
     assert routing.text_similarity("", "") == 1.0
     assert routing.text_similarity("Adults pay sixty", "adults PAY sixty") == 1.0
     assert routing.text_similarity("one two", "three four") == 0.0
-
-
-def test_split_and_shadow_through_the_real_chat_api(session, kb):
-    st = kb["settings"]
-    exp = start_kb_experiment(session, kb, share=0.5)
-    session.commit()
-    app = create_app(st)
-    app.state.embedder = kb["emb"]
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with TestClient(app) as client:
-        seen = {}
-        for i in range(12):
-            sid = f"chat-session-{i:03d}"
-            r = client.post("/api/v1/chat", json={"message": "what is the adult price per adult guest",
-                                                  "session_id": sid})
-            assert r.status_code == 200, r.text
-            seen[sid] = r.json()["message_id"]
-        session.expire_all()
-        for sid, mid in seen.items():
-            msg = session.get(Message, mid)
-            assert (msg.experiment_id, msg.arm) == (exp.id, routing.arm_of(exp, sid))
-        lifecycle.stop(session, exp.id, actor=ADMIN, reason="switch to shadow")
-        shadow = start_kb_experiment(session, kb, mode="shadow", share=0.99, salt="s3")
-        session.commit()
-        r = client.post("/api/v1/chat", json={"message": "kids price per child", "session_id": "chat-x-1"})
-        assert r.status_code == 200
-        session.expire_all()
-        assert session.scalars(select(ShadowAnswer).where(ShadowAnswer.experiment_id == shadow.id)).all()
