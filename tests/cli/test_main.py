@@ -3,12 +3,10 @@
 the shell operator "cli" acts)."""
 
 import click
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli import main
-from core.platform.config import get_settings
 from core.platform.models import Chunk
 
 
@@ -31,38 +29,19 @@ def test_every_command_has_help():
         assert result.output.startswith("Usage: "), path
 
 
-@pytest.fixture
-def cli(db, settings, monkeypatch):
-    if db.backend == "postgresql":
-        pytest.skip("the resolution of --actor is the same on both databases; one is enough")
-    monkeypatch.setenv("SUPPORTLOOP_DATABASE_URL", db.url)
-    monkeypatch.setenv("SUPPORTLOOP_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SUPPORTLOOP_INDEX_DIR", str(settings.index_dir))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args, code=0):
-        result = runner.invoke(main, [str(a) for a in args])
-        assert result.exit_code == code, result.output
-        return result.output
-
-    yield run
-    get_settings.cache_clear()
-
-
-def test_actor_must_be_an_active_account_with_the_right(cli, db):
-    cli("user", "add", "alice", "--role", "admin", "--password", "password-123")
-    cli("user", "add", "vic", "--role", "viewer", "--password", "password-123")
-    cli("user", "add", "rex", "--role", "admin", "--password", "password-123")
-    cli("user", "disable", "rex", "--actor", "alice")
+def test_actor_must_be_an_active_account_with_the_right(cli_once, db):
+    cli_once("user", "add", "alice", "--role", "admin", "--password", "password-123")
+    cli_once("user", "add", "vic", "--role", "viewer", "--password", "password-123")
+    cli_once("user", "add", "rex", "--role", "admin", "--password", "password-123")
+    cli_once("user", "disable", "rex", "--actor", "alice")
     propose = ("kb", "propose", "--text")
 
-    assert "No user named 'nobody'" in cli(*propose, "Office lunches too.", "--actor", "nobody", code=1)
-    assert "deactivated" in cli(*propose, "Office lunches too.", "--actor", "rex", code=1)
-    refused = cli(*propose, "Office lunches too.", "--actor", "vic", code=1)
+    assert "No user named 'nobody'" in cli_once(*propose, "Office lunches too.", "--actor", "nobody", code=1)
+    assert "deactivated" in cli_once(*propose, "Office lunches too.", "--actor", "rex", code=1)
+    refused = cli_once(*propose, "Office lunches too.", "--actor", "vic", code=1)
     assert "vic is a viewer" in refused and "manage_kb" in refused
-    cli(*propose, "We cater office lunches.", "--actor", "alice")
-    cli(*propose, "We cater weddings.")  # no --actor: the trusted shell operator
+    cli_once(*propose, "We cater office lunches.", "--actor", "alice")
+    cli_once(*propose, "We cater weddings.")  # no --actor: the trusted shell operator
     with db.session() as s:
         made = dict(s.execute(select(Chunk.text, Chunk.created_by)).tuples().all())
     assert made == {"We cater office lunches.": "alice", "We cater weddings.": "cli"}

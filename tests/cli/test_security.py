@@ -4,33 +4,12 @@ prune` needs the manage_kb right and shows what it would delete with --dry-run."
 
 import os
 
-import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from cli import main
 from core.access.auth import create_user
-from core.platform.config import get_settings
 from core.platform.models import ReviewItem
 from core.platform.statuses import ReviewStatus
 from tests.factories import ADMIN, make_answer
-
-
-@pytest.fixture
-def cli(db, tmp_path, monkeypatch):
-    monkeypatch.setenv("SUPPORTLOOP_DATABASE_URL", db.url)
-    monkeypatch.setenv("SUPPORTLOOP_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("SUPPORTLOOP_INDEX_DIR", str(tmp_path / "var" / "idx"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args, code=0):
-        result = runner.invoke(main, [str(a) for a in args])
-        assert result.exit_code == code, result.output
-        return result.output
-
-    yield run
-    get_settings.cache_clear()
 
 
 def test_review_approve_refuses_a_viewer_and_an_unknown_account(cli, db):
@@ -50,12 +29,12 @@ def test_review_approve_refuses_a_viewer_and_an_unknown_account(cli, db):
     assert f"approved #{item}" in cli("review", "approve", item, "--actor", "ops")
 
 
-def test_kb_prune_needs_manage_kb_and_a_dry_run_deletes_nothing(cli, db, tmp_path):
+def test_kb_prune_needs_manage_kb_and_a_dry_run_deletes_nothing(cli, db, settings):
     with db.session() as s:
         create_user(s, "ops", "reviewer", "correct-horse-1", actor=ADMIN)
         s.commit()
-    folder = tmp_path / "var" / "idx"
-    folder.mkdir(parents=True)
+    folder = settings.index_dir
+    folder.mkdir(parents=True, exist_ok=True)
     stale = folder / "kb-20260101-000000-deadbeef00.slkb.tmp"
     stale.write_bytes(b"SLK")
     os.utime(stale, (1, 1))  # written in 1970: long abandoned
