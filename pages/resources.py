@@ -17,11 +17,15 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from core.access import auth
+from core.answering.routing import production_embedder
+from core.knowledge.index import IndexCache
 from core.ops.dashboard import ensure_message_search
 from core.platform.actors import Actor
 from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, session_factory, session_scope
+from core.platform.embeddings import get_embedder
 from core.platform.errors import SupportloopError
+from core.platform.pii import get_scrubber
 
 AUTH_KEY = "auth_token"
 CACHE_TTL_S = get_settings().dashboard_cache_seconds
@@ -37,16 +41,12 @@ def database():
 
 @st.cache_resource(show_spinner="Loading the embedding model...")
 def _settings_embedder():
-    from core.platform.embeddings import get_embedder
-
     return get_embedder(get_settings())
 
 
 def embedder():
     """The embedder production serves: a promoted embedding model when an experiment promoted
     one, else the settings' model (each loaded once per process)."""
-    from core.answering.routing import production_embedder
-
     with session() as s:
         return production_embedder(s, get_settings(), base=_settings_embedder)
 
@@ -54,16 +54,12 @@ def embedder():
 @st.cache_resource(show_spinner=False)
 def index_cache():
     """The loaded FAISS index of the active KB version (reloaded when the active version changes)."""
-    from core.knowledge.index import IndexCache
-
     return IndexCache()
 
 
 @st.cache_resource(show_spinner="Loading the PII scrubber...")
 def scrubber():
     """The PII scrubber (spaCy + Presidio), loaded on first use only."""
-    from core.platform.pii import get_scrubber
-
     return get_scrubber(get_settings())
 
 

@@ -3,33 +3,18 @@
 import datetime as dt
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.main import create_app
-from core.access import apikeys
-from core.platform.clock import FixedClock
 from core.platform.models import Conversation, Message
-from tests.factories import ADMIN, make_conversation
+from tests.factories import API_NOW, make_conversation
 
-NOW = dt.datetime(2026, 3, 18, 12, 0)
+NOW = API_NOW
 LIST = "/api/v1/conversations"
 
 
 @pytest.fixture
-def client(settings, db):
-    app = create_app(settings)
-    app.state.clock = FixedClock(NOW)
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture
-def keys(db):
-    with db.session() as s:
-        _, read = apikeys.create_api_key(s, "read", "reader", actor=ADMIN)
-        _, ingest = apikeys.create_api_key(s, apikeys.scope_for(channel="sms"), "sms gateway", actor=ADMIN)
-        s.commit()
-    return {"read": {"X-API-Key": read}, "ingest": {"X-API-Key": ingest}}
+def keys(keys):
+    """The shared keys as request headers."""
+    return {name: {"X-API-Key": key} for name, key in keys.items()}
 
 
 @pytest.fixture

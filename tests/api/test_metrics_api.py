@@ -1,34 +1,15 @@
 import datetime as dt
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.main import create_app
 from core.access import apikeys
 from core.ops.rollup import rollup
 from core.platform.clock import FixedClock
 from core.platform.errors import NotFound, PermissionDenied, ValidationError
-from tests.factories import ADMIN, make_conversation
+from tests.factories import ADMIN, API_NOW, make_conversation
 
-NOW = dt.datetime(2026, 3, 18, 12, 0)
+NOW = API_NOW
 URL = "/api/v1/ai/metrics/dashboard"
-
-
-@pytest.fixture
-def client(settings, db):
-    app = create_app(settings)
-    app.state.clock = FixedClock(NOW)
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture
-def keys(db):
-    with db.session() as s:
-        _, read = apikeys.create_api_key(s, "read", "grafana", actor=ADMIN)
-        _, ingest = apikeys.create_api_key(s, apikeys.scope_for(channel="sms"), "sms gateway", actor=ADMIN)
-        s.commit()
-    return {"read": read, "ingest": ingest}
 
 
 def test_dashboard_json_for_a_read_key(client, keys, db):

@@ -34,6 +34,7 @@ VIEWER = Actor(3, "test-viewer", "viewer")
 
 
 ANSWERED_AT = dt.datetime(2026, 5, 1, 12, 0)  # when make_answer's conversations happen by default
+API_NOW = dt.datetime(2026, 3, 18, 12, 0)  # the fixed clock of the API test client (tests/api/conftest.py)
 
 
 def make_answer(
@@ -161,3 +162,15 @@ def make_conversation(
     )
     session.flush()
     return conv
+
+
+def add_answers(session: Session, conversation_id: int, n: int, at: dt.datetime = ANSWERED_AT) -> list[int]:
+    """``n`` more assistant answers in a conversation (committed); returns their ids."""
+    rows = [
+        Message(conversation_id=conversation_id, role=MessageRole.ASSISTANT, raw_content=f"a{i}",
+                redacted_content=f"a{i}", pii_entity_types=[], created_at=at)
+        for i in range(n)
+    ]
+    session.add_all(rows)
+    session.commit()
+    return [m.id for m in rows]

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from core.feedback import links, votes
 from core.platform.clock import FixedClock
 from core.platform.errors import NotFound, ValidationError
-from core.platform.models import ConversationOutcome, Feedback, Message, ReviewItem
+from core.platform.models import ConversationOutcome, Feedback, ReviewItem
 from tests.factories import ANSWERED_AT as T0
-from tests.factories import make_answer
+from tests.factories import add_answers, make_answer
 
 
 def _count(session):
@@ -77,14 +77,7 @@ def test_comment_attaches_to_the_vote(session, settings):
 def test_concurrent_votes_leave_one_row_per_message_and_voter(db, settings):
     s = db.session()
     conv, _, ans = make_answer(s)
-    extra = [
-        Message(conversation_id=conv.id, role="assistant", raw_content=f"a{i}", redacted_content=f"a{i}",
-                pii_entity_types=[], created_at=T0)
-        for i in range(3)
-    ]
-    s.add_all(extra)
-    s.commit()
-    targets = [ans.id] + [m.id for m in extra]
+    targets = [ans.id] + add_answers(s, conv.id, 3, T0)
     s.close()
     results, errors = [], []
 

@@ -43,7 +43,7 @@ from core.platform.models import (
 )
 from core.review import decisions, delivery, policy
 from core.review import queue as review
-from tests.factories import ADMIN, ANSWERED_AT, REVIEWER, make_answer
+from tests.factories import ADMIN, ANSWERED_AT, REVIEWER, add_answers, make_answer
 from tests.factories.knowledge import T0, hashing, kb_settings, seed
 
 SWEAR = "This is bullshit, what the fuck is the adult price per adult guest"
@@ -346,14 +346,7 @@ def test_votes_update_the_chunks_behind_the_answer_once_per_voter(session, setti
 def test_concurrent_votes_are_never_double_counted(db, settings):
     s = db.session()
     conv, _, ans = make_answer(s)
-    extra = [
-        Message(conversation_id=conv.id, role="assistant", raw_content=f"a{i}", redacted_content=f"a{i}",
-                pii_entity_types=[], created_at=ANSWERED_AT)
-        for i in range(3)
-    ]
-    s.add_all(extra)
-    s.commit()
-    targets = [ans.id] + [m.id for m in extra]
+    targets = [ans.id] + add_answers(s, conv.id, 3, ANSWERED_AT)
     s.close()
     errors = []
 
