@@ -66,8 +66,8 @@ def _enqueue(params: dict, wait: bool) -> None:
 
 
 @main.command("demo")
-@click.option("--size", type=click.Choice(["small", "full"]), default="full", show_default=True,
-              help="small: about 150 conversations; full: 90 days, over 5,000 conversations.")
+@click.option("--size", type=click.Choice(["small", "full", "large"]), default="full", show_default=True,
+              help="small: about 150 conversations; full: 90 days, 2,700 conversations; large: 5,400.")
 @click.option("--if-empty", is_flag=True,
               help="Do nothing when the database already has conversations (used by `make run`).")
 @click.option("--seed", type=int, default=None,

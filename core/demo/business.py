@@ -15,7 +15,7 @@ from core.platform.statuses import Channel
 BUSINESS = "Ember Grill Hibachi"
 # The demo's value of SUPPORTLOOP_PII_ALLOW_TERMS: its own names, never scrubbed as a person's.
 PII_ALLOW_TERMS = "Ember Grill Hibachi,Ember Grill,Ember,Kobe beef,Kobe,Chateaubriand,Yum Yum sauce,hibachi"
-SIZES = {"small": 150, "full": 5400}
+SIZES = {"small": 150, "full": 2700, "large": 5400}  # 30 a day over 90 days is full
 DAYS = 90
 UTC_OFFSET_H = 7  # the business runs on Pacific time; stored timestamps are naive UTC
 

@@ -16,6 +16,12 @@ Texts are embedded once per batch with the shared embedder and scored with one p
 model call, so enrichment keeps up with ingest. ``backfill`` enriches older data (the
 ``supportloop enrich --since`` command).
 
+Training the intent classifier is long work, so only an enricher made with ``may_train=True``
+(the job runner, the CLI, the demo) trains one when none fits the embedder. The API's enricher
+(``may_train=False``) never trains inside a request: without a classifier it leaves the customer
+messages' intent and ``enriched_at`` empty (flags are still set), and the runner's
+``enrich_missing`` task trains the classifier and classifies them.
+
 Rules other parts call:
 
 - ``is_flagged(message)`` / ``eligible_for_training(session, message)``: flagged customer
@@ -57,9 +63,10 @@ class Enricher:
     """What enrichment needs, loaded once per process: settings, the shared embedder and the
     brand voice, plus a cache of the approved example answers' vectors."""
 
-    def __init__(self, settings, embedder: Embedder, cache_size: int = 20_000):
+    def __init__(self, settings, embedder: Embedder, cache_size: int = 20_000, *, may_train: bool = True):
         self.settings = settings
         self.embedder = embedder
+        self.may_train = may_train
         self.cache_size = cache_size
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -113,14 +120,15 @@ _ENRICHERS: dict[tuple, Enricher] = {}
 _ENRICHERS_LOCK = threading.Lock()
 
 
-def get_enricher(settings, embedder: Embedder | None = None) -> Enricher:
-    """The process-wide enricher of ``settings`` on ``embedder`` (default: the shared one)."""
+def get_enricher(settings, embedder: Embedder | None = None, *, may_train: bool = True) -> Enricher:
+    """The process-wide enricher of ``settings`` on ``embedder`` (default: the shared one).
+    ``may_train=False`` (request paths) never trains the intent classifier."""
     if embedder is None:
         embedder = get_embedder(settings)
-    key = (id(settings), id(embedder))
+    key = (id(settings), id(embedder), may_train)
     with _ENRICHERS_LOCK:
         if key not in _ENRICHERS:
-            _ENRICHERS[key] = Enricher(settings, embedder)
+            _ENRICHERS[key] = Enricher(settings, embedder, may_train=may_train)
         return _ENRICHERS[key]
 
 
@@ -259,7 +267,11 @@ def _score(session: Session, msgs: list[Message], enricher: Enricher, report: En
     vectors = enricher.encode([texts[i] for i in embed_idx]) if embed_idx else None
     row_of = {i: k for k, i in enumerate(embed_idx)}
 
-    clf = intents_mod.ensure_classifier(session, enricher.embedder, settings, clock) if users else None
+    clf = None
+    if users:
+        clf = (intents_mod.ensure_classifier(session, enricher.embedder, settings, clock) if enricher.may_train
+               else intents_mod.load_classifier(session, enricher.embedder))
+    waiting = set() if clf is not None or enricher.may_train else set(users)  # for the runner
     if clf is not None:
         report.intent_model_id = intents_mod.active_model(session).id
     to_classify = [i for i in users if i in row_of and msgs[i].intent_source != "admin"]
@@ -269,6 +281,8 @@ def _score(session: Session, msgs: list[Message], enricher: Enricher, report: En
             msgs[i].intent, msgs[i].intent_confidence, msgs[i].intent_source = p.intent, p.confidence, "model"
     for i in users:
         m = msgs[i]
+        if i in waiting:
+            continue
         if m.intent_source != "admin" and i not in row_of:  # empty text
             m.intent, m.intent_confidence, m.intent_source = intents_mod.UNKNOWN, 0.0, "model"
         if m.intent:
@@ -290,9 +304,9 @@ def _score(session: Session, msgs: list[Message], enricher: Enricher, report: En
             tones.append(res.score)
         report.mean_tone = round(float(np.mean(tones)), 4)
 
-    for m, f in zip(msgs, flags, strict=True):
+    for k, (m, f) in enumerate(zip(msgs, flags, strict=True)):
         m.flagged, m.flag_reasons, m.profanity_score = f.flagged, f.reasons, f.score
-        m.enriched_at = now
+        m.enriched_at = None if k in waiting else now
         report.flagged += f.flagged
     report.customer_messages, report.answers = len(users), len(answers)
 

@@ -25,7 +25,7 @@ def test_generator_is_deterministic_and_seeded():
 
 def test_generated_conversations_are_realistic():
     convs = generate_conversations("full", SEED, NOW)
-    assert len(convs) >= 5000
+    assert len(convs) == SIZES["full"] == 2700
     assert {c.channel for c in convs} == set(Channel)
     start = NOW - dt.timedelta(days=DAYS)
     for c in convs:

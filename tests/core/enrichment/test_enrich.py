@@ -326,3 +326,27 @@ def test_retrain_for_the_weekly_refresh_and_the_enricher_cache(session, settings
     counting.encode(["a", "c"])
     assert calls[-1] == ["c"]
     assert counting.encode([]).shape == (0, 64)
+
+
+def test_a_request_enricher_never_trains_and_leaves_the_intent_to_the_backfill(session, settings, emb):
+    """The API's enricher (may_train=False) does not train the intent classifier inside a request:
+    without one, customer messages wait (no intent, not enriched) and the runner's back-fill
+    trains it and classifies them."""
+    clock = seed(session)
+    request_enricher = enrich.Enricher(settings, emb, may_train=False)
+    conv = conversation(session, ("user", "what is the adult price per adult guest"), ("assistant", ON_BRAND))
+    enrich.enrich_conversations(session, [conv.id], request_enricher, clock)
+    question, answer = conv.messages
+    assert session.scalar(select(IntentModel.id)) is None
+    assert question.intent is None and question.enriched_at is None and question.flagged is False
+    assert answer.enriched_at == clock.now() and answer.tone_score is not None
+
+    report = enrich.backfill(session, enrich.Enricher(settings, emb), only_missing=True, clock=clock)
+    assert report.messages == 1 and session.scalar(select(IntentModel.id)) is not None
+    assert (question.intent, question.intent_source) == ("pricing", "model")
+    assert question.enriched_at == clock.now()
+
+    # once a classifier exists, the request enricher uses it
+    later = conversation(session, ("user", "what is the adult price per adult guest"))
+    enrich.enrich_conversations(session, [later.id], request_enricher, clock)
+    assert later.messages[0].intent == "pricing" and later.messages[0].enriched_at == clock.now()
