@@ -31,7 +31,10 @@ install-test: $(TEST_STAMP)
 
 ## make run: install, create + migrate the database, queue the demo load if the database is empty,
 ## start the dashboard, API and job runner at once (the demo loads as a job behind them; the
-## demo admin's login is printed last)
+## demo admin's login is printed last; the demo business's names and cities go to
+## SUPPORTLOOP_PII_ALLOW_TERMS unless it is set)
+run: export SUPPORTLOOP_PII_ALLOW_TERMS ?= $(shell $(BIN)/python -c \
+	'from core.demo.business import PII_ALLOW_TERMS; print(PII_ALLOW_TERMS)')
 run: install
 	$(BIN)/supportloop db upgrade
 	$(BIN)/supportloop demo --if-empty --queue

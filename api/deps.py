@@ -14,6 +14,7 @@ Tests replace a service by setting it on ``app.state`` (``clock``, ``embedder``,
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from core.platform.pii import get_scrubber
 from core.platform.services import Embedder, Enricher, Notifier, Scrubber
 
 _LOCK = threading.Lock()
+_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 class PayloadTooLarge(SupportloopError):
@@ -46,15 +48,13 @@ class PayloadTooLarge(SupportloopError):
 
 
 async def limit_body(request: Request) -> None:
-    """Refuse bodies over ``settings.api_max_body_bytes`` with 413 before parsing them."""
+    """Refuse bodies over ``settings.api_max_body_bytes`` with 413 before parsing them (by the
+    declared ``Content-Length``; a body without one, or with one that is not ASCII digits, is
+    read and measured)."""
     limit = request.app.state.settings.api_max_body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            too_big = int(declared) > limit
-        except ValueError:
-            too_big = False
-        if too_big:
+    if declared is not None and _LENGTH.fullmatch(declared):  # ASCII digits only, as HTTP writes it
+        if int(declared) > limit:
             raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
     elif request.method in ("POST", "PUT", "PATCH"):
         body = await request.body()  # chunked upload: read it (cached for the handler) and check
@@ -124,7 +124,7 @@ def app_enricher(request: Request, session: SessionDep) -> Enricher:
     embedding model, else ``app_embedder``), so the API and the job runner share one intent model."""
     state = request.app.state
     embedder = production_embedder(session, state.settings, base=lambda: app_embedder(request))
-    return get_enricher(state.settings, embedder)
+    return get_enricher(state.settings, embedder, may_train=False)  # training is the runner's work
 
 
 async def app_notifier(request: Request) -> Notifier:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,16 +11,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.ratelimit import Limits, RateLimited, RateLimitMiddleware, error_body
 from api.routes import chat, conversations, feedback, ingest, metrics, openai_compat, outcomes, survey, widget
-from api.schemas import ErrorOut
+from api.schemas import ErrorOut, HealthOut
 from core.platform.config import Settings, get_settings
 from core.platform.db import make_engine, session_factory
 from core.platform.errors import SupportloopError
 from core.platform.secrets import check_secret
 
+log = logging.getLogger(__name__)
+HEALTH_RETRY_S = 5
+HEALTH_RESPONSES = {
+    503: {
+        "description": "The database does not answer (health check failed; nothing else is wrong with "
+        "the request). Retry after the seconds in `Retry-After`.",
+        "model": ErrorOut,
+        "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    }
+}
 WIDGET_PATHS = frozenset({"/api/v1/chat", "/api/v1/ai/feedback"})  # what the embedded widget calls
 ROUTERS = (
     chat.router,
@@ -75,12 +87,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             content={"error": "ValidationError", "detail": jsonable_errors(exc)},
         )
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict:
-        """Liveness and database reachability."""
-        with app.state.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["health"], response_model=HealthOut, responses=HEALTH_RESPONSES)
+    def healthz() -> HealthOut | JSONResponse:
+        """Liveness and database reachability: 200 when the database answers, 503 (documented,
+        the one 5XX of the API) when it does not."""
+        try:
+            with app.state.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as exc:  # unreachable, refused, locked, no such file...
+            log.warning("healthz: the database does not answer: %s", type(exc).__name__, exc_info=exc)
+            return JSONResponse(
+                status_code=503,
+                content={"error": "DatabaseUnavailable",
+                         "detail": "The database does not answer; see the API's log for why."},
+                headers={"Retry-After": str(HEALTH_RETRY_S), "Cache-Control": "no-store"},
+            )
+        return HealthOut(status="ok")
 
     for router in ROUTERS:
         app.include_router(router)
@@ -128,6 +150,8 @@ def _openapi(app: FastAPI) -> dict:
     ref = {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
     for item in schema.get("paths", {}).values():
         for op in item.values():
+            for param in op.get("parameters", []):
+                _json_schema_bounds(param.get("schema", {}))
             invalid = op.get("responses", {}).get("422")
             if invalid is not None:
                 invalid.setdefault("content", {})["application/json"] = ref
@@ -139,6 +163,19 @@ def _openapi(app: FastAPI) -> dict:
         components.pop(unused, None)
     app.openapi_schema = schema
     return schema
+
+
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _json_schema_bounds(schema: dict) -> None:
+    """JSON Schema names for the bounds of a parameter (``api.schemas.AsciiInt`` with ``Path(ge=1)``
+    leaves FastAPI's ``ge``/``le`` keywords in the schema, which clients and fuzzers ignore)."""
+    for short, name in _BOUNDS.items():
+        if short in schema:
+            schema[name] = schema.pop(short)
+    for option in schema.get("anyOf", []):
+        _json_schema_bounds(option)
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:

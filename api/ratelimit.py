@@ -4,8 +4,17 @@ library (moving windows kept in this process's memory).
 - per client address: an ASGI middleware (``RateLimitMiddleware``) counts every request to an
   anonymous route before anything else runs (no body read, no database session), so a flood is
   answered ``429`` at the cost of a dictionary look-up;
-- per chat session: ``check_session`` counts the turns of one widget session id (the chat's
-  user), called by the chat route once the body is parsed.
+- at once per client address: the same middleware runs one request of an address and route
+  group at a time in a process (``CONCURRENT_PER_ADDRESS``); up to ``WAITING_PER_ADDRESS`` more
+  wait their turn (people behind one NAT address are served in turn) and the next one is
+  answered ``429`` at once (``Retry-After: 1``, not counted against the windows). A window's
+  amount arrives in a burst when an address floods (10 chats within 50 ms at 200 requests/s),
+  and those chats, each about 0.1 s of CPU, ran side by side with everyone else's: the other
+  customers' chats waited behind them, sharing the GIL and SQLite's write lock with ten others
+  (bench/flood.py: p99 1.85 s with p50 91 ms; see docs/security.md);
+- per chat session: ``chat_session_limit``, a dependency the chat route names first, counts the
+  turns of one widget session id (the chat's user) from the raw body, before the route opens a
+  database session or loads a model.
 
 An exceeded limit answers ``429`` with a ``Retry-After`` header (seconds) and the JSON error
 body ``{"error": "RateLimited", "detail": ..., "retry_after": N}``. The limits are settings
@@ -19,9 +28,12 @@ start uvicorn with ``--forwarded-allow-ips`` set to the proxy's address so that 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -36,6 +48,9 @@ from core.platform.errors import SupportloopError
 # (method, path or path prefix ending in "/") -> the limit group it counts against
 CHAT = "chat"
 PUBLIC = "public"
+CONCURRENT_PER_ADDRESS = 1  # requests of one address and group running at once in a process
+WAITING_PER_ADDRESS = 2  # more of them that wait their turn; beyond, 429 at once
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,100}")  # api.schemas.ChatIn.session_id
 ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/chat"): CHAT,
     ("GET", "/api/v1/ai/feedback"): PUBLIC,
@@ -108,27 +123,55 @@ def _group(method: str, path: str) -> str | None:
 
 
 class RateLimitMiddleware:
-    """Counts requests to the anonymous routes per client address; 429 beyond the limit."""
+    """Counts requests to the anonymous routes per client address (429 beyond the limit) and
+    runs ``concurrent`` of an address's requests (per route group) at a time, ``waiting`` more
+    in turn; 429 beyond those."""
 
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: Limits,
+        concurrent: int = CONCURRENT_PER_ADDRESS,
+        waiting: int = WAITING_PER_ADDRESS,
+    ) -> None:
         self.app = app
         self.limits = limits
+        self.concurrent, self.waiting = concurrent, waiting
+        self.admitted: Counter[tuple[str, str]] = Counter()  # (group, address) -> running + waiting
+        self.turns: dict[tuple[str, str], asyncio.Semaphore] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            group = _group(scope["method"], scope["path"])
-            if group is not None:
-                items = self.limits.chat_address if group == CHAT else self.limits.public_address
-                client = scope.get("client")
-                address = client[0] if client else "unknown"
-                wait = self.limits.hit(items, group, "address", address)
-                if wait is not None:
-                    exc = RateLimited(
-                        f"Too many requests from your address; try again in {wait} seconds.", wait
-                    )
-                    await _send_429(send, exc)
-                    return
-        await self.app(scope, receive, send)
+        group = _group(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if group is None:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        key = (group, client[0] if client else "unknown")
+        # the event loop is one thread: nothing runs between these checks and the counts below
+        if self.admitted[key] >= self.concurrent + self.waiting:
+            await _send_429(send, RateLimited(
+                "Your address has other requests still being answered; try again in 1 second.", 1
+            ))
+            return
+        items = self.limits.chat_address if group == CHAT else self.limits.public_address
+        wait = self.limits.hit(items, group, "address", key[1])
+        if wait is not None:
+            await _send_429(send, RateLimited(
+                f"Too many requests from your address; try again in {wait} seconds.", wait
+            ))
+            return
+        if client is None:  # no peer address (a Unix socket): counted above, not queued by address
+            await self.app(scope, receive, send)
+            return
+        self.admitted[key] += 1
+        turn = self.turns.setdefault(key, asyncio.Semaphore(self.concurrent))
+        try:
+            async with turn:
+                await self.app(scope, receive, send)
+        finally:
+            self.admitted[key] -= 1
+            if not self.admitted[key]:
+                del self.admitted[key], self.turns[key]
 
 
 async def _send_429(send: Send, exc: RateLimited) -> None:
@@ -154,3 +197,18 @@ def check_session(request: Request, session_id: str) -> None:
     wait = limits.hit(limits.chat_session, CHAT, "session", session_id)
     if wait is not None:
         raise RateLimited(f"Too many messages in this chat session; try again in {wait} seconds.", wait)
+
+
+async def chat_session_limit(request: Request) -> None:
+    """The per-session limit of a chat turn, read from the raw body before any other dependency
+    (database session, models) runs. Only a well-formed session id counts; a body the route
+    then refuses (422) was counted like any turn of that session."""
+    if not request.app.state.rate_limits.chat_session:
+        return
+    try:
+        data = json.loads(await request.body())  # the body is cached for the route's own parsing
+    except ValueError:
+        return  # not JSON: the route answers 422
+    session_id = data.get("session_id") if isinstance(data, dict) else None
+    if isinstance(session_id, str) and _SESSION_ID.fullmatch(session_id):
+        check_session(request, session_id)

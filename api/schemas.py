@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from core.platform.statuses import ConversationStatus, MessageRole, SurveyStatus, Vote
 
@@ -16,6 +17,21 @@ MAX_TEXT = 20_000
 MAX_REQUEST_TEXT = 50_000
 MAX_MESSAGES = 100
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+# ASCII digits; a ".0" tail is allowed because JSON Schema's integer 10.0 is 10 (OpenAPI clients
+# and fuzzers send it so), and pydantic still refuses "10.5"
+_DIGITS = re.compile(r"[0-9]{1,19}(\.0{1,10})?")
+
+
+def _ascii_digits(value: Any) -> Any:
+    """A number in a path or query string as a URL writes it: ASCII digits only. (pydantic alone
+    reads "1_0", " 10 " and "+10" as numbers: other spellings of the same id.)"""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written in ASCII digits (0-9)")
+    return value
+
+
+# An integer path or query parameter (a JSON body's integers are numbers already).
+AsciiInt = Annotated[int, BeforeValidator(_ascii_digits)]
 
 
 def _clean_text(value: Any) -> Any:
@@ -86,6 +102,12 @@ class ErrorOut(BaseModel):
 
     error: str = Field(description="Error class, e.g. ValidationError, NotFound, RateLimited.")
     detail: str | list[dict[str, Any]] = Field(description="What was wrong and what to do.")
+
+
+class HealthOut(BaseModel):
+    """The answer of ``/healthz`` while the API and its database are up."""
+
+    status: Literal["ok"] = "ok"
 
 
 # --- feedback -----------------------------------------------------------------------------

@@ -12,9 +12,13 @@ Run: ``.venv/bin/python -m bench.dashboard`` (``--url`` for another database, ``
 3. Logs in with Chromium (Playwright) and opens every page of the menu ``repeats`` times (after
    one warm-up round that imports the page modules), timing from the click in the menu until
    the page has finished rendering (the router's "rendered in" line appears for that run).
+4. In the same run, starts the bare Streamlit app ``bench/bare_app.py`` (a title and one line,
+   the same "rendered in" line) and times its pages the same way: what Streamlit itself costs
+   on this machine at this moment, printed beside every dashboard page.
 
 Writes bench/results/dashboard.json: ``{"database", "messages", "pages": {title: median ms}}``
-plus p95, the server-side script time and the target (every page < 1000 ms).
+plus p95, the server-side script time, ``bare_streamlit_page_ms`` (median, p95, script) and
+the target (every page < 1000 ms). ``--load-note`` records how busy the machine was.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "dashboard.json"
 ADMIN, PASSWORD = "bench-admin", "bench-password-1"
 TARGET_MS = 1000
+BARE_MENU = ("Bare page", "Bare page 2")
 MENU = ("Overview", "Conversations", "Review queue", "Knowledge base", "Knowledge gaps", "Training",
         "Experiments", "Alerts and jobs", "Users")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -84,11 +89,11 @@ def prepare(url: str) -> int:
     return count(Message)
 
 
-def start_dashboard(url: str, port: int) -> subprocess.Popen:
+def start_dashboard(url: str, port: int, script: Path = ROOT / "app.py") -> subprocess.Popen:
     env = dict(os.environ, SUPPORTLOOP_DATABASE_URL=url, SUPPORTLOOP_DASHBOARD_CACHE_SECONDS="0",
                HF_HUB_OFFLINE="1", TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="", TOKENIZERS_PARALLELISM="false")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
          "--server.headless", "true", "--server.fileWatcherType", "none",
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -104,7 +109,7 @@ def start_dashboard(url: str, port: int) -> subprocess.Popen:
     raise SystemExit("the dashboard did not start within 60 s")
 
 
-def time_pages(base: str, repeats: int) -> dict:
+def time_pages(base: str, repeats: int, menu: tuple[str, ...] = MENU, login: bool = True) -> dict:
     from playwright.sync_api import sync_playwright
 
     wall: dict[str, list[float]] = {}
@@ -114,12 +119,13 @@ def time_pages(base: str, repeats: int) -> dict:
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.set_default_timeout(120_000)
         page.goto(base)
-        page.get_by_role("textbox", name="User name").fill(ADMIN)
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        if login:
+            page.get_by_role("textbox", name="User name").fill(ADMIN)
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
         nav = page.locator('[data-testid="stSidebarNav"]')
         nav.wait_for()
-        titles = [t for t in MENU if nav.get_by_role("link", name=t, exact=True).count()]
+        titles = [t for t in menu if nav.get_by_role("link", name=t, exact=True).count()]
         run = page.wait_for_function(WAIT_RUN_JS, arg=[titles[0], 0], polling=20).json_value()[1]
         for round_ in range(repeats + 1):
             for title in titles:
@@ -149,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=PG_URL, help="database (default: the metrics bench's PostgreSQL)")
     parser.add_argument("--repeats", type=int, default=5, help="timed visits of every page")
+    parser.add_argument("--load-note", default="", help="how busy the machine was (recorded as is)")
     args = parser.parse_args()
     messages = prepare(args.url)
     port = free_port()
@@ -158,6 +165,15 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    bare_port = free_port()  # the same run: Streamlit alone, timed the same way
+    proc = start_dashboard(args.url, bare_port, ROOT / "bench" / "bare_app.py")
+    try:
+        bare = time_pages(f"http://127.0.0.1:{bare_port}", args.repeats, BARE_MENU, login=False)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    bare_wall = [ms for v in bare["wall"].values() for ms in v]
+    bare_server = [ms for v in bare["server"].values() for ms in v]
     pages = {t: round(statistics.median(v), 1) for t, v in timings["wall"].items()}
     out = {
         "database": "postgresql" if args.url.startswith("postgresql") else args.url.split(":")[0],
@@ -166,13 +182,19 @@ def main() -> None:
         "pages_p95": {t: round(_pct(v, 0.95), 1) for t, v in timings["wall"].items()},
         "server_script_ms": {t: round(statistics.median(v), 1) for t, v in timings["server"].items()},
         "repeats": args.repeats,
+        "bare_streamlit_page_ms": {"median": round(statistics.median(bare_wall), 1),
+                                   "p95": round(_pct(bare_wall, 0.95), 1),
+                                   "script_ms": round(statistics.median(bare_server), 1)},
+        "load": args.load_note or f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         "query_cache": "off",
         "target_ms": TARGET_MS,
         "all_under_target": all(v < TARGET_MS for v in pages.values()),
     }
+    base_ms = out["bare_streamlit_page_ms"]["median"]
+    print(f"{'page':<18} {'median':>8} {'bare page':>10} {'p95':>7} {'script':>7}   ({out['load']})")
     for title, ms in pages.items():
-        print(f"{title:<18} {ms:>7.0f} ms (p95 {out['pages_p95'][title]:.0f}, script "
-              f"{out['server_script_ms'][title]:.0f} ms)")
+        print(f"{title:<18} {ms:>5.0f} ms {base_ms:>7.0f} ms {out['pages_p95'][title]:>7.0f} "
+              f"{out['server_script_ms'][title]:>7.0f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {RESULTS}")

@@ -19,7 +19,13 @@ spans, the tightest window deciding). Targets: normal users 0 errors and p99 < 1
 flood answered 429 beyond the limit. The machine is shared (2 cores, other work running): the
 figures are *under load* and the result records the load average and CPU count.
 
-``--quick`` (the smoke test): 6 s, a 40/s flood, 3 users, 1 worker.
+Before the flood, the same customers (from other addresses) chat alone on the same server for
+``--baseline-seconds`` (30): ``normal_users_without_flood`` is what the shared machine gives
+them at that moment, so the flood's effect reads as the difference. Each result also lists the
+customers' five slowest requests with the number of flood chats answered beside each, and the
+most flood chats answered at once: where the tail comes from (docs/security.md).
+
+``--quick`` (the smoke test): 6 s, a 40/s flood, 3 users, 1 worker, no baseline.
 """
 
 from __future__ import annotations
@@ -131,6 +137,8 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # (sent, answered) in seconds since the load started: normal users' requests, the flood's 200s
+    spans: list[tuple[float, float]] = field(default_factory=list)
 
     def count(self, status: int | str) -> None:
         self.statuses[str(status)] = self.statuses.get(str(status), 0) + 1
@@ -150,11 +158,15 @@ async def flood(client: Client, rate: float, seconds: float, tally: Tally) -> No
     tasks = []
 
     async def one(i: int) -> None:
+        sent = time.perf_counter()
         try:
             status, _ = await client.request("POST", "/api/v1/chat", {"message": f"flood {i} price?"})
             tally.count(status)
         except Exception as exc:  # noqa: BLE001 - a refused connection is a result too
             tally.count(type(exc).__name__)
+            return
+        if status == 200:
+            tally.spans.append((sent - LOAD_START[0], time.perf_counter() - LOAD_START[0]))
 
     for i in range(int(rate * seconds)):
         delay = start + i / rate - time.perf_counter()
@@ -195,7 +207,9 @@ async def _timed(client: Client, method: str, path: str, body: dict, tally: Tall
         tally.count(type(exc).__name__)
         tally.errors.append(f"{path}: {exc!r}")
         return None
-    tally.latencies_ms.append((time.perf_counter() - t0) * 1000)
+    t1 = time.perf_counter()
+    tally.latencies_ms.append((t1 - t0) * 1000)
+    tally.spans.append((t0 - LOAD_START[0], t1 - LOAD_START[0]))
     tally.count(status)
     if status != 200:
         tally.errors.append(f"{path}: {status} {data}")
@@ -203,7 +217,47 @@ async def _timed(client: Client, method: str, path: str, body: dict, tally: Tall
     return data
 
 
+def slowest(users: Tally, flood_tally: Tally, n: int = 5) -> list[dict]:
+    """The ``n`` slowest normal requests and, for each, how many flood chats were being answered
+    (sent before it was answered, answered after it was sent): the evidence of what slowed it."""
+    out = []
+    ranked = sorted(zip(users.spans, users.latencies_ms, strict=True), key=lambda x: -x[1])
+    for (sent, done), ms in ranked[:n]:
+        beside = sum(1 for a, b in flood_tally.spans if a < done and b > sent)
+        out.append({"at_s": round(sent, 2), "ms": round(ms, 1), "flood_chats_running_beside": beside})
+    return out
+
+
+def most_flood_chats_at_once(flood_tally: Tally) -> int:
+    """The most flood chats the server was answering at one time (answered 200)."""
+    edges = sorted([(a, 1) for a, _ in flood_tally.spans] + [(b, -1) for _, b in flood_tally.spans])
+    now = top = 0
+    for _, step in edges:
+        now += step
+        top = max(top, now)
+    return top
+
+
+LOAD_START = [0.0]  # perf_counter when the measured load began
+
+
+async def run_quiet(port: int, args) -> Tally:
+    """The same customers (from other addresses) for ``--baseline-seconds`` with no flood: what
+    the machine gives them at the moment, to read the flood's figures against."""
+    rng = random.Random(args.seed + 1)
+    tally = Tally()
+    users = [Client("127.0.0.1", port, f"127.0.50.{10 + n}") for n in range(args.users)]
+    await asyncio.gather(
+        *(customer(c, n, args.pace, args.baseline_seconds, tally, random.Random(rng.random()))
+          for n, c in enumerate(users))
+    )
+    for c in users:
+        c.close()
+    return tally
+
+
 async def run_load(port: int, args) -> tuple[Tally, Tally]:
+    LOAD_START[0] = time.perf_counter()
     rng = random.Random(args.seed)
     flood_tally, user_tally = Tally(), Tally()
     flooder = Client("127.0.0.1", port, FLOOD_ADDRESS)
@@ -313,13 +367,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pace", type=float, default=4.0, help="seconds between a customer's messages")
     parser.add_argument("--workers", type=int, default=Settings(_env_file=None).api_workers)
     parser.add_argument("--rate-limit-chat", default=None, help="SUPPORTLOOP_RATE_LIMIT_CHAT for the run")
+    parser.add_argument("--baseline-seconds", type=float, default=30.0,
+                        help="first, the customers alone for this long (no flood; 0: skip)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="smoke-test size (6 s, 40/s, 3 users, 1 worker)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.flood_rate, args.users, args.workers, args.pace = 6.0, 40.0, 3, 1, 2.0
-    args.seconds = min(args.seconds, 60.0)
+        args.baseline_seconds = 0.0
+    args.seconds, args.baseline_seconds = min(args.seconds, 60.0), min(args.baseline_seconds, 60.0)
 
     env_extra = {}
     if args.rate_limit_chat is not None:
@@ -338,6 +395,7 @@ def main(argv: list[str] | None = None) -> dict:
         proc, port = start_api(settings, args.workers, env_extra)
         try:
             warm_rounds = warm_up(port, args.workers)
+            quiet = asyncio.run(run_quiet(port, args)) if args.baseline_seconds else None
             load_before = os.getloadavg()[0]
             t0 = time.perf_counter()
             flood_tally, user_tally = asyncio.run(run_load(port, args))
@@ -371,6 +429,17 @@ def main(argv: list[str] | None = None) -> dict:
             "p99_ms": p99,
             "max_ms": round(max(user_tally.latencies_ms), 1) if user_tally.latencies_ms else None,
             "first_errors": user_tally.errors[:5],
+            "slowest": slowest(user_tally, flood_tally),
+        },
+        # the same customers on the same server just before, without the flood (the machine's share)
+        "normal_users_without_flood": None if quiet is None else {
+            "seconds": args.baseline_seconds,
+            "requests": sum(quiet.statuses.values()),
+            "errors": sum(quiet.statuses.values()) - quiet.statuses.get("200", 0),
+            "p50_ms": percentile(quiet.latencies_ms, 0.5),
+            "p90_ms": percentile(quiet.latencies_ms, 0.9),
+            "p99_ms": percentile(quiet.latencies_ms, 0.99),
+            "max_ms": round(max(quiet.latencies_ms), 1) if quiet.latencies_ms else None,
         },
         "flood": {
             "requests": flood_sent,
@@ -378,6 +447,7 @@ def main(argv: list[str] | None = None) -> dict:
             "answered_429": flood_429,
             "other": flood_sent - flood_ok - flood_429,
             "allowed_max": cap,
+            "most_answered_at_once": most_flood_chats_at_once(flood_tally),
             "statuses": flood_tally.statuses,
         },
     }
@@ -388,11 +458,12 @@ def main(argv: list[str] | None = None) -> dict:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    u, f = result["normal_users"], result["flood"]
+    u, f, q = result["normal_users"], result["flood"], result["normal_users_without_flood"] or {}
     print(
         f"[flood, {args.workers} worker(s), under load: loadavg {load_before:.1f}->{load_after:.1f}] "
         f"normal users: {u['requests']} requests, {u['errors']} errors, p50 {u['p50_ms']} ms, "
-        f"p99 {u['p99_ms']} ms | flood {args.flood_rate:.0f}/s: {f['requests']} sent, "
+        f"p99 {u['p99_ms']} ms (without the flood just before: p50 {q.get('p50_ms')} ms, "
+        f"p99 {q.get('p99_ms')} ms) | flood {args.flood_rate:.0f}/s: {f['requests']} sent, "
         f"{f['answered_200']} answered (limit allows <= {cap}), {f['answered_429']} x 429, "
         f"{f['other']} other -> {args.out}"
     )

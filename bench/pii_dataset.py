@@ -34,11 +34,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "tests" / "data" / "pii"
 HELDOUT_FILE = DATA_DIR / "heldout_v2.jsonl"
 TUNE_FILE = DATA_DIR / "tune_v2.jsonl"
+DEV_FILE = DATA_DIR / "dev_v3.jsonl"
 
 HELDOUT_LOCALES = ["en_CA", "en_AU", "en_IE", "nl_BE", "no_NO", "da_DK", "fi_FI", "cs_CZ", "pt_PT",
                    "es_ES", "es_CO", "ig_NG", "zh_CN", "hr_HR", "de_AT"]
 TUNE_LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_MX", "pt_BR", "it_IT", "pl_PL", "sv_SE",
                 "ja_JP", "yo_NG", "en_IN", "tr_TR"]
+# a third set for development, with locales neither of the others uses
+DEV_LOCALES = ["en_NZ", "zu_ZA", "fr_CA", "fr_CH", "de_CH", "nl_NL", "sk_SK", "sl_SI", "et_EE", "lv_LV",
+               "lt_LT", "ro_RO", "hu_HU", "es_AR", "es_CL", "zh_TW", "id_ID", "tw_GH", "en_NG", "is_IS",
+               "vi_VN", "ga_IE", "ha_NG"]
 ROMANIZED = {"ja_JP", "zh_CN", "zh_TW"}
 
 # Hard negatives: no gold span. Brand names are the demo business's and third parties'.
@@ -316,6 +321,72 @@ def tune_rows(n: int = 900, seed: int = 18_0900) -> list[dict]:
     return rows
 
 
+# --- development generator (issue 18, second round): other locales, other frames, other seed ---
+DEV_FRAMES = [
+    "{NAME} will be our point of contact on the day.",
+    "Our planner, {NAME}, has the final headcount.",
+    "Could you add {NAME} to this thread?",
+    "The deposit was paid by {NAME} last week.",
+    "I'm writing for {NAME}, who doesn't use email.",
+    "{NAME} mentioned you can do {MENU}.",
+    "Is {NAME} still the chef for {DATE}?",
+    "We'd love {NAME} as our chef again!",
+    "Please let {NAME} know we need {SIZE} plates.",
+    "Greetings from {NAME} and family.",
+    "Your colleague {NAME} took my call.",
+    "It's {NAME}'s 40th on {DATE}.",
+    "Pickup by {NAME} around {TIME}.",
+    "Attn {NAME} - quote for {SIZE} guests.",
+    "Surprise party for {NAME}, don't tell anyone!",
+    "{NAME}, {NAMEB} and I will set up the tables.",
+    "Contact person: {NAME}, mobile {PHONE}.",
+    "Reach me on {PHONE} or at {EMAIL}.",
+    "Please text {PHONE} when the chef is close.",
+    "The address for the event: {ADDR}",
+    "We're at {ADDR} (side entrance).",
+    "Mail the receipt to {ADDR}, attn. accounts.",
+    "New location {ADDR}, same phone.",
+    "{ADDR} is where we'll be.",
+    "Bill to card {CARD}, thank you.",
+    "Social: {SSN}",
+    "Account {IBAN} for the refund.",
+    "Blocked again, my address is {IP}.",
+    "We're based near {CITY}, about an hour out.",
+    "Coming from {CITY} and {CITYB}, two cars.",
+    "Do you cover {CITY}? {BRAND} was recommended.",
+    "{CITY} is fine for {SIZE} people at {PRICE}?",
+    "See {URL} - is the {MENU} on the {DATE} menu?",
+    "Loved {BRAND}! The {MENU} was perfect.",
+    "Order {ORDER} for {DATE}, {SIZE} adults.",
+    "Visiting {CITY} on {DATE}, can {BRAND} come to the hotel?",
+]
+DEV_OPENERS = ["", "Hiya, ", "Dear team, ", "Morning! ", "Hello again, ", "", "Quick one: "]
+DEV_CLOSERS = ["", " Many thanks.", " Regards", " Ta!", " (sent from mobile)", ""]
+
+
+def dev_rows(n: int = 800, seed: int = 18_3800) -> list[dict]:
+    """A development set: locales DEV_LOCALES, frames DEV_FRAMES (neither set above uses them)."""
+    rng = random.Random(seed)
+    fakers = {loc: _faker(loc, seed + i) for i, loc in enumerate(DEV_LOCALES)}
+    rows = []
+    for i in range(n):
+        loc = rng.choice(DEV_LOCALES)
+        f = fakers[loc]
+        parts: list = [rng.choice(DEV_OPENERS)]
+        for fr in rng.sample(DEV_FRAMES, rng.choice([1, 2, 2, 3])):
+            values = _values(f, loc, rng)
+            # (the frames' placeholders are letters only: _fill leaves "{NAME2}" as it is)
+            values["CITYB"] = negatives(f, rng)["CITY"]
+            values["NAMEB"] = ("PERSON", person(f, loc, rng))
+            parts += _fill(fr, values) + [rng.choice([" ", " ", "\n"])]
+        parts.append(rng.choice(DEV_CLOSERS))
+        text, ents = _render(parts)
+        stripped = text.rstrip()
+        rows.append({"id": f"dev-v3-{i:04d}", "split": "dev", "locale": loc,
+                     "text": stripped, "entities": [e for e in ents if e["end"] <= len(stripped)]})
+    return rows
+
+
 def _dump(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
@@ -329,7 +400,8 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="fail when the files differ from a regeneration")
     parser.add_argument("--heldout-only", action="store_true", help="write only the held-out file")
     args = parser.parse_args()
-    outputs = [(HELDOUT_FILE, heldout_rows)] + ([] if args.heldout_only else [(TUNE_FILE, tune_rows)])
+    outputs = [(HELDOUT_FILE, heldout_rows)] + ([] if args.heldout_only else [(TUNE_FILE, tune_rows),
+                                                                               (DEV_FILE, dev_rows)])
     bad = False
     for path, make in outputs:
         content = _dump(make())

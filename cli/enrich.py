@@ -10,6 +10,7 @@ import click
 from tqdm import tqdm
 
 from cli import OPERATOR, acting, actor_option, handle_errors, main, served_embedder, transaction
+from cli.jobs import enqueue_and_report
 from core.enrichment import enrich, intents
 from core.enrichment.gaps import list_gaps, refresh_gaps
 from core.platform.config import get_settings
@@ -32,11 +33,21 @@ def _since(value: str | None) -> dt.datetime | None:
               help="Enrich messages created on or after DATE (YYYY-MM-DD, UTC); default: all.")
 @click.option("--missing", is_flag=True, help="Only messages not enriched yet.")
 @click.option("--retrain", is_flag=True, help="Retrain the intent classifier first.")
+@click.option("--queue", "queued", is_flag=True,
+              help="Enqueue an enrich_backfill job for the job runner instead of running here.")
+@click.option("--wait", is_flag=True, help="With --queue: follow the job with a progress bar.")
 @handle_errors
-def enrich_cmd(since: str | None, missing: bool, retrain: bool) -> None:
-    """Back-fill intents, profanity/abuse flags and tone scores (with a progress bar)."""
+def enrich_cmd(since: str | None, missing: bool, retrain: bool, queued: bool, wait: bool) -> None:
+    """Back-fill intents, profanity/abuse flags and tone scores (with a progress bar), committing
+    every batch; ``--queue`` hands it to the job runner."""
     settings = get_settings()
     when = _since(since)
+    if queued or wait:
+        if retrain:
+            raise ValidationError("--retrain runs here, not with --queue (the queued kb_refresh retrains).")
+        params = {"only_missing": missing, **({"since": when.isoformat()} if when else {})}
+        enqueue_and_report("enrich_backfill", params, None, wait)
+        return
     click.echo("loading the embedding model ...", err=True)
     enricher = enrich.get_enricher(settings, served_embedder())
     if retrain:
@@ -47,12 +58,14 @@ def enrich_cmd(since: str | None, missing: bool, retrain: bool) -> None:
                    + (f": {rep.reason}" if rep.status != "trained" else ""))
     bar = tqdm(total=0, unit="msg", desc="enrich", disable=None)
 
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
     try:
         with transaction() as s:
+
+            def progress(done: int, total: int) -> None:
+                s.commit()  # one short transaction per batch: readers and the API never wait
+                bar.total = total
+                bar.update(done - bar.n)
+
             report = enrich.backfill(s, enricher, when, only_missing=missing, progress=progress)
     finally:
         bar.close()

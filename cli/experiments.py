@@ -1,4 +1,4 @@
-"""`supportloop experiment start|status|compare|promote|rollback|stop|share|extend`."""
+"""`supportloop experiment(s) candidates|start|status|compare|promote|rollback|stop|share|extend`."""
 
 from __future__ import annotations
 
@@ -7,26 +7,45 @@ import json
 import click
 
 from cli import acting, actor_option, choice, handle_errors, main, transaction
-from core.experiments import analysis, registry
+from core.experiments import analysis, candidates, registry
 from core.experiments import lifecycle as experiments
 from core.platform.config import get_settings
-from core.platform.errors import ValidationError
 from core.platform.statuses import ExperimentKind, ExperimentMode
 
 
 @main.group()
 def experiment() -> None:
-    """Experiments: test a candidate (chat model, KB version, embedding model) against production."""
+    """Experiments: test a candidate (KB version, chat model, embedding model) against production.
+    Also `supportloop experiments ...`."""
+
+
+main.add_command(experiment, name="experiments")
+
+
+@experiment.command("candidates")
+@handle_errors
+def candidates_cmd() -> None:
+    """What an experiment can test now: KB versions, fine-tuned embedding and chat models."""
+    with transaction() as s:
+        options = candidates.candidate_options(s, get_settings())
+    if not options:
+        click.echo("nothing to test yet: build a KB version (`supportloop kb build`), run the embedding "
+                   "fine-tune (`supportloop finetune loop`), or name any chat model with --chat-model")
+    how = {ExperimentKind.KB_VERSION: "--kb-version", ExperimentKind.CHAT_MODEL: "--chat-model",
+           ExperimentKind.EMBEDDING_MODEL: "--embedding-model"}
+    for o in options:
+        click.echo(f"{o.kind:<16} {o.label}")
+        click.echo(f"{'':17}start: supportloop experiments start {how[o.kind]} {o.ref} --actor NAME")
 
 
 @experiment.command("start")
 @click.option("--kind", type=choice(ExperimentKind),
-              help="What the candidate is (not needed with --finetune).")
+              help="What the candidate is (default: from the option given).")
 @click.option("--kb-version", "kb_version", type=int,
-              help="Candidate KB version id (kb_version, embedding_model).")
-@click.option("--chat-model", "chat_model", help="Candidate chat model id (chat_model).")
+              help="Candidate KB version id (kb_version; with an embedding model folder, its KB version).")
+@click.option("--chat-model", "chat_model", help="Candidate chat model: a fine-tune's id or any model name.")
 @click.option("--embedding-model", "embedding_model",
-              help="Candidate embedding model folder (embedding_model).")
+              help="Candidate embedding model: a local fine-tune's id (local:minilm-ft-...) or folder.")
 @click.option("--finetune", "finetune_job", type=int, help="Take the candidate a succeeded fine-tune offers.")
 @click.option("--mode", type=choice(ExperimentMode), default=ExperimentMode.SPLIT.value, show_default=True)
 @click.option("--share", type=float, help="Share of users in the candidate arm (default from settings, 0.1).")
@@ -37,19 +56,17 @@ def experiment() -> None:
 @handle_errors
 def start_cmd(kind, kb_version, chat_model, embedding_model, finetune_job, mode, share, days, min_users, name,
               actor) -> None:
-    """Start an experiment against what production serves now."""
+    """Start an experiment of any candidate against what production serves now."""
     settings = get_settings()
     opts = dict(mode=mode, share=share, days=days, min_users_per_arm=min_users, name=name)
     with acting(actor) as (s, who):
         if finetune_job is not None:
             exp = experiments.start_from_finetune(s, settings, finetune_job, actor=who, **opts)
         else:
-            if kind is None:
-                raise ValidationError("Say what to test: --kind with --kb-version / --chat-model / "
-                                      "--embedding-model, or --finetune JOB.")
-            cand = {"kb_version_id": kb_version, "chat_model": chat_model,
-                    "embedding_model_path": embedding_model}
-            exp = experiments.start_experiment(s, settings, kind=kind, candidate=cand, actor=who, **opts)
+            kind, cand, job_id = candidates.resolve(s, kind=kind, kb_version_id=kb_version,
+                                                    chat_model=chat_model, embedding_model=embedding_model)
+            exp = candidates.start_candidate(s, settings, kind=kind, candidate=cand, actor=who,
+                                             finetune_job_id=job_id, **opts)
         click.echo(f"experiment {exp.id} running ({exp.mode}, {exp.share:.0%} of users): {exp.name}; "
                    f"planned end {exp.planned_end_at:%Y-%m-%d %H:%M} UTC")
 

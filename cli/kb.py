@@ -9,17 +9,17 @@ from pathlib import Path
 import click
 
 from cli import acting, actor_option, choice, handle_errors, main, served_embedder, transaction
-from core.answering.responder import answer
+from core.answering.responder import Answer, answer, answer_many
 from core.knowledge.chunks import (
     apply_update_proposal,
     export_checked,
     import_chunks_file,
-    list_chunks,
     mark_reviewed,
     propose_chunk,
 )
 from core.knowledge.evaluation import active_questions, evaluate, import_questions, read_jsonl, summary
 from core.knowledge.index import read_index_file, search
+from core.knowledge.proposals import archive, list_proposals, reject_proposal, retitle
 from core.knowledge.refresh import weekly_refresh
 from core.knowledge.staleness import flag_stale_chunks
 from core.knowledge.versions import (
@@ -231,14 +231,51 @@ def kb_propose(text: str, title: str, category: str | None, actor: str | None) -
 @kb.command("proposals")
 @handle_errors
 def kb_proposals() -> None:
-    """List proposed chunks, and update proposals for existing chunks."""
+    """List proposed chunks, update proposals for existing chunks, and why a proposal waits."""
     with transaction() as s:
-        rows = list_chunks(s, status="proposed", limit=1000)
-        for c in rows:
-            kind = f"update of #{c.duplicate_of_id}" if c.duplicate_of_id else "new"
-            click.echo(f"#{c.id:<6} {kind:<16} [{c.category}] {c.title or c.text[:60]}")
+        rows = list_proposals(s, limit=1000)
+        for p in rows:
+            kind = f"update of #{p.update_of}" if p.update_of else "new"
+            click.echo(f"#{p.id:<6} {kind:<16} [{p.category}] {p.title or p.text[:60]}")
+            if p.waits_because:
+                click.echo(f"        waits: {p.waits_because}")
         if not rows:
             click.echo("no proposals")
+
+
+@kb.command("reject")
+@click.argument("chunk_id", type=int)
+@click.option("--reason", required=True, help="Why it never joins the KB (kept with it, scrubbed).")
+@actor_option()
+@handle_errors
+def kb_reject(chunk_id: int, reason: str, actor: str | None) -> None:
+    """Reject the proposed chunk CHUNK_ID: it is archived and never joins the KB."""
+    with acting(actor) as (s, who):
+        reject_proposal(s, chunk_id, actor=who, reason=reason)
+    click.echo(f"proposal {chunk_id} rejected")
+
+
+@kb.command("archive")
+@click.argument("chunk_id", type=int)
+@actor_option()
+@handle_errors
+def kb_archive(chunk_id: int, actor: str | None) -> None:
+    """Archive CHUNK_ID: it leaves the KB from the next version on."""
+    with acting(actor) as (s, who):
+        archive(s, chunk_id, actor=who)
+    click.echo(f"chunk {chunk_id} archived; the next `supportloop kb refresh` builds a version without it")
+
+
+@kb.command("title")
+@click.argument("chunk_id", type=int)
+@click.argument("title")
+@actor_option()
+@handle_errors
+def kb_title(chunk_id: int, title: str, actor: str | None) -> None:
+    """Give CHUNK_ID (a proposal, or any chunk for an admin) the title TITLE."""
+    with acting(actor) as (s, who):
+        c = retitle(s, chunk_id, title, actor=who)
+    click.echo(f"chunk {c.id} is titled {c.title!r}")
 
 
 @kb.command("apply-update")
@@ -313,11 +350,16 @@ def kb_evaluate(version_id: int | None, as_json: bool) -> None:
     "--file",
     "file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Answer one question per line; prints one JSON line per question.",
+    help="Answer one question per line, in batches; prints one JSON line per question.",
 )
+@click.option("--batch-size", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Questions per batch with --file (one embedding call and one index search each).")
 @handle_errors
-def ask(question: str | None, file: Path | None) -> None:
-    """Answer QUESTION (or every line of --file) from the active KB version, as JSON lines."""
+def ask(question: str | None, file: Path | None, batch_size: int) -> None:
+    """Answer QUESTION (or every line of --file) from the active KB version, as JSON lines.
+
+    With --file the questions are answered in batches (``core.answering.responder.answer_many``):
+    the same decision ``answer`` makes for each, with ``latency_ms`` the batch's time per question."""
     if bool(question) == bool(file):
         raise ValidationError("Give a QUESTION or --file FILE (one of them).")
     questions = (
@@ -330,21 +372,30 @@ def ask(question: str | None, file: Path | None) -> None:
     settings = get_settings()
     embedder = served_embedder()
     with transaction() as s:
-        for q in questions:
-            a = answer(s, q, embedder=embedder, settings=settings)
-            d = a.as_dict()
-            out = {
-                "question": q,
-                "answer": d["text"],
-                "confidence": d["confidence"],
-                "escalated": d["escalated"],
-                "chunks": d["retrieved"],
-                "used_chunk_ids": d["used_chunk_ids"],
-                "kb_version_id": d["kb_version_id"],
-                "model_used": d["model_used"],
-                "latency_ms": d["latency_ms"],
-            }
-            if a.error:
-                out["error"] = a.error
-            click.echo(json.dumps(out, ensure_ascii=False))
-            sys.stdout.flush()
+        answers = (
+            answer_many(s, questions, embedder=embedder, settings=settings, batch_size=batch_size)
+            if file
+            else iter([answer(s, question, embedder=embedder, settings=settings)])
+        )
+        for q, a in zip(questions, answers, strict=True):
+            click.echo(json.dumps(ask_line(q, a), ensure_ascii=False))
+        sys.stdout.flush()
+
+
+def ask_line(question: str, a: Answer) -> dict:
+    """One JSON line of ``ask``."""
+    d = a.as_dict()
+    out = {
+        "question": question,
+        "answer": d["text"],
+        "confidence": d["confidence"],
+        "escalated": d["escalated"],
+        "chunks": d["retrieved"],
+        "used_chunk_ids": d["used_chunk_ids"],
+        "kb_version_id": d["kb_version_id"],
+        "model_used": d["model_used"],
+        "latency_ms": d["latency_ms"],
+    }
+    if a.error:
+        out["error"] = a.error
+    return out

@@ -10,12 +10,14 @@ import click
 from tqdm import tqdm
 
 from cli import acting, actor_option, choice, handle_errors, main, transaction
+from cli.jobs import enqueue_and_report
 from core.platform.config import get_settings
 from core.platform.errors import ValidationError
 from core.platform.pii import get_scrubber
 from core.platform.statuses import (
     DatasetKind,
     DatasetStatus,
+    ExperimentMode,
     FinetuneProvider,
     FinetuneStatus,
     TrainingSource,
@@ -100,6 +102,9 @@ def dataset() -> None:
 @click.option("--name", help="Name of the dataset version (default: quarter, kind and time).")
 @actor_option()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--queue", "queued", is_flag=True,
+              help="Enqueue a dataset_build job for the job runner instead of building here.")
+@click.option("--wait", is_flag=True, help="With --queue: follow the job with a progress bar.")
 @handle_errors
 def dataset_build(
     kind,
@@ -116,9 +121,26 @@ def dataset_build(
     name,
     actor,
     as_json,
+    queued,
+    wait,
 ) -> None:
-    """Build a PII-free JSONL dataset version from the gold examples (pending approval)."""
+    """Build a PII-free JSONL dataset version from the gold examples (pending approval);
+    ``--queue`` hands the build to the job runner (``--wait`` follows it)."""
     settings = get_settings()
+    if queued or wait:
+        here_only = {"--only-bookings": only_bookings, "--include-unverified": include_unverified,
+                     "--min-rating": min_rating is not None, "--intent": intents, "--tag": tags,
+                     "--source": sources, "--validation-share": validation_share is not None}
+        if any(here_only.values()):
+            raise ValidationError(f"{', '.join(k for k, v in here_only.items() if v)} only work(s) "
+                                  "without --queue (the queued build takes --kind, --since, --min-quality, "
+                                  "--max-examples and --name).")
+        params = {"kind": str(kind), **({"since": since.date().isoformat()} if since else {}),
+                  **({"min_quality": min_quality} if min_quality is not None else {}),
+                  **({"max_examples": max_examples} if max_examples is not None else {}),
+                  **({"name": name} if name else {})}
+        enqueue_and_report("dataset_build", params, actor, wait)
+        return
     filters = DatasetFilters(
         kind=kind,
         human_verified=not include_unverified,
@@ -285,9 +307,11 @@ def finetune() -> None:
 @click.option("--epochs", type=int)
 @click.option("--suffix")
 @click.option("--dry-run", is_flag=True, help="Only run the preflight (examples, cost, budget).")
+@click.option("--wait", is_flag=True, help="local: follow the training job with a progress bar.")
 @handle_errors
-def finetune_launch(dataset_version, actor, provider, base_model, epochs, suffix, dry_run) -> None:
-    """Launch a fine-tune of an approved DATASET_VERSION (admins only), after the preflight."""
+def finetune_launch(dataset_version, actor, provider, base_model, epochs, suffix, dry_run, wait) -> None:
+    """Launch a fine-tune of an approved DATASET_VERSION (admins only), after the preflight. A
+    local one is queued for the job runner, which trains it (progress and cancel on the job run)."""
     settings = get_settings()
     with transaction() as s:
         pf = ft_launch.check_launch(
@@ -303,6 +327,13 @@ def finetune_launch(dataset_version, actor, provider, base_model, epochs, suffix
         click.echo(f"  - {p}", err=True)
     if dry_run:
         sys.exit(0 if pf.ok else 1)
+    if provider == FinetuneProvider.LOCAL:  # trained by the job runner, with progress and cancel
+        if not pf.ok:
+            raise ValidationError("Fine-tune refused: " + "; ".join(pf.problems) + ".")
+        params = {"dataset_version_id": dataset_version, "provider": provider,
+                  **({"epochs": epochs} if epochs else {})}
+        enqueue_and_report("finetune", params, actor, wait)
+        return
     with acting(actor) as (s, who):
         j = ft_launch.launch(
             s,
@@ -323,7 +354,8 @@ def finetune_launch(dataset_version, actor, provider, base_model, epochs, suffix
 @finetune.command("status")
 @click.argument("job_id", type=int, required=False)
 @click.option(
-    "--poll", "do_poll", is_flag=True, help="Advance every open job once first (local jobs train now)."
+    "--poll", "do_poll", is_flag=True,
+    help="Ask the provider about every open OpenAI job first (local jobs are trained by the job runner)."
 )
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
@@ -356,3 +388,22 @@ def finetune_cancel(job_id, actor) -> None:
         j = ft_launch.cancel(s, settings, job_id, who)
     _print_job(j)
 
+
+@finetune.command("loop")
+@click.option("--mode", type=choice(ExperimentMode), help="How the new embedder is tested (default: "
+              "SUPPORTLOOP_LOCAL_FINETUNE_EXPERIMENT_MODE, shadow).")
+@click.option("--share", type=float, help="Share of users in the experiment (default from settings).")
+@click.option("--no-experiment", is_flag=True, help="Only train and gate; start no experiment.")
+@click.option("--wait", is_flag=True, help="Follow the job with a progress bar; exit 1 unless it succeeds.")
+@actor_option()
+@handle_errors
+def finetune_loop(mode, share, no_experiment, wait, actor) -> None:
+    """Queue the loop's embedding fine-tune now (it also runs quarterly): a dataset of the approved
+    and corrected answers, a candidate embedder trained on it, its KB version through the gate,
+    then an experiment against production. Promotion stays an admin's decision."""
+    params: dict = {"start": not no_experiment}
+    if mode:
+        params["mode"] = mode
+    if share is not None:
+        params["share"] = share
+    enqueue_and_report("embedding_finetune", params, actor, wait)

@@ -7,6 +7,8 @@ import streamlit as st
 from core.enrichment import gaps
 from core.knowledge import chunks as knowledge
 from core.ops import queue
+from pages.format import plain, when
+from pages.jobs_view import live_queue
 from pages.resources import login_required, query, run_action
 
 user = login_required("view")
@@ -21,12 +23,14 @@ def main() -> None:
     m[1].metric("Questions in gaps", sum(g["question_count"] for g in rows), border=True)
     m[2].metric("Growing", sum(g["trend"] in ("rising", "new") for g in rows), border=True)
     refreshed = rows[0]["refreshed_at"] if rows else None
-    m[3].metric("Last clustered", f"{refreshed:%Y-%m-%d %H:%M}" if refreshed else "never", border=True)
+    m[3].metric("Last clustered", when(refreshed) if refreshed else "never", border=True)
 
     if user.can("manage_kb") and st.button("Recluster now", icon=":material/refresh:"):
         run = run_action("Recluster", queue.enqueue, "gaps_refresh", {}, actor=user)
         if run is not None:
-            st.success(queue.enqueued_note(run))
+            st.success(f"Clustering queued as job run #{run.id}: the job runner starts it shortly; "
+                       "its progress shows here.")
+    live_queue(user, ("gaps_refresh",), key="gaps")
     if not rows:
         st.info("No knowledge gaps: either the assistant handles everything, or the daily clustering has not "
                 "run yet (`supportloop gaps refresh`).")
@@ -35,8 +39,8 @@ def main() -> None:
     st.dataframe(
         pd.DataFrame([{"gap": g["label"], "questions": g["question_count"],
                        "conversations": g["conversation_count"],
-                       "this week": g["this_week"], "last week": g["last_week"], "trend": g["trend"],
-                       "intent": g["intent"], "closest chunk": g["closest_chunk_id"],
+                       "this week": g["this_week"], "last week": g["last_week"], "trend": plain(g["trend"]),
+                       "intent": plain(g["intent"]), "closest KB chunk": g["closest_chunk_id"],
                        "similarity": g["closest_chunk_score"]} for g in rows]),
         hide_index=True, width="stretch", height=300,
     )
@@ -48,7 +52,7 @@ def main() -> None:
         st.markdown("**Example questions** (redacted)")
         for ex in g["examples"]:
             st.text(ex if isinstance(ex, str) else ex.get("text", str(ex)))  # plain, never markdown
-        st.caption("Why: " + ", ".join(f"{k} {v}" for k, v in g["reasons"].items()))
+        st.caption("Why: " + ", ".join(f"{plain(k).lower()} {v}" for k, v in g["reasons"].items()))
     with right, st.form(f"answer-{gap_id}"):
         st.markdown("**Write an answer**: it becomes a proposed KB chunk, live after the next refresh")
         title = st.text_input("Title", g["label"][:300])

@@ -1,18 +1,19 @@
-"""Knowledge base: chunks with performance and stale flags (edit), versions with evaluation
-reports (refresh, activate, roll back) and a search playground that shows scores."""
+"""Knowledge base: chunks with performance and stale flags (edit; proposals: retitle, reject,
+archive, why one waits), versions with evaluation reports (refresh now with its outcome and
+reason, the next scheduled refresh, activate, roll back) and a search playground that shows
+scores. The parts are in pages/knowledge_parts.py."""
 
 import pandas as pd
 import streamlit as st
 
 from core.answering import responder
-from core.knowledge import chunks as knowledge
 from core.knowledge import versions as kb_versions
 from core.knowledge.index import search
-from core.ops import queue
 from core.ops.dashboard import chunks_with_performance, kb_versions_table
 from core.platform.errors import SupportloopError
 from core.platform.models import CHUNK_STATUSES
 from pages.charts import lines
+from pages.knowledge_parts import chunk_editor, refresh_panel, report_view
 from pages.resources import embedder, index_cache, login_required, query, run_action, session, settings
 from pages.widgets import score_column, show_error
 
@@ -49,35 +50,12 @@ with tab_chunks:
     if rows:
         labels = {c["id"]: f"#{c['id']} · {c['status']} · {c['title'][:70]}" for c in rows}
         cid = st.selectbox("Chunk", list(labels), format_func=labels.get)
-        c = next(r for r in rows if r["id"] == cid)
-        with st.form(f"chunk-{cid}"):
-            title = st.text_input("Title", c["title"], disabled=not admin)
-            text = st.text_area("Text", c["text"], height=140, disabled=not admin)
-            cat = st.text_input("Category", c["category"], disabled=not admin)
-            b1, b2, b3 = st.columns(3)
-            save = b1.form_submit_button("Save", type="primary", disabled=not admin)
-            reviewed = b2.form_submit_button("Mark reviewed (clears stale)", disabled=not admin)
-            archive = b3.form_submit_button("Archive", disabled=not admin)
-        if save and run_action("Save", knowledge.update_chunk, cid, actor=user, title=title, text=text,
-                               category=cat):
-            st.toast("Saved: it is re-embedded at the next refresh")
-            st.rerun()
-        if reviewed and run_action("Review", knowledge.mark_reviewed, cid, actor=user):
-            st.rerun()
-        if archive and run_action("Archive", knowledge.archive_chunk, cid, actor=user):
-            st.rerun()
-        if c["update_of"] and admin and st.button(f"Apply this update to chunk #{c['update_of']}"):
-            if run_action("Apply", knowledge.apply_update_proposal, cid, actor=user):
-                st.rerun()
+        chunk_editor(user, next(r for r in rows if r["id"] == cid))
 
 with tab_versions:
+    refresh_panel(user)
     if admin:
-        a, b, c = st.columns([2, 2, 3])
-        if a.button("Refresh now: build, evaluate, activate if not worse", type="primary",
-                    icon=":material/refresh:"):
-            run = run_action("Refresh", queue.enqueue, "kb_refresh", {}, actor=user)
-            if run is not None:
-                st.success(queue.enqueued_note(run))
+        b, c = st.columns([2, 3])
         if b.button("Roll back to the previous version", icon=":material/undo:", disabled=active is None):
             v = run_action("Rollback", kb_versions.rollback, settings(), actor=user)
             if v is not None:
@@ -102,7 +80,7 @@ with tab_versions:
                                   height=280), width="stretch")
         pick = st.selectbox("Evaluation report of", [v["id"] for v in versions],
                             format_func=lambda i: f"v{i}")
-        st.json(next(v for v in versions if v["id"] == pick)["report"], expanded=False)
+        report_view(next(v for v in versions if v["id"] == pick)["report"])
     else:
         st.info("No KB version yet: import chunks (`supportloop kb import FILE`) and refresh.")
 

@@ -1,7 +1,8 @@
 """Log in: the only page an anonymous visitor sees. Failed logins are throttled per user name
 and per client (core.access.auth.try_login): the client is the browser's address as Streamlit
 sees it (behind a reverse proxy, the address the proxy appended to X-Forwarded-For), else a
-random key of this browser session."""
+random key of this browser session. A successful login asks the router (app.py) to write the
+signed session cookie that keeps it across reloads and tabs."""
 
 import ipaddress
 import secrets
@@ -10,9 +11,11 @@ import streamlit as st
 
 from core.access import auth
 from core.platform.errors import SupportloopError
+from core.platform.secrets import signing_secret
 from pages.resources import AUTH_KEY, settings, transaction
 
 CLIENT_KEY = "login_client"
+COOKIE_KEY = "session_cookie"  # app.py writes this value as the session cookie on its next run
 
 
 def _local(ip: str) -> bool:
@@ -59,5 +62,6 @@ with mid:
                 st.error(str(result))
             else:
                 st.session_state[AUTH_KEY] = result.token
+                st.session_state[COOKIE_KEY] = auth.session_cookie(result, signing_secret(settings()))
                 st.rerun()
     st.caption("No account? An admin creates one with `supportloop user add NAME --role viewer`.")

@@ -1,5 +1,7 @@
-"""Overview: KPI tiles with the change against the previous period, trends by day and
-channel, and the active alerts. Refreshes itself every 5 minutes."""
+"""Overview: KPI tiles with the change against the previous period (green better, red worse,
+grey unchanged), trends by day beside the previous period, the split by channel, and the active
+alerts. Every figure covers the sidebar's date range (UTC days) and equals what the metrics API
+(/api/v1/ai/metrics/dashboard) returns for it. Refreshes itself every 5 minutes."""
 
 import pandas as pd
 import streamlit as st
@@ -7,50 +9,45 @@ import streamlit as st
 from core.ops import alerts
 from core.ops.dashboard import daily_by_channel, metrics_for_range
 from core.platform.errors import SupportloopError
-from pages.charts import bars, lines
+from pages.charts import bars, lines, trends
+from pages.figures import KPIS, change, period_text
+from pages.format import plain, when
 from pages.resources import login_required, query
 from pages.widgets import filters, show_error
 
 login_required("view")
 st.title(":material/monitoring: Overview")
 
-TILES = [  # (kpi, label, format, lower is better)
-    ("containment_rate", "Containment", "{:.1%}", False),
-    ("csat_avg", "CSAT", "{:.2f} / 5", False),
-    ("conversion_rate", "Conversion", "{:.1%}", False),
-    ("frt_p50_s", "First response (p50)", "{:,.0f} s", True),
-    ("cost_per_resolution_usd", "Cost per resolution", "${:,.6f}", True),
-    ("feedback_rate", "Feedback rate", "{:.1%}", False),
-]
-SECOND = [
-    ("conversations", "Conversations", "{:,.0f}", False),
-    ("bookings", "Bookings", "{:,.0f}", False),
-    ("booking_value_usd", "Booking value", "${:,.0f}", False),
-    ("escalation_rate", "Escalation rate", "{:.1%}", True),
-    ("successful_outcome_rate", "Successful outcomes", "{:.1%}", False),
-    ("frt_p90_s", "First response (p90)", "{:,.0f} s", True),
-]
-PCT = {"containment_rate", "conversion_rate", "feedback_rate", "escalation_rate", "successful_outcome_rate"}
-
-
-def _tile(col, kpi: dict, label: str, fmt: str, inverse: bool, name: str) -> None:
-    value, change = kpi["value"], kpi["change"]
-    shown = fmt.format(value) if value is not None else "–"
-    delta = None
-    if change is not None:
-        sign = "+" if change >= 0 else "-"
-        delta = f"{change * 100:+.1f} pts" if name in PCT else sign + fmt.split(" ")[0].format(abs(change))
-    col.metric(label, shown, delta, delta_color="inverse" if inverse else "normal", border=True,
-               help=f"previous period: {fmt.format(kpi['previous']) if kpi['previous'] is not None else '–'}")
+TILES = (("containment_rate", "csat_avg", "conversion_rate", "frt_p50_s"),  # four a row: labels fit
+         ("cost_usd", "conversations", "feedback_rate", "escalation_rate"),
+         ("successful_outcome_rate", "bookings", "booking_value_usd", "cost_per_resolution_usd"))
+TRENDS = ("containment_rate", "csat_avg", "conversion_rate", "frt_p50_s", "cost_usd", "conversations")
+TITLES = {"cost_usd": "Model cost per day", "frt_p50_s": "First response time (median)"}
+CHANNEL_KPIS = ("conversations", "containment_rate", "csat_avg", "conversion_rate", "frt_p50_s", "cost_usd")
+SHOW = {"critical": st.error, "error": st.error, "warning": st.warning, "info": st.info}
 
 
 def _alerts_banner() -> None:
     firing = query(alerts.list_alerts, state="firing", limit=20)
     for a in firing[:5]:
-        st.error(f"**{a['title']}** · {a['message']} · since {a['fired_at'][:16]} UTC",
-                 icon=":material/notification_important:")
+        SHOW.get(a["severity"], st.warning)(
+            f"**{a['title']}** · {a['message']} · since {when(a['fired_at'], zone=True)}",
+            icon=":material/info:" if a["severity"] == "info" else ":material/notification_important:")
     if len(firing) > 5:
         st.caption(f"and {len(firing) - 5} more on the Alerts and jobs page")
+
+
+def _tiles(d: dict, period: str, before: str) -> None:
+    for row in TILES:
+        for col, name in zip(st.columns(len(row)), row, strict=True):
+            k, v = KPIS[name], d["kpis"][name]
+            col.metric(k.label, k.value(v["value"]), **change(k, v["change"]), border=True,
+                       help=f"{period}. Previous period ({before}): {k.value(v['previous'])}.")
+
+
+def _table(rows: list[dict], first: str, label: str, names: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame([{label: plain(r[first]) if r[first] is not None else "none",
+                          **{KPIS[n].label: KPIS[n].value(r[n]) for n in names}} for r in rows])
 
 
 @st.fragment(run_every="5m")
@@ -62,55 +59,65 @@ def live() -> None:
         show_error(exc)
         return
     _alerts_banner()
-    rolled = (d["rolled_up_at"] or "never")[:16].replace("T", " ")
-    st.caption(f"{d['period']['start']} – {d['period']['end']} · channel: {f.channel or 'all'} · "
-               f"compared with {d['previous_period']['start']} – {d['previous_period']['end']} · "
-               f"metrics rolled up {rolled} UTC")
+    period = period_text(d["period"]["start"], d["period"]["end"])
+    before = period_text(d["previous_period"]["start"], d["previous_period"]["end"])
+    where = f"the {plain(f.channel)} channel" if f.channel else "every channel"
+    st.caption(f"**{period}**, {where} (UTC days), compared with the previous period {before} · "
+               f"metrics rolled up {when(d['rolled_up_at'], zone=True) if d['rolled_up_at'] else 'never'}")
     if not d["kpis"]["conversations"]["value"]:
         st.info("No conversations in this period. Widen the date range in the sidebar, or load the "
                 "demo with `supportloop demo` and let the runner roll up metrics.")
-    for row in (TILES, SECOND):
-        cols = st.columns(len(row))
-        for col, (name, label, fmt, inverse) in zip(cols, row, strict=True):
-            _tile(col, d["kpis"][name], label, fmt, inverse, name)
+    _tiles(d, period, before)
 
-    series = pd.DataFrame(d["series"])
-    left, right = st.columns([3, 2])
+    st.subheader("Trends by day", help="Solid: this period. Dotted grey: the same day of the period before.")
+    current, previous = pd.DataFrame(d["series"]), pd.DataFrame(d["previous_series"])
+    panels = [(n, TITLES.get(n, KPIS[n].label), KPIS[n].axis, KPIS[n].kind == "pct") for n in TRENDS]
+    st.plotly_chart(trends(current, previous, panels), width="stretch", key="trends")
+
     per_channel = pd.DataFrame(query(daily_by_channel, start=f.start, end=f.end))
     if f.channel and not per_channel.empty:
         per_channel = per_channel[per_channel["channel"] == f.channel]
-    if not per_channel.empty:
-        left.plotly_chart(bars(per_channel, "date", "conversations", color="channel",
-                               title="Conversations by day and channel"), width="stretch")
-    weekly = f.days > 21
-    trend = pd.DataFrame(d["weekly"]).rename(columns={"week_start": "date"}) if weekly else series
-    right.plotly_chart(lines(trend, "date", ["containment_rate", "conversion_rate", "feedback_rate"],
-                             title=f"Rates by {'week' if weekly else 'day'}", pct=True), width="stretch")
+    st.subheader("By channel", help=f"{period}, every figure for the whole period.")
+    by_channel = d["by_channel"]
+    if by_channel:
+        st.dataframe(_table(by_channel, "channel", "Channel", CHANNEL_KPIS), hide_index=True, width="stretch")
+        pick = st.selectbox("Trend by channel", ("conversations", *TRENDS[:-1]),
+                            format_func=lambda n: KPIS[n].label)
+        if not per_channel.empty:
+            per_channel["channel"] = per_channel["channel"].map(plain)
+            if pick == "conversations":
+                fig = bars(per_channel, "date", "conversations", color="channel", height=300, x_title="Date",
+                           title="Conversations by day and channel", y_title="Conversations")
+            else:
+                wide = per_channel.pivot_table(index="date", columns="channel", values=pick).reset_index()
+                fig = lines(wide, "date", [c for c in wide.columns if c != "date"], height=300,
+                            title=f"{KPIS[pick].label} by day and channel", x_title="Date",
+                            y_title=KPIS[pick].axis, pct=KPIS[pick].kind == "pct")
+            st.plotly_chart(fig, width="stretch")
 
-    a, b, c = st.columns(3)
-    by_channel = pd.DataFrame(d["by_channel"])
-    if not by_channel.empty:
-        fig = bars(by_channel, "channel", ["containment_rate", "conversion_rate"], stacked=False, pct=True,
-                   title="Containment and conversion by channel", height=300)
-        a.plotly_chart(fig, width="stretch")
+    a, b = st.columns(2)
     esc = pd.DataFrame(d["escalations_by_reason"])
     if not esc.empty:
-        b.plotly_chart(bars(esc.head(8), "reason", "count", horizontal=True, title="Escalations by reason",
-                            height=300), width="stretch")
+        esc["reason"] = esc["reason"].map(plain)
+        a.plotly_chart(bars(esc.head(8), "reason", "count", horizontal=True, height=300,
+                            title="Handed to a person, by reason", x_title="Reason",
+                            y_title="Conversations"), width="stretch")
     dist = d["csat_distribution"]
-    csat = pd.DataFrame({"score": list(dist), "responses": list(dist.values())})
-    fig = bars(csat, "score", "responses", title="CSAT responses (1-5)", height=300)
-    c.plotly_chart(fig, width="stretch")
+    csat = pd.DataFrame({"score": [f"{s} / 5" for s in dist], "answers": list(dist.values())})
+    b.plotly_chart(bars(csat, "score", "answers", title="CSAT answers by score", height=300,
+                        x_title="Score", y_title="Answers"), width="stretch")
 
-    with st.expander("By intent, model and KB version"):
-        for key, label in (("by_intent", "Intent"), ("by_model", "Model"), ("by_kb_version", "KB version")):
+    with st.expander(f"By intent, model and KB version ({period})"):
+        for key, first, label in (("by_intent", "intent", "Intent"), ("by_model", "model", "Model"),
+                                  ("by_kb_version", "kb_version_id", "KB version")):
             st.markdown(f"**{label}**")
-            st.dataframe(pd.DataFrame(d[key]), hide_index=True, width="stretch")
+            st.dataframe(_table(d[key], first, label, CHANNEL_KPIS), hide_index=True, width="stretch")
     pace = d["training_examples"]
     if pace["approved"] is not None:
+        quarter = period_text(pace["quarter_start"], pace["quarter_end"])
         st.progress(min(1.0, pace["approved"] / max(1, pace["target"])),
-                    text=f"Approved training examples this quarter: {pace['approved']} of {pace['target']} "
-                         f"(pace says {pace['expected_by_now']:.0f} by now)")
+                    text=f"Approved training examples this quarter ({quarter}): {pace['approved']} of "
+                         f"{pace['target']} (the pace says {pace['expected_by_now']:.0f} by now)")
 
 
 live()

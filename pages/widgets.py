@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.platform.errors import SupportloopError
 from core.platform.models import CHANNELS
+from pages.format import plain
 
 DATES_KEY = "filter_dates"
 CHANNEL_KEY = "filter_channel"
@@ -55,7 +56,8 @@ def sidebar_filters() -> None:
     st.session_state.setdefault(DATES_KEY, default_dates())
     st.session_state.setdefault(CHANNEL_KEY, "all")
     st.sidebar.date_input("Date range", key=DATES_KEY, format="YYYY-MM-DD")
-    st.sidebar.selectbox("Channel", ["all", *CHANNELS], key=CHANNEL_KEY)
+    st.sidebar.selectbox("Channel", ["all", *CHANNELS], key=CHANNEL_KEY,
+                         format_func=lambda c: "All channels" if c == "all" else plain(c))
 
 
 def show_error(exc: SupportloopError) -> None:
@@ -67,9 +69,10 @@ def score_column(label: str, fmt: str = "%.2f"):
     return st.column_config.ProgressColumn(label, min_value=0, max_value=1, format=fmt)
 
 
-def link(page: str, label: str, icon: str | None = None) -> None:
-    """A link to another page; a caption when the page is not in the navigation (a page tested alone)."""
+def link(page: str, label: str, icon: str | None = None, query_params: dict | None = None) -> None:
+    """A link to another page (with ``query_params``, e.g. the conversation to open); a caption
+    when the page is not in the navigation (a page tested alone)."""
     try:
-        st.page_link(page, label=label, icon=icon)
+        st.page_link(page, label=label, icon=icon, query_params=query_params)
     except Exception:  # noqa: BLE001 - StreamlitPageNotFoundError and friends
         st.caption(f"{icon or ''} {label}: see the sidebar")

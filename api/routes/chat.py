@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from api.deps import (
     ClockDep,
@@ -24,7 +24,7 @@ from api.deps import (
     SettingsDep,
     limit_body,
 )
-from api.ratelimit import RESPONSE_429, check_session
+from api.ratelimit import RESPONSE_429, chat_session_limit
 from api.routes._turns import Turn
 from api.schemas import ChatIn, ChatOut
 from core.feedback import links
@@ -39,6 +39,8 @@ router = APIRouter(tags=["chat"], dependencies=[Depends(limit_body)])
     "/api/v1/chat",
     response_model=ChatOut,
     summary="Chat with the assistant (web widget)",
+    # the session's limit first: a refused turn opens no database session and loads no model
+    dependencies=[Depends(chat_session_limit)],
     responses={
         404: {"description": "Unknown conversation for this session"},
         413: {"description": "Request body too large"},
@@ -47,7 +49,6 @@ router = APIRouter(tags=["chat"], dependencies=[Depends(limit_body)])
 )
 def chat(
     body: ChatIn,
-    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -56,8 +57,6 @@ def chat(
     enricher: EnricherDep,
 ) -> ChatOut:
     """Answer one customer message and log the turn as a web conversation."""
-    if body.session_id:
-        check_session(request, body.session_id)
     session_id = body.session_id or secrets.token_urlsafe(16)
     cid = body.conversation_id
     if cid is not None:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import ClockDep, IngestKey, ReadKey, SessionDep, limit_body
-from api.schemas import MAX_ID
+from api.schemas import MAX_ID, AsciiInt
 from core.conversations import lifecycle, queries
 from core.platform.actors import SYSTEM
 from core.platform.statuses import Channel, ConversationStatus
@@ -52,7 +52,7 @@ class CloseOut(BaseModel):
     },
 )
 def close_conversation(
-    conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    conversation_id: Annotated[AsciiInt, Path(ge=1, le=MAX_ID)],
     key: IngestKey,
     session: SessionDep,
     clock: ClockDep,
@@ -155,7 +155,9 @@ def list_conversations(
     since: Annotated[
         dt.datetime | None, Query(description="Only those started at or after (ISO 8601; naive = UTC).")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE, description="Page size.")] = queries.DEFAULT_PAGE,
+    limit: Annotated[
+        AsciiInt, Query(ge=1, le=queries.MAX_PAGE, description="Page size.")
+    ] = queries.DEFAULT_PAGE,
     cursor: Annotated[
         str | None, Query(max_length=64, description="The next_cursor of the previous page.")
     ] = None,
@@ -175,7 +177,7 @@ def list_conversations(
     responses={**_READ_ERRORS, 404: {"model": ReadError, "description": "Unknown conversation."}},
 )
 def get_conversation(
-    conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    conversation_id: Annotated[AsciiInt, Path(ge=1, le=MAX_ID)],
     _key: ReadKey,
     session: SessionDep,
 ) -> dict:

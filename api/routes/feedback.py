@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ClockDep, ReadKey, ScrubberLoaderDep, SessionDep, SettingsDep, limit_body
 from api.ratelimit import RESPONSE_429
 from api.routes._pages import error_page, esc, page, storable
-from api.schemas import FeedbackIn, FeedbackOut, StatsOut
+from api.schemas import AsciiInt, FeedbackIn, FeedbackOut, StatsOut
 from core.feedback import links
 from core.feedback.stats import feedback_stats as compute_feedback_stats
 from core.feedback.votes import VoteResult
@@ -297,7 +297,7 @@ def feedback_stats(
     _key: ReadKey,
     session: SessionDep,
     clock: ClockDep,
-    days: Annotated[int, Query(ge=1, le=3650)] = 7,
+    days: Annotated[AsciiInt, Query(ge=1, le=3650)] = 7,
 ) -> dict:
     """Votes up/down, feedback rate, CSAT average and distribution, by channel (read API key)."""
     return compute_feedback_stats(session, days, clock=clock)

@@ -27,6 +27,7 @@ from api.deps import (
 from api.schemas import (
     MAX_ID,
     MAX_REQUEST_TEXT,
+    AsciiInt,
     ConversationOut,
     ConversationSchema,
     MessageOut,
@@ -42,7 +43,7 @@ router = APIRouter(tags=["ingest"], dependencies=[Depends(limit_body)])
 _AUTH = {
     401: {"description": "Missing, unknown or revoked API key"},
     403: {"description": "The key belongs to another channel"},
-    409: {"description": "A message external_id is already used by another conversation"},
+    409: {"description": "A message external_id is already used by another conversation of this channel"},
 }
 
 
@@ -131,7 +132,7 @@ def create_conversation(
 )
 def add_message(
     body: MessageSchema,
-    conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    conversation_id: Annotated[AsciiInt, Path(ge=1, le=MAX_ID)],
     key: IngestKey,
     session: SessionDep,
     settings: SettingsDep,

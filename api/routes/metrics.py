@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import ClockDep, ReadKey, SessionDep, SettingsDep
+from api.schemas import AsciiInt
 from core.ops import metrics
 from core.platform.statuses import Channel
 
@@ -124,7 +125,7 @@ def dashboard(
     settings: SettingsDep,
     clock: ClockDep,
     days: Annotated[
-        int, Query(ge=1, le=metrics.MAX_DASHBOARD_DAYS, description="Days back, today included.")
+        AsciiInt, Query(ge=1, le=metrics.MAX_DASHBOARD_DAYS, description="Days back, today included.")
     ] = 7,
     channel: Annotated[Channel | None, Query(description="Only this channel.")] = None,
 ) -> dict:

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ClockDep, ScrubberLoaderDep, SessionDep, SettingsDep, limit_body
 from api.ratelimit import RESPONSE_429
 from api.routes._pages import error_page, esc, page, storable
+from api.schemas import AsciiInt
 from core.feedback import survey
 from core.feedback.links import parse_id
 from core.learning import loop as learning
@@ -85,7 +86,9 @@ def survey_page(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
-    score: Annotated[int | None, Query(ge=1, le=5, description="Preselected score from the e-mail")] = None,
+    score: Annotated[
+        AsciiInt | None, Query(ge=1, le=5, description="Preselected score from the e-mail")
+    ] = None,
 ) -> HTMLResponse:
     """The survey form (a score in the link only preselects it)."""
     try:

@@ -34,7 +34,9 @@
     ".sl-user{background:#e9eef7;margin-left:auto}.sl-bot{background:#fff;border:1px solid #eee}" +
     ".sl-fb{font-size:12px;color:#555;margin:2px 0 10px}" +
     ".sl-fb button{background:none;border:1px solid #ccc;border-radius:6px;margin-left:6px;cursor:pointer;" +
-    "font-size:14px;padding:2px 8px}" +
+    "color:#555;padding:3px 8px;line-height:0;vertical-align:middle}" +
+    ".sl-fb button:hover,.sl-fb button:focus-visible{color:#b33a1f;border-color:#b33a1f}" +
+    ".sl-icon{display:inline-block;width:16px;height:16px}" +
     ".sl-form{display:flex;border-top:1px solid #eee}" +
     ".sl-form input{flex:1;border:0;padding:10px;font:inherit;outline:none}" +
     ".sl-form button{border:0;background:#b33a1f;color:#fff;padding:0 16px;cursor:pointer;font:inherit}" +
@@ -60,15 +62,40 @@
     });
   }
 
+  // Material Design thumb icons (Apache 2.0) as inline SVG: no emoji font needed
+  var THUMBS = {
+    up: "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 " +
+      "7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z",
+    down: "M15 3H6c-.83 0-1.54.5-1.84 1.22l-3.02 7.05c-.09.23-.14.47-.14.73v2c0 1.1.9 2 2 2h6.31l-.95 " +
+      "4.57-.03.32c0 .41.17.79.44 1.06L9.83 23l6.59-6.59c.36-.36.58-.86.58-1.41V5c0-1.1-.9-2-2-2zm4 0v12h4V3h-4z"
+  };
+
+  function icon(name) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "16");
+    svg.setAttribute("height", "16");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "sl-icon");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", THUMBS[name]);
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function feedbackRow(answer) {
     var row = el("div", "sl-fb");
     row.setAttribute("data-message-id", String(answer.message_id));
     row.appendChild(document.createTextNode("Was this helpful?"));
-    [["up", "\uD83D\uDC4D", "Yes, helpful"], ["down", "\uD83D\uDC4E", "No, not helpful"]].forEach(function (v) {
-      var b = el("button", "sl-vote-" + v[0], v[1]);
+    [["up", "Yes, helpful"], ["down", "No, not helpful"]].forEach(function (v) {
+      var b = el("button", "sl-vote-" + v[0]);
       b.type = "button";
-      b.title = v[2];
-      b.setAttribute("aria-label", v[2]);
+      b.title = v[1];
+      b.setAttribute("aria-label", v[1]);
+      b.appendChild(icon(v[0]));
       b.addEventListener("click", function () {
         row.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
         post("/api/v1/ai/feedback", { message_id: answer.message_id, vote: v[0], sig: answer.feedback_sig })

@@ -10,7 +10,10 @@ Local accounts with argon2-hashed passwords and one role each:
 
 A login (``authenticate``) returns a random bearer token; only its SHA-256 is stored, with
 an expiry (``Settings.session_hours``). ``current_user`` turns a token back into a user, or
-``None`` when it is unknown, expired, revoked or its account is deactivated.
+``None`` when it is unknown, expired, revoked or its account is deactivated. The dashboard keeps
+the token in a browser cookie (:func:`session_cookie`, read back with :func:`token_from_cookie`):
+signed with the signing secret and carrying its expiry, so a tampered or expired cookie is refused
+before the database is asked; logout, a password reset and disabling the account revoke it.
 
 Logins are throttled per user name and per client (:class:`LoginPolicy`, settings
 ``login_*``): after a few free failures each further try must wait a growing delay, and too
@@ -27,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -414,6 +418,40 @@ def logout(session: Session, token: str, *, clock: Clock | None = None) -> None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = _clock(clock).now()
         audit.record(session, row.user.name, "logout", "user", row.user_id, clock=clock)
+
+
+COOKIE_NAME = "supportloop_session"
+_COOKIE_PURPOSE = b"supportloop dashboard session\n"
+
+
+def _cookie_mac(secret: str, token: str, expires: int) -> str:
+    msg = _COOKIE_PURPOSE + f"{token}.{expires}".encode()
+    return hmac.new(secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
+
+
+def session_cookie(login: Login, secret: str) -> str:
+    """The cookie value that carries ``login``: ``token.expiry.signature`` (HMAC-SHA256 with
+    ``secret``, the signing secret). The token alone opens nothing once the login is revoked."""
+    if not secret:
+        raise ValidationError("A session cookie needs the signing secret.")
+    expires = int(login.expires_at.replace(tzinfo=login.expires_at.tzinfo or dt.UTC).timestamp())
+    return f"{login.token}.{expires}.{_cookie_mac(secret, login.token, expires)}"
+
+
+def token_from_cookie(value: str | None, secret: str, *, clock: Clock | None = None) -> str | None:
+    """The login token in a cookie from :func:`session_cookie`, or None when it is missing,
+    malformed, signed with another secret or past its expiry (the database still decides
+    whether the login is revoked: pass the token to :func:`current_user`)."""
+    parts = (value or "").split(".")
+    if len(parts) != 3 or not secret or not parts[1].isdigit():
+        return None
+    token, expires, mac = parts
+    if not hmac.compare_digest(mac, _cookie_mac(secret, token, int(expires))):
+        return None
+    now = _clock(clock).now()
+    if int(expires) <= now.replace(tzinfo=now.tzinfo or dt.UTC).timestamp():
+        return None
+    return token
 
 
 def record_raw_view(

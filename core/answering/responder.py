@@ -13,7 +13,13 @@ best chunk of the category most retrieved chunks vote for) and then
   ``Answer.error`` says why.
 
 ``answer_batch`` decides many questions at once (one embedding call, one index search) the
-way ``answer`` would, without a chat model and without storing anything: for evaluations.
+way ``answer`` would, without storing anything: for evaluations. ``answer_many`` answers a
+long list in such batches, chat model included (``supportloop ask --file``).
+
+Retrieval ranks with the chunks' performance prior (``core.knowledge.index.ranked_hits``,
+``core.knowledge.scoring.retrieval_priors``): a chunk customers keep voting down scores lower
+and weighs less in the decision; ``retrieved`` and the stored ``message_chunk.score`` carry the
+moved scores.
 
 ``record_answer`` stores the answer as an assistant message with its KB version, one
 ``message_chunk`` row per retrieved chunk (rank, score, used) and updates the chunks'
@@ -29,6 +35,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import update
@@ -38,7 +45,7 @@ from core.conversations import lifecycle, outcomes
 from core.enrichment import enrich
 from core.knowledge import scoring
 from core.knowledge.confidence import decide, escalates
-from core.knowledge.index import DEFAULT_CACHE, IndexCache, SearchHit
+from core.knowledge.index import DEFAULT_CACHE, IndexCache, SearchHit, ranked_hits
 from core.platform import events
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationError
@@ -195,21 +202,26 @@ def answer(
         raise ValidationError("The question is empty.")
     question = question.strip()
     idx = (index_cache or DEFAULT_CACHE).active(session, settings)
-    hits = idx.search(embedder, question, settings.kb_search_k)
+    hits = ranked_hits(session, [idx.search(embedder, question, settings.kb_search_k)], settings)[0]
     result = _decided_answer(question, hits, idx.version_id, settings, intent)
-    if not result.escalated:
-        if settings.openai_base_url:
-            context = _context(hits, result.used_chunk_ids[0], settings.chat_context_chunks)
-            try:
-                result.text, result.tokens_in, result.tokens_out = chat_answer(
-                    question, context, result.intent, settings
-                )
-                result.model_used = settings.chat_model
-                result.used_chunk_ids = [h.chunk_id for h in context]
-            except Exception as exc:  # noqa: BLE001 - any provider failure falls back to extractive
-                result.error = f"chat model failed, answered extractively: {type(exc).__name__}: {exc}"[:500]
+    _chat_if_configured(question, result, settings)
     result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
     return result
+
+
+def _chat_if_configured(question: str, result: Answer, settings) -> None:
+    """Replace an extractive answer by the chat model's when one is configured (the
+    extractive answer stays, with ``error`` set, when the model call fails)."""
+    if result.escalated or not settings.openai_base_url:
+        return
+    context = _context(result.hits, result.used_chunk_ids[0], settings.chat_context_chunks)
+    try:
+        text, result.tokens_in, result.tokens_out = chat_answer(question, context, result.intent, settings)
+        result.text = text
+        result.model_used = settings.chat_model
+        result.used_chunk_ids = [h.chunk_id for h in context]
+    except Exception as exc:  # noqa: BLE001 - any provider failure falls back to extractive
+        result.error = f"chat model failed, answered extractively: {type(exc).__name__}: {exc}"[:500]
 
 
 def _context(hits: list[SearchHit], answering_id: int, n: int) -> list[SearchHit]:
@@ -249,11 +261,13 @@ def answer_batch(
     embedder: Embedder,
     settings,
     index_cache: IndexCache | None = None,
+    chat: bool = False,
 ) -> list[Answer]:
     """Extractive answers (or hand-offs) to many questions from the active KB version, with
-    one embedding call and one index search: what ``answer`` would decide for each, without
-    a chat model and without storing anything (for evaluations and benchmarks). ``latency_ms``
-    is the batch's time per question."""
+    one embedding call, one index search and one query of the chunks' priors: what ``answer``
+    would decide for each, without storing anything (for evaluations and benchmarks). With
+    ``chat`` a configured chat model words each answered question as ``answer`` does.
+    ``latency_ms`` is the batch's time per question."""
     if any(not q or not q.strip() for q in questions):
         raise ValidationError("A question in the batch is empty.")
     if not questions:
@@ -263,14 +277,34 @@ def answer_batch(
     idx.check_model(embedder.model_id)
     clean = [q.strip() for q in questions]
     scores, positions = idx.search_vectors(embedder.encode(clean), settings.kb_search_k)
-    out = [
-        _decided_answer(q, idx.hits(scores[i], positions[i]), idx.version_id, settings, None)
-        for i, q in enumerate(clean)
-    ]
+    hits = ranked_hits(session, [idx.hits(scores[i], positions[i]) for i in range(len(clean))], settings)
+    out = [_decided_answer(q, h, idx.version_id, settings, None) for q, h in zip(clean, hits, strict=True)]
+    if chat:
+        for q, a in zip(clean, out, strict=True):
+            _chat_if_configured(q, a, settings)
     per = round((time.perf_counter() - started) * 1000 / len(clean), 3)
     for a in out:
         a.latency_ms = per
     return out
+
+
+def answer_many(
+    session: Session,
+    questions: list[str],
+    *,
+    embedder: Embedder,
+    settings,
+    index_cache: IndexCache | None = None,
+    batch_size: int = 512,
+) -> Iterator[Answer]:
+    """``answer`` for many questions, ``batch_size`` at a time (one embedding call and one
+    index search per batch, ``answer_batch``), chat model included when one is configured:
+    each yielded answer is the one ``answer`` gives for that question (``supportloop ask --file``)."""
+    if batch_size < 1:
+        raise ValidationError(f"The batch size must be at least 1, got {batch_size}.")
+    for i in range(0, len(questions), batch_size):
+        yield from answer_batch(session, questions[i : i + batch_size], embedder=embedder, settings=settings,
+                                index_cache=index_cache, chat=True)
 
 
 def record_answer(

@@ -48,10 +48,22 @@ _ID_CHUNK = 500  # ids per IN (...) query
 
 
 # --- writing ----------------------------------------------------------------------------
-def _existing(session: Session, column, values: list[str]) -> set[str]:
-    found: set[str] = set()
-    for i in range(0, len(values), _ID_CHUNK):
-        found |= set(session.scalars(select(column).where(column.in_(values[i : i + _ID_CHUNK]))))
+def _existing_messages(session: Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (channel, external_id) pairs of ``keys`` already stored on messages (unique per channel)."""
+    by_channel: dict[str, list[str]] = {}
+    for channel, ext in keys:
+        by_channel.setdefault(channel, []).append(ext)
+    found: set[tuple[str, str]] = set()
+    for channel, ids in by_channel.items():
+        for i in range(0, len(ids), _ID_CHUNK):
+            found |= {
+                (channel, ext)
+                for ext in session.scalars(
+                    select(Message.external_id).where(
+                        Message.channel == channel, Message.external_id.in_(ids[i : i + _ID_CHUNK])
+                    )
+                )
+            }
     return found
 
 
@@ -79,9 +91,11 @@ def micro_dollars(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
-def _message_row(msg: MessageIn, result, at: dt.datetime, settings: Settings) -> dict[str, Any]:
+def _message_row(msg: MessageIn, channel: str, result, at: dt.datetime, settings: Settings) -> dict[str, Any]:
+    ext = msg.external_id or None  # "" is no id (ids are unique per channel)
     return {
-        "external_id": msg.external_id or None,  # "" is no id (ids are unique)
+        "external_id": ext,
+        "channel": channel if ext else None,  # the key of the uniqueness (the conversation's channel)
         "role": msg.role,
         "raw_content": msg.content if settings.store_raw_content else None,
         "redacted_content": result.text,
@@ -143,14 +157,16 @@ def store_conversations(
     if not todo:
         return report
 
-    msg_ids = [m.external_id for c in todo for m in c.messages if m.external_id]
-    if msg_ids:
-        if len(set(msg_ids)) != len(msg_ids):
+    # message ids are unique per channel: an id another channel uses is no clash (and the answer
+    # never names what another channel holds)
+    msg_keys = [(c.channel, m.external_id) for c in todo for m in c.messages if m.external_id]
+    if msg_keys:
+        if len(set(msg_keys)) != len(msg_keys):
             raise Conflict("A message external_id repeats within the batch; message ids must be unique.")
-        taken = _existing(session, Message.external_id, msg_ids)
+        taken = sorted(ext for _, ext in _existing_messages(session, msg_keys))
         if taken:
             raise Conflict(
-                f"Message external id(s) already stored in other conversations: {sorted(taken)[:5]}; "
+                f"Message external id(s) already stored in other conversations: {taken[:5]}; "
                 "message ids must be unique."
             )
 
@@ -176,7 +192,7 @@ def store_conversations(
             at = msg.created_at or created
             res = results[k]
             k += 1
-            rows.append(_message_row(msg, res, at, settings))
+            rows.append(_message_row(msg, conv.channel, res, at, settings))
             pairs.append((msg.role, at))
             cost += msg.cost_usd or 0.0
             report.unsafe_messages += 0 if res.safe else 1
@@ -263,7 +279,8 @@ def add_message(
     a customer message reopens a closed conversation, an agent message hands it off.
 
     Idempotent on ``msg.external_id``: a message already stored with that id in this
-    conversation is returned unchanged (a retry); in another conversation it is a Conflict.
+    conversation is returned unchanged (a retry); in another conversation of the same channel it
+    is a Conflict. Ids are unique per channel: one that another channel uses is a new message.
     With an ``enricher`` the new message is enriched (``core.enrichment.enrich.enrich_message``).
     """
     problems = validate_message(msg, settings)
@@ -273,7 +290,9 @@ def add_message(
     if conv is None:
         raise NotFound(f"Conversation {conversation_id} does not exist; create it first.")
     if msg.external_id:
-        existing = session.scalar(select(Message).where(Message.external_id == msg.external_id))
+        existing = session.scalar(
+            select(Message).where(Message.channel == conv.channel, Message.external_id == msg.external_id)
+        )
         if existing is not None:
             if existing.conversation_id != conversation_id:
                 raise Conflict(
@@ -283,9 +302,8 @@ def add_message(
             return existing
     now = (clock or SystemClock()).now()
     result = scrubber.scrub(msg.content)
-    row = Message(
-        conversation_id=conversation_id, **_message_row(msg, result, msg.created_at or now, settings)
-    )
+    fields = _message_row(msg, conv.channel, result, msg.created_at or now, settings)
+    row = Message(conversation_id=conversation_id, **fields)
     session.add(row)
     conv.updated_at = now
     lifecycle.note_message(conv, row)

@@ -13,8 +13,6 @@ from __future__ import annotations
 from core.platform.statuses import Channel
 
 BUSINESS = "Ember Grill Hibachi"
-# The demo's value of SUPPORTLOOP_PII_ALLOW_TERMS: its own names, never scrubbed as a person's.
-PII_ALLOW_TERMS = "Ember Grill Hibachi,Ember Grill,Ember,Kobe beef,Kobe,Chateaubriand,Yum Yum sauce,hibachi"
 SIZES = {"small": 150, "full": 2700, "large": 5400}  # 30 a day over 90 days is full
 DAYS = 90
 UTC_OFFSET_H = 7  # the business runs on Pacific time; stored timestamps are naive UTC
@@ -29,6 +27,10 @@ CITIES = {  # city -> travel tier (matches kb-travel-* entries)
     "Napa": 2, "Vallejo": 2, "Monterey": 2, "Stockton": 2, "Tracy": 2, "Modesto": 2,
     "Sacramento": 3, "Davis": 3, "Santa Rosa": 3, "Petaluma": 3,
 }
+# The demo's value of SUPPORTLOOP_PII_ALLOW_TERMS (`make run` exports it unless it is set): its own
+# names (brand, menu items) and the cities it serves, never scrubbed as a person's name.
+PII_ALLOW_TERMS = ",".join(["Ember Grill Hibachi", "Ember Grill", "Ember", "Kobe beef", "Kobe",
+                            "Chateaubriand", "Yum Yum sauce", "hibachi", *CITIES])
 AREA_CODES = {0: ["408", "669", "650"], 1: ["415", "510", "650", "925", "831"],
               2: ["707", "209", "831"], 3: ["916", "530", "707"]}
 

@@ -35,7 +35,14 @@ from sqlalchemy.orm import Session
 from core.answering.routing import CONFIG_KEYS, production_settings, running_experiments
 from core.experiments.analysis import Comparison, compare_performance, record_comparison
 from core.experiments.decision import Recommendation
-from core.experiments.registry import get_experiment, label, running_experiment, set_production, snapshot
+from core.experiments.registry import (
+    default_name,
+    get_experiment,
+    label,
+    running_experiment,
+    set_production,
+    snapshot,
+)
 from core.knowledge.index import read_index_file
 from core.knowledge.versions import activate_version, active_version, get_version
 from core.platform import audit, events
@@ -146,7 +153,7 @@ def start_experiment(
     cand = _check_candidate(session, kind, candidate or {}, control, settings)
     now = clock.now()
     exp = Experiment(
-        name=(name or f"{kind}: {label(cand)} vs {label(control)}")[:200], kind=kind, mode=mode,
+        name=(name or default_name(kind, cand, control))[:200], kind=kind, mode=mode,
         status=ExperimentStatus.RUNNING, control=control, candidate=cand, share=share,
         salt=salt or secrets.token_hex(8), min_users_per_arm=min_users, finetune_job_id=finetune_job_id,
         started_at=now, planned_end_at=now + dt.timedelta(days=days), created_by=actor.name,

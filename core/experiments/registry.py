@@ -10,6 +10,7 @@ model an experiment promoted) is a row of the ``production_config`` table, read 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.platform.actors import Actor, require
 from core.platform.errors import Conflict, NotFound
 from core.platform.models import Experiment, ProductionConfig
-from core.platform.statuses import ExperimentStatus
+from core.platform.statuses import ExperimentKind, ExperimentStatus
 
 
 def get_experiment(session: Session, experiment_id: int) -> Experiment:
@@ -43,13 +44,23 @@ def list_experiments(session: Session, limit: int = 50) -> list[Experiment]:
     return list(session.scalars(select(Experiment).order_by(Experiment.id.desc()).limit(limit)))
 
 
+KIND_WORDS = {ExperimentKind.KB_VERSION: "KB version", ExperimentKind.CHAT_MODEL: "Chat model",
+              ExperimentKind.EMBEDDING_MODEL: "Embedding model"}
+
+
+def default_name(kind: str, candidate: dict[str, Any], control: dict[str, Any]) -> str:
+    """An experiment's name in plain words, e.g. "KB version: KB v3 vs KB v2"."""
+    return f"{KIND_WORDS.get(kind, kind)}: {label(candidate)} vs {label(control)}"
+
+
 def label(target: dict[str, Any]) -> str:
     """A short human label of a target, e.g. "KB v3" or "model gpt-4o-mini"."""
     parts = []
     if "chat_model" in target:
         parts.append(f"model {target['chat_model']}")
     if "embedding_model_path" in target:
-        parts.append(f"embedder {target['embedding_model_path'] or 'bundled MiniLM'}")
+        path = target["embedding_model_path"]
+        parts.append(f"embedder {Path(path).name if path else 'bundled MiniLM'}")
     if "kb_version_id" in target:
         parts.append(f"KB v{target['kb_version_id']}")
     return ", ".join(parts) or "production"

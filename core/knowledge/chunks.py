@@ -22,7 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.knowledge.evaluation import read_jsonl
+from core.knowledge.handoff import handoff_reason
 from core.knowledge.index import content_hash
+from core.knowledge.titles import clean_title
 from core.platform import audit, pii_check
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
@@ -409,12 +411,15 @@ def propose_chunk(
     """Propose a chunk for the next refresh (status ``proposed``).
 
     Give ``text`` (and optionally ``title``), or an approved ``question`` and ``answer``
-    (title = question, cut to 300 characters when longer: the whole question is kept in the
-    metadata, text = answer). The category defaults to the intent of the source
-    message's conversation. The next ``weekly_refresh`` deduplicates it against the KB:
-    near-identical to an existing chunk, it becomes an update proposal for that chunk.
-    Proposing the same text twice returns the first proposal. Title, text and question are
-    scrubbed here (``scrubber``, the process scrubber when None). An approved answer may be
+    (title = the question cleaned of greetings, names, placeholders and contact details by
+    ``core.knowledge.titles.clean_title``: the whole question is kept in the metadata; text =
+    answer; the reviewer can change the title, ``core.knowledge.proposals.retitle``). The
+    category defaults to the intent of the source message's conversation. The next
+    ``weekly_refresh`` deduplicates it against the KB: near-identical to an existing chunk, it
+    becomes an update proposal for that chunk. Proposing the same text twice returns the first
+    proposal. A hand-off, escalation or apology text (``core.knowledge.handoff``) is refused
+    (ValidationError). Title, text and question are scrubbed here (``scrubber``, the process
+    scrubber when None). An approved answer may be
     proposed by a reviewer (``review``); any other proposal needs ``manage_kb``.
     """
     require(actor, "review" if source_type == ChunkSource.APPROVED_ANSWER else "manage_kb")
@@ -423,14 +428,18 @@ def propose_chunk(
     title = title if title is not None else (question or "")
     if not text or not str(text).strip():
         raise ValidationError("A proposed chunk needs text (or the approved answer).")
+    if (why := handoff_reason(str(text))) is not None:
+        raise ValidationError(f"Not proposed: the text {why}; knowledge must answer the question.")
     # proposals come from conversations: title, text and the kept question are always scrubbed
     scrubber = scrubber or get_scrubber()
     text = scrubber.scrub(str(text)).text
-    title = scrubber.scrub(title).text if title else title
     question = scrubber.scrub(question).text if question else question
-    if from_question and len(title.strip()) > MAX_TITLE:
-        # a long customer question: the title keeps its start, the metadata the whole question
-        title = title.strip()[: MAX_TITLE - 1].rstrip() + "…"
+    if from_question:
+        # the customer's question without greetings, names and contact details; the metadata
+        # keeps the whole (redacted) question
+        title = clean_title(question or "") or clean_title(text)
+    else:
+        title = scrubber.scrub(title).text if title else title
     if category is None and source_message_id is not None:
         category = session.scalar(
             select(Conversation.intent)

@@ -17,14 +17,27 @@ Metrics (over the active questions):
   correct chunk (the chunk ``core.knowledge.confidence.decide`` picks, as the responder does); an
   out-of-scope question that was answered counts as wrong.
 
-The gate: a candidate is not worse when every higher-is-better metric is at least the
-active one's minus ``kb_gate_tolerance`` and the escalation rate at most the active one's
-plus it.
+Per question the report keeps (``per_question``) whether it was **served** (in scope: answered
+from a correct chunk; out of scope: escalated), whether its first chunk was right (hit@1) and
+the ids of the chunks it got first (the answering chunk, then the next best).
+
+The gate (:func:`gate`): the candidate is compared with the active version question by
+question. Each question scores 0-2 points: 1 for the right chunk first (hit@1) and 1 for being
+served correctly (answered from a right chunk; an out-of-scope question escalated is worth 2).
+A question *lost* scores lower in the candidate, a question *won* higher. The candidate is
+worse only when the losses outnumber the wins beyond chance: a one-sided exact sign test (the
+exact McNemar test) on the lost and won questions with p below ``kb_gate_alpha`` (0.05), and a
+net loss of more than ``kb_gate_tolerance`` of the questions. One question in a hundred is
+never enough: at alpha 0.05 it takes at least 5 losses without a win (7 against 1, 9 against
+2, ...). A stored active report without per-question outcomes falls back to the aggregate
+comparison (:func:`compare`): every higher-is-better metric at least the active one's minus
+``kb_gate_tolerance``, the escalation rate at most the active one's plus it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -234,14 +247,23 @@ def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder: 
     in_scope = hit1 = hit5 = escalated = answered = answered_right = oos = oos_escalated = 0
     rr_sum = 0.0
     misses = []
+    per_q: dict[str, list] = {"question_ids": [], "hit_at_1": [], "served": [], "top_chunk_ids": []}
     for i, q in enumerate(questions):
         hits = index.hits(scores[i], positions[i])
         decision = decide(hits[: settings.kb_search_k], settings)
         esc = escalates(decision.confidence, settings)
+        per_q["question_ids"].append(q.id)
+        top = [h.chunk_id for h in hits[:TOP_K]]
+        if not esc and decision.position is not None:  # the chunk that answers comes first
+            served = hits[decision.position].chunk_id
+            top = [served] + [c for c in top if c != served]
+        per_q["top_chunk_ids"].append(top[:3])
         if q.should_escalate:
             oos += 1
             oos_escalated += esc
             answered += not esc
+            per_q["hit_at_1"].append(None)
+            per_q["served"].append(int(esc))
             continue
         in_scope += 1
         rel = _relevant_positions(index, q, answer_hits.get(i))
@@ -253,9 +275,13 @@ def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder: 
         hit5 += rank is not None
         rr_sum += 1.0 / rank if rank else 0.0
         escalated += esc
+        right = False
         if not esc:
             answered += 1
-            answered_right += int(positions[i][decision.position]) in rel
+            right = int(positions[i][decision.position]) in rel
+            answered_right += right
+        per_q["hit_at_1"].append(int(rank == 1))
+        per_q["served"].append(int(right))
         if rank != 1 and len(misses) < 25:
             misses.append(
                 {
@@ -278,9 +304,66 @@ def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder: 
             "answered_accuracy": round(answered_right / answered, 4) if answered else 0.0,
             "out_of_scope_escalated": round(oos_escalated / oos, 4) if oos else None,
             "misses": misses,
+            "per_question": per_q,
         }
     )
     return report
+
+
+def _sign_test_p(losses: int, wins: int) -> float:
+    """One-sided exact sign test (exact McNemar) on the discordant questions: the probability
+    of at least ``losses`` losses among ``losses + wins`` if both versions were equally good."""
+    n = losses + wins
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(losses, n + 1)) / 2**n
+
+
+def question_scores(report: dict) -> dict[int, int]:
+    """Per question id its score in a report: 1 point for the right chunk first (hit@1) and 1
+    for being served correctly (answered from a right chunk; out of scope: escalated, worth 2)."""
+    pq = report.get("per_question") or {}
+    out = {}
+    for qid, hit1, served in zip(pq.get("question_ids") or [], pq.get("hit_at_1") or [],
+                                 pq.get("served") or [], strict=False):
+        out[qid] = 2 * served if hit1 is None else hit1 + served
+    return out
+
+
+def paired_test(candidate: dict, active: dict, alpha: float, tolerance: float = 0.0) -> dict:
+    """The gate's paired test of the candidate against the active version on the questions both
+    reports scored (matched by question id, :func:`question_scores`): ``losses`` (questions
+    that score lower in the candidate), ``wins`` (higher), the one-sided exact p-value and
+    ``worse``: the losses outnumber the wins with p below ``alpha`` and the net loss is more
+    than ``tolerance`` of the questions. ``lost`` lists the question ids lost."""
+    c_scores, a_scores = question_scores(candidate), question_scores(active)
+    both = [q for q in c_scores if q in a_scores]
+    lost = [q for q in both if c_scores[q] < a_scores[q]]
+    wins = sum(c_scores[q] > a_scores[q] for q in both)
+    p = _sign_test_p(len(lost), wins)
+    worse = len(lost) > wins and p < alpha and (len(lost) - wins) > tolerance * len(both)
+    return {"questions": len(both), "losses": len(lost), "wins": wins, "p_value": round(p, 6),
+            "alpha": alpha, "worse": worse, "lost": lost}
+
+
+def gate(
+    candidate: dict, active: dict | None, alpha: float, tolerance: float
+) -> tuple[bool, list[str], list[dict]]:
+    """The gate's rule: whether the candidate may replace the active version, the reasons if
+    not, and the paired tests. With per-question outcomes in both reports the paired test
+    decides (:func:`paired_test`); otherwise (an active report from before per-question
+    outcomes were kept) the aggregate comparison with ``tolerance`` (:func:`compare`)."""
+    if not active or active.get("hit_at_1") is None or candidate.get("hit_at_1") is None:
+        return True, [], []
+    if not (candidate.get("per_question") and active.get("per_question")):
+        ok, worse = compare(candidate, active, tolerance)
+        return ok, worse, []
+    t = paired_test(candidate, active, alpha, tolerance)
+    worse = [] if not t["worse"] else [
+        f"{t['losses']} of {t['questions']} evaluation questions got worse and {t['wins']} better "
+        f"(exact sign test p = {t['p_value']:.4f} < {t['alpha']})"
+    ]
+    return not worse, worse, [t]
 
 
 def compare(candidate: dict, active: dict | None, tolerance: float) -> tuple[bool, list[str]]:

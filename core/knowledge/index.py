@@ -12,7 +12,9 @@ stored on the version row and verified on every load.
 Writes are atomic: temporary name in the same folder, fsync, rename, fsync of the folder.
 
 ``search(session, query, k, ...)`` returns the k chunks of the active version closest to a
-query (the CLI's ``kb search``, the dashboard's search playground).
+query (the CLI's ``kb search``, the dashboard's search playground), each score moved by the
+chunk's performance prior (:func:`apply_priors`, ``core.knowledge.scoring.retrieval_priors``), as the
+responder ranks them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.knowledge.scoring import retrieval_priors
 from core.platform.errors import NotFound, SupportloopError, ValidationError
 from core.platform.models import KBVersion
 from core.platform.services import Embedder
@@ -124,6 +127,29 @@ class KBIndex:
         vec = embedder.encode([query])
         scores, pos = self.search_vectors(vec, k)
         return self.hits(scores[0], pos[0])
+
+
+def apply_priors(hits: list[SearchHit], priors: dict[int, float]) -> list[SearchHit]:
+    """The hits with each score plus its chunk's prior (chunks without one keep their
+    score), best first and renumbered; the same list when no hit has a prior."""
+    if not priors or not any(h.chunk_id in priors for h in hits):
+        return hits
+    moved = [
+        SearchHit(0, h.chunk_id, h.external_id, h.title, h.text, h.category, 
+                  h.score + priors.get(h.chunk_id, 0.0))
+        for h in hits
+    ]
+    moved.sort(key=lambda h: -h.score)  # stable: equal scores keep their retrieval order
+    for rank, h in enumerate(moved, start=1):
+        h.rank = rank
+    return moved
+
+
+def ranked_hits(session: Session, hits_per_query: list[list[SearchHit]], settings) -> list[list[SearchHit]]:
+    """Hits of many queries with the performance prior applied (one query for all chunks)."""
+    ids = {h.chunk_id for hits in hits_per_query for h in hits}
+    priors = retrieval_priors(session, ids, settings)
+    return [apply_priors(hits, priors) for hits in hits_per_query]
 
 
 def embed_text(title: str, text: str) -> str:
@@ -304,4 +330,4 @@ def search(
     if k < 1:
         raise ValidationError(f"k must be at least 1, got {k}.")
     idx = (index_cache or DEFAULT_CACHE).active(session, settings)
-    return idx.search(embedder, query.strip(), k)
+    return ranked_hits(session, [idx.search(embedder, query.strip(), k)], settings)[0]

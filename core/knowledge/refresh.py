@@ -2,17 +2,21 @@
 
 ``weekly_refresh`` (the job runner's Sunday 02:00 task, or ``supportloop kb refresh``):
 
-1. takes the proposed chunks and deduplicates them against the knowledge base: the same
-   text as an existing chunk is archived as a duplicate; at least ``kb_dedupe_similarity``
-   similar to an existing chunk becomes an *update proposal* for that chunk (listed for an
-   admin, not added); anything else joins the candidate;
+1. takes the proposed chunks (archiving those that read as a hand-off, ``core.knowledge.handoff``,
+   and leaving out those the gate blamed while unchanged) and deduplicates them against the
+   knowledge base: the same text as an existing chunk is archived as a duplicate; at least
+   ``kb_dedupe_similarity`` similar to an existing chunk becomes an *update proposal* for that
+   chunk (listed for an admin, not added); anything else joins the candidate;
 2. builds a candidate version from the active chunks plus the accepted proposals (only
    new or changed texts are embedded, thanks to the embedding cache); nothing changed and
    no ``force``: no build, status ``unchanged``;
 3. evaluates candidate and active version on the evaluation set and activates the
-   candidate only if it is not worse (``core.knowledge.evaluation.compare``); otherwise marks it
-   rejected with its report, keeps the active version serving and records a
-   ``kb.refresh_rejected`` warning event. While an experiment of kind ``kb_version`` or
+   candidate unless it is significantly worse (``core.knowledge.evaluation.gate``: a paired
+   exact sign test on per-question outcomes); otherwise marks it rejected with its report and
+   records a ``kb.refresh_rejected`` warning event. After a rejection the lost questions are
+   charged to the proposals that cost them (``core.knowledge.attribution``): the culprits stay
+   proposed with the reason, and a candidate without them is built and gated once more; when
+   nothing passes, the active version keeps serving. While an experiment of kind ``kb_version`` or
    ``embedding_model`` runs, a candidate that passes stays a candidate (status ``held``,
    the reason in the report and a ``kb.refresh_held`` info event): the experiment's
    control is the active version, and its promote / rollback decides what serves next;
@@ -35,8 +39,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.knowledge.attribution import attribute, gate_reason, hold_blamed, mark_blamed
 from core.knowledge.chunks import check_text
-from core.knowledge.evaluation import active_questions, compare, evaluate, summary
+from core.knowledge.evaluation import active_questions, evaluate, gate, summary
+from core.knowledge.handoff import handoff_reason
 from core.knowledge.index import IndexFileError, content_hash, embed_text, read_index_file
 from core.knowledge.staleness import flag_stale_chunks
 from core.knowledge.versions import (
@@ -50,7 +56,7 @@ from core.platform import events, pii_check
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationError
-from core.platform.models import Chunk, Experiment, KBVersionChunk
+from core.platform.models import Chunk, EvaluationQuestion, Experiment, KBVersionChunk
 from core.platform.services import Embedder
 from core.platform.statuses import ChunkStatus, ExperimentKind, ExperimentStatus, KBVersionStatus
 
@@ -86,12 +92,22 @@ class RefreshReport:
     active_report: dict | None = None
     reasons: list[str] = field(default_factory=list)
     stale: list[dict] = field(default_factory=list)
+    gate_tests: list[dict] = field(default_factory=list)
+    blamed: list[dict] = field(default_factory=list)
+    rejected_candidate_version_id: int | None = None
+    held_back: list[dict] = field(default_factory=list)
+    handoffs_archived: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def headline(self) -> str:
+        """What the refresh did, in one plain sentence (the dashboard shows it)."""
+        return outcome_text(self.status, self.reasons, self.blamed, self.candidate_version_id,
+                            self.active_version_id, self.rejected_candidate_version_id)
+
     def summary(self) -> str:
-        lines = [f"refresh: {self.status}"]
+        lines = [f"refresh: {self.status}", f"  {self.headline()}"]
         if self.candidate_version_id:
             lines.append(
                 f"candidate version {self.candidate_version_id}: {self.chunk_count} chunks, "
@@ -114,7 +130,40 @@ class RefreshReport:
             lines.append(f"duplicate proposals archived: {len(self.duplicates_archived)}")
         if self.stale:
             lines.append(f"stale chunks: {len(self.stale)} (see `supportloop kb stale`)")
+        for t in self.gate_tests:
+            lines.append(f"  paired test: {t['losses']} questions lost, {t['wins']} won of "
+                         f"{t['questions']} (exact sign test p = {t['p_value']:.4f}, alpha {t['alpha']})")
+        for b in self.blamed:
+            lines.append(f"  proposal #{b['chunk_id']} kept in review: {b['reason']}")
+        for h in self.held_back:
+            lines.append(f"  proposal #{h['chunk_id']} left out: {h['reason']}")
+        if self.handoffs_archived:
+            lines.append(f"hand-off proposals archived: {len(self.handoffs_archived)}")
         return "\n".join(lines)
+
+
+def outcome_text(
+    status: str, reasons: list[str], blamed: list[dict], candidate_id: int | None,
+    active_id: int | None, rejected_id: int | None = None,
+) -> str:
+    """A refresh outcome in plain words: what happened and why."""
+    culprits = ", ".join(f"#{b['chunk_id']}" for b in blamed)
+    if status == RefreshStatus.ACTIVATED and rejected_id:
+        return (f"Version {active_id} is live without proposal(s) {culprits}: the first candidate "
+                f"(version {rejected_id}) answered fewer evaluation questions correctly because of "
+                "them; they stay in the review queue with the reason.")
+    if status == RefreshStatus.ACTIVATED:
+        return f"Version {active_id} is live: it was not worse than the version before on the evaluation set."
+    if status == RefreshStatus.UNCHANGED:
+        return "Nothing changed since the live version, so no new version was built."
+    if status == RefreshStatus.HELD:
+        return (f"Version {candidate_id} passed the evaluation but is not live yet: "
+                + (reasons[-1] if reasons else "an experiment is running") + ".")
+    why = "; ".join(r for r in reasons if r and not r.startswith("active version")) or "it scored worse"
+    blame = f" Proposal(s) {culprits} cost the most; they stay in the review queue with the reason." \
+        if culprits else ""
+    return (f"Version {candidate_id} was rejected and version {active_id} keeps serving: it answered "
+            f"significantly fewer evaluation questions correctly ({why}).{blame}")
 
 
 def dedupe_proposals(
@@ -246,11 +295,13 @@ def gate_version(
                 f"active version {active.id} uses embedding model {active.model_id!r}; "
                 "compared with its stored report"
             )
-    ok, worse = compare(cand_report, active_report, settings.kb_gate_tolerance)
+    ok, worse, tests = gate(cand_report, active_report, settings.kb_gate_alpha, settings.kb_gate_tolerance)
+    report.gate_tests = [{k: v for k, v in t.items() if k != "lost"} for t in tests]
     report.candidate_report, report.active_report = cand_report, active_report
     cand.eval_report = {
         **cand_report,
         "baseline_version_id": active.id if active else None,
+        "gate_tests": report.gate_tests,
         "baseline": {
             k: (active_report or {}).get(k)
             for k in ("hit_at_1", "hit_at_5", "mrr", "escalation_rate", "answered_accuracy")
@@ -273,7 +324,7 @@ def gate_version(
             details={"candidate_id": cand.id, "active_id": report.active_version_id, "reason": hold},
         )
     elif ok:
-        decision = "not worse than the active version" if active else "first version"
+        decision = "not significantly worse than the active version" if active else "first version"
         activate_version(session, cand.id, settings, actor=actor, clock=clock, reason=decision)
         report.status = RefreshStatus.ACTIVATED
         report.active_version_id = cand.id
@@ -320,6 +371,64 @@ def hold_flagged_proposals(session: Session, proposals: list[Chunk], settings) -
     return [c for c in proposals if c.id not in held], note
 
 
+def set_aside_proposals(
+    session: Session, proposals: list[Chunk], clock: Clock
+) -> tuple[list[Chunk], list[int], list[dict]]:
+    """Before a build: archive proposals that read as a hand-off, escalation or apology
+    (``core.knowledge.handoff``: never knowledge) and leave out those the gate blamed
+    (``core.knowledge.attribution``) while unchanged. Returns the proposals that may join, the
+    archived ids and the held-back ones with their reason."""
+    now, archived = clock.now(), []
+    for c in proposals:
+        why = handoff_reason(c.text)
+        if why is not None:
+            c.status, c.updated_at = ChunkStatus.ARCHIVED, now
+            c.chunk_metadata = {**(c.chunk_metadata or {}), "archived_reason": why}
+            archived.append(c.id)
+    proposals = [c for c in proposals if c.id not in archived]
+    proposals, blamed = hold_blamed(proposals)
+    held = [{"chunk_id": c.id, "title": c.title, "reason": gate_reason(c)} for c in blamed]
+    return proposals, archived, held
+
+
+def _build_and_gate(
+    session: Session, embedder: Embedder, settings, members: list[Chunk], *, actor: Actor, reason: str,
+    clock: Clock, progress: bool, hold: str | None, embedded: int = 0,
+) -> RefreshReport:
+    version = build_version(session, embedder, settings, chunks=members, actor=actor, reason=reason,
+                            clock=clock, progress=progress)
+    version.embedded_count += embedded  # embedded by the dedupe step just before the build
+    return gate_version(session, version.id, embedder, settings, actor=actor, clock=clock, hold=hold)
+
+
+def _without_culprits(
+    session: Session, embedder: Embedder, settings, report: RefreshReport, accepted: list[Chunk],
+    members: list[Chunk], *, actor: Actor, reason: str, clock: Clock, progress: bool, hold: str | None,
+) -> tuple[RefreshReport, list[Chunk]]:
+    """After a rejection: charge the lost questions to this refresh's proposals, keep the
+    culprits in review with the reason, and gate a candidate without them once more."""
+    blames = attribute(report.candidate_report or {}, report.active_report or {},
+                       {c.id: c.title for c in accepted})
+    if not blames:
+        return report, accepted
+    texts = {qid: q for qid, q in session.execute(select(EvaluationQuestion.id, EvaluationQuestion.question))}
+    mark_blamed(session, blames, report.candidate_version_id, texts, clock)
+    blamed = [b.as_dict() for b in blames]
+    culprits = {b.chunk_id for b in blames}
+    rest = [c for c in members if c.id not in culprits]
+    current = active_version(session)
+    if not rest or (current is not None and _same_content(session, current.id, rest)):
+        report.blamed = blamed
+        report.reasons.append("without the blamed proposals nothing changes, so no new version was built")
+        return report, []
+    retry = _build_and_gate(session, embedder, settings, rest, actor=actor, clock=clock, progress=progress,
+                            hold=hold, reason=f"{reason} (without proposals {sorted(culprits)})")
+    retry.blamed, retry.rejected_candidate_version_id = blamed, report.candidate_version_id
+    retry.reasons = [f"candidate {report.candidate_version_id} rejected: " + "; ".join(report.reasons),
+                     *retry.reasons]
+    return retry, [c for c in accepted if c.id not in culprits]
+
+
 def weekly_refresh(
     session: Session,
     embedder: Embedder,
@@ -344,6 +453,7 @@ def weekly_refresh(
             .order_by(Chunk.id)
         )
     )
+    proposals, handoffs, held_back = set_aside_proposals(session, proposals, clock)
     proposals, held = hold_flagged_proposals(session, proposals, settings)
     texts: dict[str, str] = {}
     for c in active_chunks + proposals:
@@ -376,25 +486,18 @@ def weekly_refresh(
     elif not members:
         raise ValidationError("Every proposal was a duplicate and no chunk is active: nothing to build.")
     else:
-        version = build_version(
-            session,
-            embedder,
-            settings,
-            chunks=members,
-            actor=actor,
-            reason=reason,
-            clock=clock,
-            progress=progress,
-        )
-        version.embedded_count += embedded  # embedded by the dedupe step just before the build
-        report = gate_version(session, version.id, embedder, settings, actor=actor, clock=clock,
-                              hold=experiment_hold(session) if current is not None else None)
+        hold = experiment_hold(session) if current is not None else None
+        kw = {"actor": actor, "reason": reason, "clock": clock, "progress": progress, "hold": hold}
+        report = _build_and_gate(session, embedder, settings, members, embedded=embedded, **kw)
+        if report.status == RefreshStatus.REJECTED and accepted:
+            report, accepted = _without_culprits(session, embedder, settings, report, accepted, members, **kw)
         report.update_proposals, report.duplicates_archived = updates, archived
         if report.status == RefreshStatus.ACTIVATED:
             now = clock.now()
             for c in accepted:
                 c.status, c.updated_at = ChunkStatus.ACTIVE, now
             report.added_chunk_ids = [c.id for c in accepted]
+    report.handoffs_archived, report.held_back = handoffs, held_back
     report.stale = flag_stale_chunks(session, settings, clock)
     if held:
         report.reasons.append(held)
@@ -407,8 +510,31 @@ def weekly_refresh(
             "status": report.status,
             "candidate_id": report.candidate_version_id,
             "active_id": report.active_version_id,
+            "rejected_candidate_id": report.rejected_candidate_version_id,
             "actor": actor.name,
+            "headline": report.headline(),
+            "reasons": report.reasons[:10],
+            "blamed": [{k: b[k] for k in ("chunk_id", "title", "questions_lost", "reason")}
+                       for b in report.blamed],
         },
     )
     session.flush()
     return report
+
+
+def last_refresh(session: Session) -> dict | None:
+    """The latest refresh's outcome for the dashboard: ``status``, ``headline`` (plain words,
+    with the reason), ``severity`` (``warning`` for a rejection or blamed proposals, ``success``
+    for an activation, else ``info``), ``at`` and ``blamed``. None before the first refresh."""
+    latest = events.recent(session, kind="kb.refresh_completed", limit=1)
+    if not latest:
+        return None
+    d = latest[0].details or {}
+    status, blamed = d.get("status"), d.get("blamed") or []
+    headline = d.get("headline") or outcome_text(
+        status, d.get("reasons") or [], blamed, d.get("candidate_id"), d.get("active_id"),
+        d.get("rejected_candidate_id"))
+    severity = ("warning" if status == RefreshStatus.REJECTED or blamed
+                else "success" if status == RefreshStatus.ACTIVATED else "info")
+    return {"status": status, "headline": headline, "severity": severity, "at": latest[0].created_at,
+            "blamed": blamed}

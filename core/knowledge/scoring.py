@@ -6,11 +6,27 @@ credit the chunks the answer *used*. The performance score is 0.7 x booking rate
 average rating / 5, each part smoothed toward 0.5 by ``kb_score_prior_weight``
 pseudo-observations (:func:`performance_score`). Every writer of ``chunk.performance_score``
 goes through :func:`performance_score` (directly, or through :func:`rescore`).
+
+The score acts (docs/knowledge.md, "The performance score in retrieval"):
+
+- **a prior in retrieval**: :func:`retrieval_priors` gives each retrieved chunk
+  ``kb_score_rank_weight`` x its *feedback effect*: its performance score minus the score the
+  same chunk would have with its uses but no feedback (no rating, no booking). Customers' down
+  votes make it negative (the chunk ranks lower and weighs less in the vote), up votes and
+  bookings positive; a chunk nobody rated keeps its cosine score. Using the score itself would
+  push down every much-used chunk of a topic that never leads to a booking.
+- **flags**: :func:`flagged_chunks` lists active chunks rated at least ``kb_score_min_ratings``
+  times whose smoothed rating part (:func:`rating_part`) is below ``kb_score_review_below``
+  (action ``review``: the answers that used them enter the review queue with reason
+  ``poor_chunk``) or below ``kb_score_archive_below`` (action ``archive``: proposed for
+  archiving, with the reason; an admin decides). Flags are computed from the counters, so
+  they follow every vote path and clear when the ratings recover.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -20,7 +36,7 @@ from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings, get_settings
 from core.platform.errors import ValidationError
 from core.platform.models import Chunk, Message, MessageChunk
-from core.platform.statuses import MessageRole, Vote
+from core.platform.statuses import ChunkStatus, MessageRole, Vote
 
 VOTE_RATINGS = {Vote.UP: 5, Vote.DOWN: 1}
 
@@ -36,9 +52,32 @@ def performance_score(chunk: Chunk, prior_weight: float = 10.0) -> float:
     uses = max(chunk.times_used_in_response or 0, chunk.times_led_to_booking or 0)
     denom_b = uses + w
     booking = ((chunk.times_led_to_booking or 0) + w * 0.5) / denom_b if denom_b else 0.5
-    denom_r = (chunk.rating_count or 0) + w
-    rating = ((chunk.rating_sum or 0.0) / 5.0 + w * 0.5) / denom_r if denom_r else 0.5
-    return round(0.7 * booking + 0.3 * rating, 6)
+    return round(0.7 * booking + 0.3 * rating_part(chunk, w), 6)
+
+
+def rating_part(chunk: Any, prior_weight: float = 10.0) -> float:
+    """The rating part of :func:`performance_score`: (rating sum / 5 + w x 0.5) / (ratings + w),
+    in [0.2, 1] once rated (all down votes tend to 0.2, all up votes to 1)."""
+    w = max(0.0, prior_weight)
+    denom = (chunk.rating_count or 0) + w
+    return ((chunk.rating_sum or 0.0) / 5.0 + w * 0.5) / denom if denom else 0.5
+
+
+@dataclass
+class _Unrated:
+    """A chunk's uses without its feedback (the baseline of :func:`feedback_effect`)."""
+
+    times_used_in_response: int
+    times_led_to_booking: int = 0
+    rating_count: int = 0
+    rating_sum: float = 0.0
+
+
+def feedback_effect(chunk: Any, prior_weight: float = 10.0) -> float:
+    """What customers' ratings and bookings added to (or took from) the chunk's performance
+    score: its score minus the score of the same chunk with its uses and no feedback."""
+    base = _Unrated(max(chunk.times_used_in_response or 0, chunk.times_led_to_booking or 0))
+    return performance_score(chunk, prior_weight) - performance_score(base, prior_weight)
 
 
 def _rating_value(rating: int | float | str | None) -> float | None:
@@ -219,3 +258,79 @@ def change_conversation_feedback(
         settings=settings,
         clock=clock,
     )
+
+
+# --- the score acts: retrieval prior and flags ---------------------------------------------------
+_SCORE_COLUMNS = (Chunk.id, Chunk.times_used_in_response, Chunk.times_led_to_booking, Chunk.rating_count,
+                  Chunk.rating_sum)
+
+
+def retrieval_priors(session: Session, chunk_ids: Sequence[int], settings: Settings) -> dict[int, float]:
+    """``kb_score_rank_weight`` x :func:`feedback_effect` of each chunk that has feedback
+    (chunks without any are left out: their prior is 0). One query per 500 ids."""
+    weight = settings.kb_score_rank_weight
+    ids = sorted(set(chunk_ids))
+    if not weight or not ids:
+        return {}
+    prior, out = settings.kb_score_prior_weight, {}
+    for i in range(0, len(ids), 500):
+        q = select(*_SCORE_COLUMNS).where(
+            Chunk.id.in_(ids[i : i + 500]), (Chunk.rating_count > 0) | (Chunk.times_led_to_booking > 0)
+        )
+        for row in session.execute(q):
+            out[row.id] = weight * feedback_effect(row, prior)
+    return out
+
+
+@dataclass
+class ChunkFlag:
+    """An active chunk customers rate poorly: ``action`` is ``review`` or ``archive``."""
+
+    chunk_id: int
+    title: str
+    action: str
+    reason: str
+    rating_part: float
+    ratings: int
+    performance_score: float
+
+
+def flagged_chunks(session: Session, settings: Settings, action: str | None = None) -> list[ChunkFlag]:
+    """Active chunks with at least ``kb_score_min_ratings`` ratings whose rating part is below
+    ``kb_score_review_below`` (``review``) or ``kb_score_archive_below`` (``archive``, which
+    wins), worst first; only one ``action`` when given."""
+    if action not in (None, "review", "archive"):
+        raise ValidationError(f"Unknown action {action!r}; use 'review' or 'archive'.")
+    prior = settings.kb_score_prior_weight
+    q = select(*_SCORE_COLUMNS, Chunk.title, Chunk.performance_score).where(
+        Chunk.status == ChunkStatus.ACTIVE, Chunk.rating_count >= settings.kb_score_min_ratings
+    )
+    out = []
+    for row in session.execute(q):
+        part = rating_part(row, prior)
+        if part >= settings.kb_score_review_below:
+            continue
+        act = "archive" if part < settings.kb_score_archive_below else "review"
+        if action and act != action:
+            continue
+        avg = row.rating_sum / row.rating_count
+        floor = settings.kb_score_archive_below if act == "archive" else settings.kb_score_review_below
+        reason = (f"customers rate it {avg:.1f}/5 on average over {row.rating_count} ratings: rating part "
+                  f"{part:.2f} is below kb_score_{act}_below={floor}")
+        out.append(ChunkFlag(row.id, row.title, act, reason, round(part, 4), row.rating_count,
+                             row.performance_score))
+    return sorted(out, key=lambda f: (f.rating_part, f.chunk_id))
+
+
+def messages_with_flagged_chunks(session: Session, settings: Settings, since=None) -> list[int]:
+    """Assistant messages (created at or after ``since``) whose answer used a flagged chunk (the
+    review queue's ``poor_chunk`` reason)."""
+    ids = [f.chunk_id for f in flagged_chunks(session, settings)]
+    out: set[int] = set()
+    for i in range(0, len(ids), 500):
+        q = (select(MessageChunk.message_id).join(Message, Message.id == MessageChunk.message_id)
+             .where(MessageChunk.used.is_(True), MessageChunk.chunk_id.in_(ids[i : i + 500])))
+        if since is not None:
+            q = q.where(Message.created_at >= since)
+        out.update(session.scalars(q))
+    return sorted(out)

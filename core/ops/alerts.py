@@ -25,14 +25,16 @@ Changing or adding a rule needs the ``edit_alerts`` right.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.ops.metric_sql import KPI_NAMES, window_metrics
 from core.ops.metrics import training_pace
+from core.platform import audit
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock
 from core.platform.config import Settings
@@ -58,6 +60,19 @@ VOLUME_OF = {
 }
 SPECIAL_METRICS = ("training_pace", "jobs_failing", "jobs_overdue")
 METRIC_NAMES = KPI_NAMES + SPECIAL_METRICS
+# what each metric is called in messages, the dashboard and notifications
+METRIC_LABELS = {
+    "conversations": "Conversations", "containment_rate": "Containment", "escalation_rate": "Hand-off rate",
+    "csat_avg": "CSAT", "csat_responses": "CSAT answers", "conversion_rate": "Conversion",
+    "bookings": "Bookings", "booking_value_usd": "Booking value", "frt_p50_s": "First response time (median)",
+    "frt_p90_s": "First response time (p90)", "cost_usd": "Model cost",
+    "cost_per_conversation_usd": "Cost per conversation", "cost_per_resolution_usd": "Cost per resolution",
+    "feedback_rate": "Feedback rate", "successful_outcome_rate": "Successful outcomes",
+    "training_pace": "Training examples against the quarter's pace", "jobs_failing": "Failing jobs",
+    "jobs_overdue": "Overdue jobs",
+}
+VOLUME_LABELS = {"closed": "closed conversations", "csat_responses": "CSAT answers",
+                 "frt_count": "first replies", "conversations": "conversations"}
 DAY = 1440
 WEEK = 7 * DAY
 
@@ -180,6 +195,8 @@ def create_rule(session: Session, clock: Clock, *, actor: Actor, **values: Any) 
     """Add a rule (name, title, metric, comparison, threshold, ...), validated; ``actor`` needs
     the ``edit_alerts`` right."""
     require(actor, "edit_alerts")
+    if not re.fullmatch(r"[a-z0-9_]{1,60}", str(values.get("name") or "")):
+        raise ValidationError("A rule's short name is 1-60 small letters, digits or _ (e.g. sms_busy).")
     if session.scalar(select(AlertRule).where(AlertRule.name == values.get("name"))):
         raise ValidationError(f"An alert rule named {values.get('name')!r} exists; change it instead.")
     values = {"kind": AlertRuleKind.METRIC, "cooldown_minutes": 60, "severity": Severity.WARNING,
@@ -189,6 +206,35 @@ def create_rule(session: Session, clock: Clock, *, actor: Actor, **values: Any) 
     session.add(rule)
     session.flush()
     return rule_as_dict(rule)
+
+
+def delete_rule(session: Session, name: str, clock: Clock, *, actor: Actor) -> dict[str, Any]:
+    """Delete rule ``name`` and its alert history (``edit_alerts`` right; audited). Returns the
+    deleted rule. To keep the history, disable the rule instead."""
+    require(actor, "edit_alerts")
+    rule = session.scalar(select(AlertRule).where(AlertRule.name == name))
+    if rule is None:
+        raise NotFound(f"No alert rule named {name!r}; `supportloop alerts rules` lists them.")
+    gone = rule_as_dict(rule)
+    alerts_gone = session.execute(delete(Alert).where(Alert.rule_id == rule.id)).rowcount
+    session.delete(rule)
+    audit.record(session, actor.name, "alert_rule.delete", "alert_rule", gone["id"], before=gone,
+                 after={"alerts_deleted": alerts_gone}, clock=clock)
+    session.flush()
+    return gone
+
+
+def try_rule(session: Session, name: str, settings: Settings, clock: Clock,
+             job_health: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """What rule ``name`` would say if it were checked now, changing nothing: ``verdict`` is
+    ``fires``, ``quiet`` or ``not enough data``, with the value and the text of the check."""
+    rule = session.scalar(select(AlertRule).where(AlertRule.name == name))
+    if rule is None:
+        raise NotFound(f"No alert rule named {name!r}; `supportloop alerts rules` lists them.")
+    ev = evaluate_rule(session, rule, settings, clock, job_health)
+    verdict = "not enough data" if ev.breached is None else "fires" if ev.breached else "quiet"
+    return {"rule": name, "verdict": verdict, "value": ev.value, "threshold": ev.threshold,
+            "volume": ev.volume, "window_minutes": ev.window_minutes, "text": ev.text}
 
 
 # --- evaluating one rule -----------------------------------------------------------------------
@@ -226,12 +272,30 @@ def format_value(metric: str, value: float | None) -> str:
     return f"{value:g}"
 
 
-def _window_text(minutes: int) -> str:
+def window_text(minutes: int) -> str:
+    """``1 day``, ``3 days``, ``2 h``, ``15 min``."""
     if minutes % DAY == 0:
-        return f"{minutes // DAY} day(s)"
+        return f"{minutes // DAY} day" + ("s" if minutes // DAY != 1 else "")
     if minutes % 60 == 0:
         return f"{minutes // 60} h"
     return f"{minutes} min"
+
+
+def metric_label(metric: str) -> str:
+    """A rule's metric in plain words (an event rule's kind is shown as it is)."""
+    return METRIC_LABELS.get(metric, metric)
+
+
+def condition_text(rule: dict[str, Any] | AlertRule) -> str:
+    """``below 80.0 %`` / ``above $30.00`` / ``more than 0 events``: when a rule fires."""
+    get = rule.get if isinstance(rule, dict) else lambda k: getattr(rule, k)
+    word = "below" if get("comparison") == "<" else "above"
+    if get("kind") == AlertRuleKind.EVENT:
+        more = "more" if get("comparison") == ">" else "fewer"
+        return f"{more} than {get('threshold') or 0:g} time(s) in {window_text(get('max_window_minutes'))}"
+    if get("threshold") is None:
+        return f"{word} the daily cost budget"
+    return f"{word} {format_value(get('metric'), get('threshold'))}"
 
 
 def evaluate_rule(
@@ -257,7 +321,8 @@ def evaluate_rule(
                 select(Event.subject).where(Event.kind.startswith(rule.metric), Event.created_at == latest)
                 .order_by(Event.id.desc()).limit(1)
             )
-        text = f"{count} '{rule.metric}' event(s) in the last {_window_text(rule.max_window_minutes)}"
+        times = "once" if count == 1 else f"{count} times"
+        text = f"Happened {times} in the last {window_text(rule.max_window_minutes)}"
         if subject:
             text += f"; latest: {subject}"
         return Evaluation(_compare(count, rule.comparison, threshold), float(count), threshold, count,
@@ -294,9 +359,10 @@ def evaluate_rule(
         window = min(window * 2, rule.max_window_minutes)
     value = m[rule.metric]
     where = f" on {rule.channel}" if rule.channel else ""
-    text = (f"{rule.metric} = {format_value(rule.metric, value)} (threshold {rule.comparison} "
-            f"{format_value(rule.metric, threshold)}) over the last {_window_text(window)}{where}, "
-            f"{volume} {volume_key.replace('_', ' ')}")
+    word = "below" if rule.comparison == "<" else "above"
+    text = (f"{metric_label(rule.metric)} {format_value(rule.metric, value)} (alert when {word} "
+            f"{format_value(rule.metric, threshold)}) over the last {window_text(window)}{where}, "
+            f"{volume} {VOLUME_LABELS.get(volume_key, volume_key)}")
     if volume < rule.min_volume or value is None:
         return Evaluation(None, value, threshold, volume, window, text + " (not enough data)")
     return Evaluation(_compare(value, rule.comparison, threshold), value, threshold, volume, window, text)

@@ -96,22 +96,9 @@ def matching_messages(session: Session, query: str):
     return q
 
 
-def find_conversations(
-    session: Session,
-    *,
-    search: str | None = None,
-    channel: str | None = None,
-    status: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    booked: bool | None = None,
-    limit: int = 200,
-) -> list[ConversationRow]:
-    """Conversations newest first that match the filters and, when given, a full-text search
-    of their redacted messages. Only the page of conversations is aggregated, so it stays fast
-    on millions of messages."""
-    limit = max(1, min(limit, MAX_ROWS))
-    q = select(Conversation.id).order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(limit)
+def _matching(q, session: Session, *, search: str | None, channel: str | None, status: str | None,
+              since: dt.datetime | None, until: dt.datetime | None, booked: bool | None):  # noqa: ANN001, ANN202
+    """``q`` (a SELECT over Conversation) narrowed to the conversation filters."""
     if channel:
         q = q.where(Conversation.channel == channel)
     if status:
@@ -128,6 +115,47 @@ def find_conversations(
     if search and search.strip():
         hits = matching_messages(session, search)
         q = q.where(Conversation.id.in_(select(Message.conversation_id).where(Message.id.in_(hits))))
+    return q
+
+
+def count_conversations(
+    session: Session,
+    *,
+    search: str | None = None,
+    channel: str | None = None,
+    status: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    booked: bool | None = None,
+) -> dict[str, int]:
+    """How many conversations :func:`find_conversations` matches with the same filters, by channel
+    (the list's total is the sum)."""
+    q = select(Conversation.channel, func.count()).group_by(Conversation.channel)
+    q = _matching(q, session, search=search, channel=channel, status=status, since=since, until=until,
+                  booked=booked)
+    return {ch: int(n) for ch, n in session.execute(q)}
+
+
+def find_conversations(
+    session: Session,
+    *,
+    search: str | None = None,
+    channel: str | None = None,
+    status: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    booked: bool | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[ConversationRow]:
+    """Conversations newest first that match the filters and, when given, a full-text search
+    of their redacted messages (``offset``/``limit``: one page; :func:`count_conversations` counts
+    them). Only the page of conversations is aggregated, so it stays fast on millions of messages."""
+    limit = max(1, min(limit, MAX_ROWS))
+    q = (select(Conversation.id).order_by(Conversation.created_at.desc(), Conversation.id.desc())
+         .limit(limit).offset(max(0, offset)))
+    q = _matching(q, session, search=search, channel=channel, status=status, since=since, until=until,
+                  booked=booked)
     ids = list(session.scalars(q))
     if not ids:
         return []

@@ -14,15 +14,18 @@ from typing import Any
 from core.enrichment.enrich import backfill, get_enricher
 from core.enrichment.gaps import refresh_gaps
 from core.experiments.analysis import compare_performance
+from core.experiments.cycle import CycleOutcome, embedding_finetune_cycle
 from core.ops.queue import JobKind
 from core.ops.tasks import Task, TaskContext, _summary, kb_refresh, warm_scrubber
-from core.platform.errors import ValidationError
+from core.platform.errors import SupportloopError, ValidationError
 from core.platform.progress import Progress, check_cancelled
 from core.platform.statuses import FinetuneProvider, FinetuneStatus
 from core.training.builder import build_dataset
+from core.training.datasets import export_dataset, export_dir
 from core.training.finetune.factory import default_provider_factory
+from core.training.finetune.jobs import JobInfo
 from core.training.finetune.launch import launch
-from core.training.finetune.polling import poll
+from core.training.finetune.local_run import run_local_job
 from core.training.selection import DatasetFilters
 
 
@@ -79,25 +82,67 @@ def dataset_build_job(ctx: TaskContext, params: dict[str, Any], progress: Progre
     return _summary(info)
 
 
+def dataset_export_job(ctx: TaskContext, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Export approved dataset ``dataset_version_id`` (checksums, validation and the independent PII
+    check on every line) to its export folder, where the dashboard offers the files."""
+    version_id = _int(params, "dataset_version_id")
+    progress.report(0, 1, "checking every line and copying the files")
+    with ctx.session() as s:
+        dest = export_dir(ctx.settings, version_id)
+        out = export_dataset(s, ctx.settings, version_id, dest, actor=ctx.actor)
+    progress.report(1, 1, "done")
+    return _summary({split: {"lines": f.get("lines"), "tokens": f.get("tokens")}
+                     for split, f in out["files"].items()})
+
+
 def finetune_job(ctx: TaskContext, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Launch a fine-tune of approved dataset ``dataset_version_id`` (``provider`` openai or
-    local). A local fine-tune is trained here too (one step); an OpenAI one is then followed by
-    the scheduled ``finetune_poll``."""
-    version_id = _int(params, "dataset_version_id")
+    local; ``epochs``), or take already launched local fine-tune ``finetune_job_id``. A local fine-tune is
+    trained here (``run_local_job``: progress per training step, cancel between steps); an
+    OpenAI one is then followed by the scheduled ``finetune_poll``."""
     provider = str(params.get("provider", FinetuneProvider.OPENAI))
-    factory = default_provider_factory(ctx.settings, embedder_loader=ctx.embedder)
-    progress.report(0, 2, f"launching the {provider} fine-tune")
-    with ctx.session() as s:
-        job = launch(s, ctx.settings, version_id, ctx.actor, provider=provider, provider_factory=factory,
-                     clock=ctx.clock)
-    out: dict[str, Any] = {"finetune_job_id": job.id, "status": job.status}
-    if provider == FinetuneProvider.LOCAL and job.status not in (FinetuneStatus.FAILED,):
-        check_cancelled(progress)
-        progress.report(1, 2, "training the embedding model on the CPU")
+    if params.get("finetune_job_id") not in (None, ""):
+        job_id, provider = _int(params, "finetune_job_id"), FinetuneProvider.LOCAL
+    else:
+        version_id = _int(params, "dataset_version_id")
+        progress.report(0, None, f"launching the {provider} fine-tune")
+        factory = default_provider_factory(ctx.settings, embedder_loader=ctx.embedder)
         with ctx.session() as s:
-            out["polled"] = poll(s, factory, ctx.settings, ctx.clock)
-    progress.report(2, 2, "done")
-    return _summary(out)
+            job = launch(s, ctx.settings, version_id, ctx.actor, provider=provider, provider_factory=factory,
+                         epochs=_int(params, "epochs") if params.get("epochs") else None, clock=ctx.clock)
+        if provider != FinetuneProvider.LOCAL or job.status == FinetuneStatus.FAILED:
+            return _finetune_summary(job)
+        job_id = job.id
+    check_cancelled(progress)
+    done = run_local_job(ctx.session_factory, ctx.settings, job_id, actor=ctx.actor, progress=progress,
+                         base_embedder=ctx.embedder(), clock=ctx.clock)
+    return _finetune_summary(done)
+
+
+def _finetune_summary(job: JobInfo) -> dict[str, Any]:
+    """The run's summary of a fine-tune; a failed one fails the run with its error."""
+    if job.status == FinetuneStatus.FAILED:
+        raise SupportloopError(f"Fine-tune {job.id} failed: {job.error}")
+    keep = ("gate", "kb_version_id", "pairs", "steps", "train_seconds", "candidate", "active", "reasons")
+    kept = {k: job.result[k] for k in keep if k in job.result}
+    return _summary({"finetune_job_id": job.id, "status": job.status, "model": job.fine_tuned_model,
+                     "candidate_status": job.candidate_status, **kept})
+
+
+def embedding_finetune_job(ctx: TaskContext, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """The loop's embedding fine-tune (``core.experiments.cycle``): dataset of approved and
+    corrected answers, local training, candidate KB version through the gate, then an
+    experiment; params ``mode`` (shadow / split), ``share`` and ``start`` (false: no experiment)."""
+    share = float(params["share"]) if params.get("share") not in (None, "") else None
+    start = str(params.get("start", "true")).lower() not in ("0", "false", "no")
+    progress.report(0, None, "loading the PII scrubber and the embedding model")
+    scrubber = warm_scrubber(ctx.settings)
+    report = embedding_finetune_cycle(ctx.session_factory, ctx.settings, actor=ctx.actor, scrubber=scrubber,
+                                      base_embedder=ctx.embedder(), progress=progress, clock=ctx.clock,
+                                      mode=params.get("mode") or None, share=share, start=start)
+    if report.outcome == CycleOutcome.FAILED:
+        raise SupportloopError(report.reason)
+    return _summary(report.as_dict())
 
 
 def enrich_backfill_job(ctx: TaskContext, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -132,7 +177,10 @@ JOB_KINDS: tuple[JobKind, ...] = (
     JobKind("kb_refresh", kb_refresh_job, "Build, evaluate and activate a new KB version."),
     JobKind("gaps_refresh", gaps_refresh_job, "Recluster badly handled questions into knowledge gaps."),
     JobKind("dataset_build", dataset_build_job, "Build a training dataset (left pending approval)."),
+    JobKind("dataset_export", dataset_export_job, "Export an approved dataset's checked JSONL files."),
     JobKind("finetune", finetune_job, "Launch (and, locally, train) a fine-tune of an approved dataset."),
+    JobKind("embedding_finetune", embedding_finetune_job,
+            "Train a candidate embedder on approved answers, gate it and start an experiment."),
     JobKind("enrich_backfill", enrich_backfill_job, "Enrich messages that are not enriched yet."),
     JobKind("experiment_analysis", experiment_analysis_job, "Compare the arms of an experiment."),
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import socket
 import threading
 from collections.abc import Iterable, Iterator
@@ -222,6 +223,15 @@ def job_lock(
 
 
 # --- heartbeats -------------------------------------------------------------------------------
+_PID = re.compile(r"[0-9]{1,9}")  # ASCII digits only (str.isdigit takes "¹" and other scripts' digits)
+
+
+def _pid(text: str) -> int:
+    """The process id a runner name ends with (``host:pid``); 0 when it holds none (the column is
+    a 32-bit integer: nine digits at most)."""
+    return int(text) if _PID.fullmatch(text) else 0
+
+
 def beat(
     session: Session, runner: str, clock: Clock, *, current_job: str | None = None, started: bool = False
 ) -> None:
@@ -230,7 +240,7 @@ def beat(
     now = clock.now()
     if row is None:
         host, _, pid = runner.rpartition(":")
-        row = RunnerHeartbeat(runner=runner, host=host or runner, pid=int(pid) if pid.isdigit() else 0,
+        row = RunnerHeartbeat(runner=runner, host=host or runner, pid=_pid(pid),
                               started_at=now, last_seen_at=now)
         session.add(row)
     if started:

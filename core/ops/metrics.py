@@ -143,7 +143,8 @@ def dashboard(
 ) -> dict[str, Any]:
     """Every dashboard figure for the last ``days`` days (today included, UTC), optionally for
     one channel: KPIs with their change against the previous period of the same length,
-    the daily and weekly series, and the split by channel, intent, model and KB version.
+    the daily series of both periods (``previous_series``: day i of the previous period beside
+    day i of ``series``), the weekly series, and the split by channel, intent, model and KB version.
     Reads only the roll-up tables."""
     _validate(days, channel)
     now = (clock or SystemClock()).now()
@@ -166,13 +167,15 @@ def dashboard(
     current, previous = _vector(), _vector()
     for day, sums in per_day.items():
         _add(current if day >= start else previous, sums)
-    series = []
+    series, previous_series = [], []
     weekly: dict[dt.date, list[float]] = {}
     zero = _vector()
     for i in range(days):
         day = start + dt.timedelta(days=i)
         sums = per_day.get(day, zero)
         series.append({"date": day.isoformat(), **_kpis(sums)})
+        before = prev_start + dt.timedelta(days=i)
+        previous_series.append({"date": before.isoformat(), **_kpis(per_day.get(before, zero))})
         week = day - dt.timedelta(days=day.weekday())
         if week not in weekly:
             weekly[week] = _vector()
@@ -230,6 +233,7 @@ def dashboard(
         "kpis": {name: _change(cur[name], prev[name]) for name in KPI_NAMES},
         "csat_distribution": {str(k): int(current[SUM_COLUMNS.index(f"csat_{k}")]) for k in range(1, 6)},
         "series": series,
+        "previous_series": previous_series,
         "weekly": [
             {"week_start": week.isoformat(), **_kpis(sums)} for week, sums in sorted(weekly.items())
         ],

@@ -50,7 +50,9 @@ from core.platform.statuses import JobRunStatus, JobTrigger, Severity
 KIND_PERMISSIONS: dict[str, str] = {
     "kb_refresh": "manage_kb",
     "dataset_build": "build_dataset",
+    "dataset_export": "build_dataset",
     "finetune": "launch_finetune",
+    "embedding_finetune": "launch_finetune",
     "gaps_refresh": "manage_kb",
     "enrich_backfill": "run_jobs",
     "experiment_analysis": "manage_experiments",

@@ -30,13 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.answering.routing import production_embedder
 from core.conversations.lifecycle import IDLE_BATCH, close_idle
 from core.conversations.retention import purge
-from core.enrichment.enrich import retrain
+from core.enrichment.enrich import backfill, get_enricher, retrain
 from core.enrichment.gaps import refresh_gaps
 from core.experiments.lifecycle import check_running_experiments
 from core.knowledge.refresh import weekly_refresh
 from core.knowledge.staleness import flag_stale_chunks
 from core.knowledge.versions import prune_index_files
-from core.ops import alerts, jobruns
+from core.ops import alerts, jobruns, queue
 from core.ops.rollup import rollup
 from core.ops.schedules import (
     Calendar,
@@ -63,6 +63,8 @@ from core.review.delivery import retry_due
 from core.review.queue import refresh_queue
 from core.training.builder import build_quarterly
 from core.training.finetune.polling import poll_task
+
+EMBEDDING_FINETUNE = "embedding_finetune"  # the quarterly task queues the job kind of this name
 
 
 # --- context ------------------------------------------------------------------------------
@@ -181,6 +183,16 @@ def conversation_idle_close(ctx: TaskContext) -> dict[str, Any]:
             return {"closed": closed}
 
 
+def enrich_missing(ctx: TaskContext) -> dict[str, Any]:
+    """Enrich what the API left waiting (no intent classifier yet; the API never trains one in a
+    request): train the classifier when none fits, then classify, one committed batch at a time."""
+    enricher = get_enricher(ctx.settings, ctx.embedder())
+    with ctx.session() as s:
+        report = backfill(s, enricher, only_missing=True, clock=ctx.clock,
+                          progress=lambda _done, _total: s.commit())
+    return {"messages": report.messages, "conversations": report.conversations}
+
+
 def stale_check(ctx: TaskContext) -> dict[str, Any]:
     """Flag KB chunks not updated or reviewed within kb_stale_days."""
     with ctx.session() as s:
@@ -239,6 +251,17 @@ def experiments_check(ctx: TaskContext) -> dict[str, Any]:
         return {"experiments": check_running_experiments(s, ctx.settings, ctx.clock, actor=ctx.actor)}
 
 
+def embedding_finetune_enqueue(ctx: TaskContext) -> dict[str, Any]:
+    """Queue the loop's embedding fine-tune (the ``embedding_finetune`` job: progress and cancel
+    on the job run) unless one is already queued or running."""
+    with ctx.session() as s:
+        waiting = [r["id"] for r in queue.list_runs(s, statuses=queue.OPEN_STATUSES, trigger=JobTrigger.QUEUE)
+                   if r["job"] == EMBEDDING_FINETUNE]  # queued by a person or an earlier quarter
+        if waiting:
+            return {"enqueued": None, "already_open": waiting[0]}
+        return {"enqueued": queue.enqueue(s, EMBEDDING_FINETUNE, {}, actor=ctx.actor, clock=ctx.clock).id}
+
+
 def dataset_build(ctx: TaskContext) -> dict[str, Any]:
     """Build the quarter's training datasets, left pending an admin's approval."""
     scrubber = warm_scrubber(ctx.settings)
@@ -254,6 +277,8 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
     TaskSpec("conversation_idle_close", conversation_idle_close,
              lambda s: Every(60 * min(5, s.conversation_idle_minutes)),
              "Close conversations without a message for the idle window."),
+    TaskSpec("enrich_missing", enrich_missing, lambda s: Every(300),
+             "Enrich messages the API left waiting for an intent classifier."),
     TaskSpec("stale_check", stale_check, lambda s: Daily(s.stale_check_time),
              "Flag stale KB chunks."),
     TaskSpec("kb_refresh", kb_refresh,
@@ -273,6 +298,8 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
              "Advance every open fine-tune job once."),
     TaskSpec("dataset_build", dataset_build, lambda s: Quarterly(s.dataset_build_time),
              "Build the quarter's training datasets (left pending approval)."),
+    TaskSpec(EMBEDDING_FINETUNE, embedding_finetune_enqueue, lambda s: Quarterly(s.local_finetune_time),
+             "Queue the loop's embedding fine-tune (candidate embedder, gate, experiment)."),
 )
 
 

@@ -171,13 +171,11 @@ class Settings(BaseSettings):
         description="Vote method: a chunk's vote weighs exp((score - best score) / this); smaller "
         "values trust the nearest chunks more.",
     )
-    kb_gate_tolerance: float = Field(
-        0.0,
-        ge=0,
-        le=1,
-        description="How much worse than the active KB version a candidate may score on any "
-        "evaluation metric and still be activated.",
-    )
+    kb_gate_tolerance: float = Field(0.0, ge=0, le=1, description="How much worse than the active KB version "
+                                     "a candidate may score on any evaluation metric (paired test: net share "
+                                     "of questions lost) and still be activated.")
+    kb_gate_alpha: float = Field(0.05, gt=0, lt=1, description="KB gate: a candidate is rejected only when "
+                                 "it loses more questions than it wins at this exact sign test p-value.")
     kb_dedupe_similarity: float = Field(
         0.92,
         ge=0,
@@ -202,6 +200,13 @@ class Settings(BaseSettings):
         description="Pseudo-uses that pull a chunk's performance score toward 0.5 while it has "
         "little data (0 disables smoothing).",
     )
+    kb_score_rank_weight: float = Field(0.25, ge=0, le=1, description="Retrieval prior: a hit's score "
+                                        "moves by this x its feedback effect (docs/knowledge.md); 0: off.")
+    kb_score_min_ratings: int = Field(5, ge=1, description="Ratings a chunk needs before it is flagged.")
+    kb_score_review_below: float = Field(0.45, ge=0, le=1, description="Rating part of the score below "
+                                         "which a chunk's answers are queued for review (poor_chunk).")
+    kb_score_archive_below: float = Field(0.35, ge=0, le=1, description="Rating part of the score below "
+                                          "which a chunk is proposed for archiving.")
     kb_answer_max_chars: int = Field(
         700, ge=50, description="Longest extractive answer; longer chunks are cut to their best sentences."
     )
@@ -467,6 +472,10 @@ class Settings(BaseSettings):
     local_finetune_batch_size: int = Field(
         32, ge=2, le=512, description="Batch size (in-batch negatives) of the local embedding fine-tune."
     )
+    local_finetune_time: str = Field("04:30", description="Local time (HH:MM) of the loop's quarterly "
+                                     "embedding fine-tune (1 Jan/Apr/Jul/Oct): embedder, gate, experiment.")
+    local_finetune_experiment_mode: Literal["shadow", "split"] = Field(
+        "shadow", description="How the loop's embedding fine-tune is tested after the gate: shadow or split.")
 
     # --- enrichment: intents, flags, tone, knowledge gaps --------------------------
     intent_threshold: float = Field(

@@ -34,7 +34,8 @@ from typing import Any
 
 from core.platform.config import Settings, get_settings
 from core.platform.errors import ValidationError
-from core.platform.pii_addresses import find_more_addresses, merge_spans
+from core.platform.pii_addresses import extend_address, find_more_addresses, merge_spans
+from core.platform.pii_lexicon import find_capitalised_names, ner_windows, plain_first_word
 from core.platform.pii_names import NameFilter
 from core.platform.pii_phones import find_phones
 from core.platform.pii_recognizers import (
@@ -109,12 +110,14 @@ def _make_recognizer(entity: str, finder: Finder, name: str) -> Any:
 
 
 def _clean_ner_person(text: str, s: int, e: int) -> tuple[int, int] | None:
-    """Drop NER PERSON spans that are greetings, menu items or business words; trim greetings."""
+    """Drop NER PERSON spans that are greetings, menu items or business words; trim greetings and
+    an English first word of a sentence ("Loved Zelle" -> "Zelle")."""
     words = list(re.finditer(r"[^\s,;:!?()\"]+", text[s:e]))
     keep = []
     for w in words:
         low = w.group(0).lower().strip(".'’")
-        if low in DOMAIN_WORDS or low in NAME_STOP_WORDS or any(ch.isdigit() or ch in "@#$/" for ch in low):
+        if low in DOMAIN_WORDS or low in NAME_STOP_WORDS or any(ch.isdigit() or ch in "@#$/" for ch in low) \
+                or (not keep and plain_first_word(text, s + w.start(), w.group(0))):
             if keep:
                 break
             continue
@@ -133,16 +136,27 @@ _PRIORITY = {"EMAIL_ADDRESS": 0, "IBAN_CODE": 0, "CREDIT_CARD": 0, "US_SSN": 0, 
 Candidate = tuple[str, int, int, float]
 
 
-def _resolve(cands: list[Candidate], accept: float = 0.5) -> list[Candidate]:
+_CAP_WORDS = re.compile(r"[^\W\d_a-z][^\W\d_]+(?:[ \t]+[^\W\d_a-z][^\W\d_]+)*")
+
+
+def _resolve(cands: list[Candidate], accept: float = 0.5, text: str = "") -> list[Candidate]:
     """Keep non-overlapping candidates: accepted before uncertain, then by type priority, higher
-    score, longer span."""
+    score, longer span. An accepted name partly covered by a span chosen before it keeps the
+    capitalised words outside that span ("Maria Lopez" next to an address that took "Lopez")."""
     chosen: list[tuple[str, int, int, float]] = []
     def key(c: Candidate) -> tuple:
         return c[3] < accept, _PRIORITY.get(c[0], 5), -c[3], -(c[2] - c[1]), c[1]
 
     for c in sorted(cands, key=key):
-        if all(c[2] <= o[1] or c[1] >= o[2] for o in chosen):
+        clash = [o for o in chosen if not (c[2] <= o[1] or c[1] >= o[2])]
+        if not clash:
             chosen.append(c)
+        elif text and c[0] == "PERSON" and c[3] >= accept:
+            rest = [(c[1], min(o[1] for o in clash)), (max(o[2] for o in clash), c[2])]
+            for s, e in rest:
+                m = _CAP_WORDS.search(text, s, e) if e > s else None
+                if m and all(m.end() <= o[1] or m.start() >= o[2] for o in chosen):
+                    chosen.append((c[0], m.start(), m.end(), c[3]))
     return sorted(chosen, key=lambda c: c[1])
 
 
@@ -152,6 +166,19 @@ def _drop_inside_addresses(cands: list[tuple[str, int, int, float]], accept: flo
     addrs = [(s, e) for t, s, e, sc in cands if t == "STREET_ADDRESS" and sc >= accept]
     parts = ("PHONE_NUMBER", "PERSON", "DATE_OF_BIRTH")
     return [c for c in cands if c[0] not in parts or not any(s <= c[1] and c[2] <= e for s, e in addrs)]
+
+
+def _union_names(cands: list[Candidate], accept: float) -> list[Candidate]:
+    """Accepted PERSON candidates that overlap become one ("Ó Héigearta" from the capitalised-word
+    recognizer and "Héigearta" from NER): the name is redacted as far as any evidence reaches."""
+    names = sorted((c for c in cands if c[0] == "PERSON" and c[3] >= accept), key=lambda c: c[1])
+    merged: list[Candidate] = []
+    for c in names:
+        if merged and c[1] < merged[-1][2]:
+            p = merged.pop()
+            c = ("PERSON", p[1], max(p[2], c[2]), max(p[3], c[3]))
+        merged.append(c)
+    return [c for c in cands if not (c[0] == "PERSON" and c[3] >= accept)] + merged
 
 
 def _no_context_enhancer() -> Any:
@@ -251,6 +278,9 @@ class Scrubber:
             _make_recognizer("STREET_ADDRESS", find_all_addresses, "StreetAddressRecognizer"),
             _make_recognizer("DATE_OF_BIRTH", find_dobs, "DateOfBirthRecognizer"),
             _make_recognizer("PERSON", find_context_names, "NameContextRecognizer"),
+            _make_recognizer("PERSON", lambda t: find_capitalised_names(t, self.names.never_a_name,
+                                                                        self.names.is_place),
+                             "CapitalisedNameRecognizer"),
         ):
             registry.add_recognizer(rec)
         # Our recognizers score with their own context rules; Presidio's lemma-based context
@@ -269,18 +299,42 @@ class Scrubber:
     # --- public API ----------------------------------------------------------------------
     def scrub(self, text: str) -> ScrubResult:
         """Scrub one message."""
+        windows = self._ner_windows(text)
         with self._lock:
-            doc = self.nlp(text)
+            doc = self._with_persons(text, windows, [self.nlp(text[a:b]) for a, b in windows])
         return self._finish(text, self._artifacts(doc))
 
     def scrub_batch(self, texts: Iterable[str]) -> list[ScrubResult]:
         """Scrub many messages with spaCy ``nlp.pipe``; same results as ``scrub`` one by one."""
         texts = list(texts)
+        windows = [self._ner_windows(t) for t in texts]
         with self._lock:
-            docs = list(self.nlp.pipe(texts, batch_size=self.batch_size))
+            tagged = iter(self.nlp.pipe([t[a:b] for t, ws in zip(texts, windows, strict=True) for a, b in ws],
+                                        batch_size=self.batch_size))
+            docs = [self._with_persons(t, ws, [next(tagged) for _ in ws])
+                    for t, ws in zip(texts, windows, strict=True)]
         return [self._finish(text, self._artifacts(doc)) for text, doc in zip(texts, docs, strict=True)]
 
     # --- internals -----------------------------------------------------------------------
+    def _ner_windows(self, text: str) -> list[tuple[int, int]]:
+        return ner_windows(text, self.names.never_a_name)  # a place may be a name: NER decides
+
+    def _with_persons(self, text: str, windows: list[tuple[int, int]], subdocs: list):  # noqa: ANN202
+        """The text's spaCy doc (tokens only) with the PERSON entities NER found in its windows."""
+        from spacy.util import filter_spans  # reason: spaCy loads with the scrubber only
+
+        doc = self.nlp.make_doc(text)
+        spans = []
+        for (a, _b), sub in zip(windows, subdocs, strict=True):
+            for e in sub.ents:
+                if e.label_ == "PERSON":
+                    span = doc.char_span(a + e.start_char, a + e.end_char, label="PERSON",
+                                         alignment_mode="expand")
+                    if span is not None:
+                        spans.append(span)
+        doc.ents = filter_spans(spans)
+        return doc
+
     def _artifacts(self, doc):  # noqa: ANN001, ANN202
         """Presidio NLP artifacts holding only what our recognizers read (PERSON entities):
         building token and lemma lists costs as much as the NER itself."""
@@ -307,7 +361,7 @@ class Scrubber:
             cands.append((r.entity_type, s, e, float(r.score)))
         cands = _drop_inside_addresses(self.names.filter(text, cands), self.accept)
         cands += self._propagate_names(text, cands)
-        chosen = _merge_adjacent_names(text, _resolve(cands, self.accept))
+        chosen = _merge_adjacent_names(text, _resolve(_union_names(cands, self.accept), self.accept, text))
         accepted = [Entity(t, s, e, sc) for t, s, e, sc in chosen if sc >= self.accept]
         uncertain = [Entity(t, s, e, sc) for t, s, e, sc in chosen if self.review <= sc < self.accept]
         cleaned, n_replaced = self._replace(text, accepted)
@@ -345,7 +399,8 @@ class Scrubber:
 
 def find_all_addresses(text: str) -> list[tuple[int, int, float]]:
     """US patterns, international / unit / military / CJK patterns and pyap, merged."""
-    return merge_spans(find_addresses(text) + find_more_addresses(text), text)
+    spans = merge_spans(find_addresses(text) + find_more_addresses(text), text)
+    return merge_spans([(s, extend_address(text, e), sc) for s, e, sc in spans], text)
 
 
 @lru_cache(maxsize=4)

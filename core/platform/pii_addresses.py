@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 import warnings
 
+from core.platform.pii_recognizers import NAME_STOP_WORDS
+
 # USPS street suffixes (full names; abbreviations are in core.platform.pii_recognizers).
 _USPS = ("Alley Annex Arcade Avenue Bayou Beach Bend Bluff Bluffs Bottom Boulevard Branch Bridge Brook "
          "Brooks Burg Burgs Bypass Camp Canyon Cape Causeway Center Centers Circle Circles Cliff Cliffs "
@@ -40,18 +42,19 @@ _USPS = ("Alley Annex Arcade Avenue Bayou Beach Bend Bluff Bluffs Bottom Bouleva
          "Station Stravenue Stream Street Streets Summit Terrace Throughway Trace Track Trafficway Trail "
          "Trailer Tunnel Turnpike Underpass Union Unions Valley Valleys Viaduct View Views Village "
          "Villages Ville Vista Walk Walks Wall Way Ways Well Wells Rise Close Parade Esplanade Quay Wharf "
-         "Grange Chase Croft Drove Gate Hey Lea Nook Wynd Circuit Nagar Ganj Marg Chowk Colony Zila").split()
+         "Grange Chase Croft Drove Gate Hey Lea Nook Wynd Circuit Nagar Ganj Marg Chowk Colony Zila "
+         "Umgwaqo Ithafa Indawo Ulica Utca Cesta Ulice Trg Tér Út Utca Sor Köz Körút Rang Chemin").split()
 _WORD = r"[^\W\d_][\w'’.\-]*"
 _CAP = r"[^\W\d_a-z][\w'’.\-]*"
 _NUMBER_FIRST = re.compile(
     rf"(?<![\w$#/.,\-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?,?\s+(?:{_CAP}\s+){{0,3}}?"
-    rf"(?:{'|'.join(_USPS)})\b\.?", re.UNICODE)
+    rf"(?i:{'|'.join(_USPS)})\b\.?", re.UNICODE)
 _FRENCH = re.compile(
     rf"(?<![\w$#/.,\-])\d{{1,5}}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|impasse|allée|"
     rf"place|quai|route|cours|square|passage|voie)\b(?:\s+{_WORD}){{1,5}}", re.IGNORECASE)
 _ENDINGS = ("straße|strasse|str\\.|gasse|weg|platz|allee|damm|ufer|steig|gade|vej|vænget|stræde|plads|"
             "gata|gatan|vägen|väg|gränd|torget|torg|stigen|backe|gate|gaten|veien|vegen|vei|veg|laan|straat|"
-            "plein|dreef|lei|baan|steenweg|kade|gracht|singel|tie|katu|allé|kuja|polku|väylä|kaari|rinne|"
+            "plein|dreef|lei|baan|steenweg|kade|gracht|singel|steeg|boulevard|ring|tie|katu|allé|kuja|polku|väylä|kaari|rinne|"
             "ulica|ul\\.|utca|cesta|ulice|třída|náměstí|nábřeží|sokak|caddesi|cad\\.|sk\\.")
 _TYPE_WORDS = ("(?:Allé|Alle|Vej|Gade|Weg|Straße|Gasse|Platz|Plads|Torg|Vei|Veg|Laan|Straat|Plein|Katu"
                "|[^\\W\\d_a-z][\\w'’]*-(?:Ring|Weg|Platz|Straße|Allee|Gasse))")
@@ -67,38 +70,61 @@ _TYPES_FIRST = ("Calle|C/|Avenida|Avda\\.?|Av\\.|Paseo|Plaza|Camino|Carrera|Cra\
                 "Quadra|Residencial|Esplanada|Ladeira|Parque|Passarela|Recanto|Vereda|Trecho|Condomínio|Morro|Colônia|"
                 "Borgo|Canale|Incrocio|Contrada|Piazzale|Rotonda|Stretto|Andador|Prolongación|Circuito|"
                 "Corredor|Calzada|Privada|Cerrada|Continuación|Retorno|Periférico|Eje|ul\\.|al\\.|aleja|"
-                "ulica|pl\\.|os\\.|rue|avenue|chemin|Ul\\.|Al\\.|Aleja|Ulica|Pl\\.")
+                "ulica|pl\\.|os\\.|rue|avenue|chemin|Ul\\.|Al\\.|Aleja|Ulica|Pl\\.|plac|Plac|Aleea|Drumul|"
+                "Bulevardul|Calea|Strada|Splaiul|Șoseaua|Soseaua|Intrarea|Piața|Piata|Gang|Gg\\.|Jalan|Jl\\.|"
+                "Đường|đường|Phố|phố|Ngõ|Hẻm|Khóm|Số|Peatonal|Eje vial|Ampliación|Pasaje|Diagonal|Camino|"
+                "Avenue|Boulevard|boulevard|Blv\\.|Blvd\\.|Bv\\.|allée|impasse|quai|Rang|rang|chemin|Ob|Stretto|Incrocio|Calle|Carrera|Transversal|Passeig|Carrer|"
+                "Rruga|Bulevar|Ulitsa|Prospekt|Straße|Strasse|Via|Viale|Largo|Vicolo|Piazza|Sokak|Caddesi|Mahallesi")
 _STREET_FIRST_TYPE = re.compile(
     rf"(?<![\w\-])(?:{_TYPES_FIRST})(?![\w])(?:\s+(?:de|del|de la|de las|de los|da|do|dos|das|di|della|"
-    rf"du|des|la|le|les|von|van)\b)?(?:\s+{_WORD}){{0,4}}?,?\s*(?:(?:n[º°o]|no\.|nr\.?)\s*)?\d{{1,5}}[A-Za-z]?"
+    rf"du|des|la|le|les|von|van)\b)?(?:\s+{_WORD}){{0,4}}?,?\s*(?:(?i:n[º°o]\.?|no\.|nr\.?)\s*)?\d{{1,5}}[A-Za-z]?"
     rf"(?:\s*(?:#|No\.?|N[º°])\s*\d{{1,4}}[A-Za-z]?\s*-\s*\d{{1,4}})?(?![\d])")
+# a street name, then its type word in lower case, then the number ("Šerkova ulica 459", "Béke utca 242.")
+_NAME_THEN_TYPE = re.compile(
+    rf"(?<![\w\-]){_CAP}(?:\s+{_WORD}){{0,2}}?\s+(?:ulica|utca|cesta|trg|ulice|út|utja|tér|köz|sor|körút|"
+    rf"náměstí|třída|nábřeží|ul\.|pristanu|gatve|iela|tänav|maantee|bulvar|caddesi|sokak|sokağı)"
+    rf"\s+\d{{1,5}}[A-Za-z]?\.?(?!\d)")
+# any street name, a house number, then a postcode and a town: "Ilica 12, 10000 Zagreb", "Na Pankráci
+# 12, 140 00 Praha" (the postcode and town make it an address whatever the street is called)
+_NAME_NUMBER_POSTCODE = re.compile(
+    rf"(?<![\w\-]){_CAP}(?:\s+{_WORD}){{0,3}}?\s+\d{{1,5}}[A-Za-z]?(?:\s?[/\-]\s?\d{{1,5}}[A-Za-z]?)?\.?,?\s+"
+    rf"(?:{_CAP}(?:\s+{_WORD}){{0,2}},\s+){{0,2}}"
+    rf"(?:(?:[A-Z]{{1,2}}-)?(?:\d{{4,5}}|\d{{3}}\s\d{{2}})\s+{_CAP}|\d{{4}}\s?[A-Z]{{2}},?\s+{_CAP}|\d{{6,7}}(?![\w]))")
 _STREET_FIRST_TYPE_NONUM = re.compile(
     rf"(?<![\w\-])(?:{_TYPES_FIRST})(?![\w])(?:\s+(?:de|del|de la|da|do|dos|das|di|du|des|la|le|von|van)\b)?"
     rf"(?:\s+{_CAP}){{1,3}}")
 _INDIAN = re.compile(
     rf"(?<![\w/])(?:\d{{1,4}}/\d{{1,4}}|H\.\s?No\.?\s*\d{{1,5}}),?\s+{_CAP}(?:\s+{_CAP}){{0,2}}")
 _UNIT_WORDS = (r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Room|Rm|Studio|Fl|Floor|Bldg|Building|Edif|Depto|Dpto|"
-               r"Piso|Puerta|Apto|Andar|Sala|Lote|Casa|Bloco|Lgh|H\.\s?No|Trlr|Lot|Interior|Int|Appartamento|Scala)")
+               r"Piso|Puerta|Apto|Andar|Sala|Lote|Casa|Bloco|Lgh|H\.\s?No|Trlr|Lot|Interior|Int|Appartamento|Scala|"
+               r"Torre|Local|Oficina|Dto|Depto|Piano|Bl|Sc|Ap|Edif|Box|Kamar|Lantai|Blok|Stan)")
 _UNIT_ALONE = re.compile(rf"(?<![\w])(?:{_UNIT_WORDS})\.?\s*#?\s*\d{{1,5}}[A-Za-z]?(?![\w])", re.IGNORECASE)
 _MILITARY = re.compile(
     r"(?<![\w])(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{1,5}|(?:USNS|USS|USNV|USCGC)(?:\s+[A-Z][a-z]+)?"
     r"|(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{5}(?:-\d{4})?)(?![\w])")
 _CJK = re.compile(
     r"[\u3040-\u30ff\u4e00-\u9fff０-９0-9\-－]{5,}(?:\s[\u3040-\u30ff\u4e00-\u9fff]+[0-9０-９]*)?")
-_CJK_MARK = re.compile(r"[都道府県省市区县町村路街号番]")
+_CJK_MARK = re.compile(r"[都道府県省市区县町村路街号番號巷弄段樓楼里鄉乡鎮镇縣丁目]")
 
 # what may follow a street: a unit, a postcode with a city, or ", City, ST 12345"
-_CITY = r"[^\W\d_a-z][\w'’.\-]*(?:\s+(?:(?:de|del|do|da|dos|la|le|los|las|sur|am|an|der|im|upon|on)\s+)?" \
-        r"[^\W\d_a-z][\w'’.\-]*){0,3}"
-_POSTCODE = (r"(?:[A-Z]{1,2}-)?\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|\d{6}|\d{8}|\d{3}\s\d{2}"
+_CITY_WORD = r"[^\W\d_a-z][\w'’.\-]*"  # digits too: postcodes of other shapes ("D02 X285")
+_CITY = rf"{_CITY_WORD}(?:\s+(?:(?:de|del|do|da|dos|la|le|los|las|sur|am|an|der|im|upon|on|" \
+        rf"lui|na|pri|pod|nad|y|e|di|en|bei|ob|v|u)\s+)*{_CITY_WORD}){{0,4}}"
+# words of administrative divisions written before their name, in lower case
+_DIVISION = (r"(?:phường|xã|tỉnh|quận|huyện|thành phố|tp\.|thị xã|thị trấn|comuna|región|provincia|"
+             r"departamento|kota|kabupaten|kecamatan|kelurahan|distrito|município|municipio|colonia|col\.|"
+             r"barangay|brgy\.|okres|obec|powiat|gmina|district|county)")
+_POSTCODE = (r"\d{4}\s?[A-Z]{2}(?![\w])|(?:[A-Z]{1,2}-)?\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|\d{6,8}|\d{3}\s\d{2}"
              r"|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}"
              r"|[A-Z]\d[A-Z]\s?\d[A-Z]\d")
 _TAIL = re.compile(
-    rf"(?:\s*,\s*|\s*\n\s*|\s+)(?:"
-    rf"{_UNIT_WORDS}\.?\s*#?\s*[\w\-]{{1,6}}"                                   # unit
+    rf"(?:\s*,\s*|\s*\n\s*|\s*/\s*|\s+-?\s*|-)(?:"
+    rf"(?i:{_UNIT_WORDS})\.?\s*#?\s*[\w\-]{{1,6}}"                              # unit
+    rf"|(?i:n[º°o]\.?|no\.|nr\.?|#)\s*\d{{1,5}}[A-Za-z]?(?:\s*-\s*\d{{1,4}})?"     # N° 12, No. 5
+    rf"|(?i:{_DIVISION})\s+{_CITY}"                                              # tỉnh An Giang
     rf"|(?:{_POSTCODE})(?:\s+{_CITY})?"                                         # postcode [city]
     rf"|{_CITY}(?:\s*(?:,|/)?\s*(?:[A-Z]{{2,4}})\b)?(?:\s*[,\-]?\s*(?:{_POSTCODE}))?"  # city [ST] [zip]
-    rf"|\([A-Z]{{2}}\)|\d{{1,5}}[A-Za-z]?"                                       # (province), number
+    rf"|\([A-Z]{{2}}\)|\d{{1,5}}[A-Za-z]?\.?|[A-Z]{{2,4}}\.?|\d[A-Z]{{2}}"          # (province), number, ST
     rf")(?![\w])")
 # a capitalised word starting a new clause, not a city
 _TAIL_STOP = {"thanks", "thank", "please", "pls", "cheers", "regards", "best", "and", "or", "the", "see",
@@ -107,9 +133,9 @@ _TAIL_STOP = {"thanks", "thank", "please", "pls", "cheers", "regards", "best", "
               "from", "hi", "hello", "hey", "cc", "tel", "phone", "mobile", "email", "ok"}
 
 
-def _extend(text: str, end: int) -> int:
+def extend_address(text: str, end: int) -> int:
     """Extend an address end over units, postcodes, cities and states that follow it."""
-    for _ in range(4):
+    for _ in range(8):
         m = _TAIL.match(text, end)
         if not m:
             break
@@ -141,7 +167,25 @@ def _pyap(text: str) -> list[tuple[int, int, float]]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return [(a.match_start, a.match_end, 0.85) for a in pyap.parse(text, country="US")]
+        found = [(a.match_start, a.match_end, 0.85) for a in pyap.parse(text, country="US")]
+    # pyap sometimes starts at any number far before the street ("838 65 8899 for the form Address
+    # is Unit 4173 ..."): start after the last English function word instead
+    out = []
+    for s, e, sc in found:
+        words = list(re.finditer(r"[^\W\d_]+", text[s:e]))
+        stops = [w for w in words if w.group(0).lower() in NAME_STOP_WORDS]
+        if len(stops) > 1:
+            nxt = re.compile(r"[\dA-Z]").search(text, s + stops[-1].end(), e)
+            if not nxt:
+                continue
+            s = nxt.start()
+        out.append((s, e, sc))
+    return out
+
+
+def _plain_street(span: str) -> bool:
+    """An address has at most one English function word ("Avenue of the Americas" is rare)."""
+    return sum(w in NAME_STOP_WORDS for w in re.findall(r"[^\W\d_]+", span.lower())) <= 1
 
 
 def find_more_addresses(text: str) -> list[tuple[int, int, float]]:
@@ -150,19 +194,23 @@ def find_more_addresses(text: str) -> list[tuple[int, int, float]]:
     has_digit = any(ch.isdigit() for ch in text)
     if not has_digit:
         return []
-    for rx in (_NUMBER_FIRST, _FRENCH, _STREET_FIRST_ENDING, _STREET_FIRST_TYPE):
+    for rx in (_NUMBER_FIRST, _FRENCH, _STREET_FIRST_ENDING, _STREET_FIRST_TYPE, _NAME_THEN_TYPE,
+               _NAME_NUMBER_POSTCODE):
         for m in rx.finditer(text):
-            out.append((m.start(), _extend(text, m.end()), 0.8))
+            if rx is _NAME_NUMBER_POSTCODE and (m.group(0).split()[-1].lower() in _TAIL_STOP
+                                                or not _plain_street(m.group(0))):
+                continue  # "Table for 12, 10000 Thanks"
+            out.append((m.start(), extend_address(text, m.end()), 0.8))
     for m in _INDIAN.finditer(text):
-        out.append((m.start(), _extend(text, m.end()), 0.75))
+        out.append((m.start(), extend_address(text, m.end()), 0.75))
     for m in _STREET_FIRST_TYPE_NONUM.finditer(text):
-        end = _extend(text, m.end())
+        end = extend_address(text, m.end())
         if re.search(rf"(?:{_POSTCODE})", text[m.end():end]):
             out.append((m.start(), end, 0.75))
     for m in _UNIT_ALONE.finditer(text):
-        out.append((m.start(), _extend(text, m.end()), 0.75))
+        out.append((m.start(), extend_address(text, m.end()), 0.75))
     for m in _MILITARY.finditer(text):
-        out.append((m.start(), _extend(text, m.end()), 0.85))
+        out.append((m.start(), extend_address(text, m.end()), 0.85))
     for m in _CJK.finditer(text):
         if _CJK_MARK.search(m.group(0)) and any(ch.isdigit() for ch in m.group(0)):
             out.append((m.start(), m.end(), 0.8))

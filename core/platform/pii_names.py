@@ -3,8 +3,9 @@
 ``NameFilter(allow_terms).filter(text, candidates)`` takes the scrubber's (type, start, end, score)
 candidates and, for PERSON ones only:
 
-- drops those overlapping an occurrence of an allow-listed term (``SUPPORTLOOP_PII_ALLOW_TERMS``:
-  the business's own brand, staff aliases, menu items) or equal to one word of such a term;
+- drops those made only of allow-listed words or terms (``SUPPORTLOOP_PII_ALLOW_TERMS``: the
+  business's own brand, menu items, the cities it serves): "Ember Grill" and "Tracy" go, "Sarah
+  Davis" stays a name;
 - drops well-known apps and companies (``KNOWN_BRANDS``: Venmo, Zelle, Instagram, OpenTable...);
 - drops those overlapping a URL, a domain or an e-mail address, and the bare words ``http``,
   ``https`` and ``www``;
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+from core.platform.pii_lexicon import MONTH_NAMES
 
 _URL = re.compile(r"(?:https?://|www\.)\S*|\b[\w.-]+@[\w.-]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|us|"
                   r"uk|de|fr|ly|app|biz|info|example)\b(?:/\S*)?", re.IGNORECASE)
@@ -69,11 +72,27 @@ class NameFilter:
         self.allow_words = {w.lower() for t in terms for w in re.findall(r"[^\W\d_][\w'’-]*", t)}
         self.places = place_names()
 
+    def never_a_name(self, word: str) -> bool:
+        """A word that is never part of a name: a well-known brand, a word of the allow-list, a URL
+        word, a month."""
+        low = word.lower()
+        return low in KNOWN_BRANDS or low in self.allow_words or low in _URL_WORDS or low in MONTH_NAMES
+
+    def is_place(self, word: str) -> bool:
+        """A city (over 15,000 people), US state or country name."""
+        return word.lower() in self.places
+
     def _blocked_spans(self, text: str) -> list[tuple[int, int]]:
-        spans = [m.span() for m in _URL.finditer(text)]
-        if self.allow_rx:
-            spans += [m.span() for m in self.allow_rx.finditer(text)]
-        return spans
+        return [m.span() for m in _URL.finditer(text)]
+
+    def _all_allowed(self, text: str, s: int, e: int) -> bool:
+        """Every word of the candidate is an allow-listed word or inside an allow-listed term
+        ("Ember Grill"); "Sarah Davis" is a name even where the city Davis is allow-listed."""
+        terms = [m.span() for m in self.allow_rx.finditer(text)] if self.allow_rx else []
+        words = list(re.finditer(r"[^\W\d_][\w'’-]*", text[s:e]))
+        return bool(words) and all(
+            w.group(0).lower() in self.allow_words
+            or any(ts <= s + w.start() and s + w.end() <= te for ts, te in terms) for w in words)
 
     def _after_a_place(self, before: str) -> bool:
         """"Monterey or Vallejo": a place name right after another one and "or", "and" or a comma."""
@@ -93,8 +112,8 @@ class NameFilter:
                 continue
             word = text[s:e].strip(" .,'’")
             low = word.lower()
-            if any(s < be and bs < e for bs, be in blocked) or low in _URL_WORDS or low in self.allow_words \
-                    or low in KNOWN_BRANDS:
+            if any(s < be and bs < e for bs, be in blocked) or low in _URL_WORDS or low in KNOWN_BRANDS \
+                    or low in MONTH_NAMES or self._all_allowed(text, s, e):
                 continue
             if has_upper and " " not in word and word.islower():
                 continue

@@ -50,7 +50,7 @@ saturday sunday monday tuesday wednesday thursday friday weekend tomorrow today 
 january february march april may june july august september october november december
 jan feb mar apr jul aug sep sept oct nov dec eve new year years christmas thanksgiving
 yes yeah yep no nope ok okay sure great thanks thank thx ty hi hello hey dear regards best
-cheers sincerely warm kind love xo xoxo lol omg pls please sorry wow cool awesome perfect
+cheers sincerely warm kind love xo xoxo ta hiya lol omg pls please sorry wow cool awesome perfect
 looking interested wondering trying hoping planning calling texting writing reaching checking
 going getting having following regarding asking just still also really super very so excited
 available free ready back here good fine glad happy new interested confused curious not

@@ -7,7 +7,10 @@
   editor and time; its redacted form becomes the gold answer and is what the audit row keeps;
 - approve and edit share one code path (:func:`_accept`): neither creates training data or a
   KB proposal when the answer or its question is flagged or not safe for training
-  (``core.review.policy.training_block_reason``; the decision's notes say why), and both
+  (``core.review.policy.training_block_reason``), or when the answer is a hand-off, escalation
+  or apology that answers nothing (``core.knowledge.handoff``; the decision's notes say why);
+  the example is rated by the admin's decision (``ADMIN_RATING``), whatever the customer said
+  about the original answer (that vote stays on the message), and both
   release a held draft (``core.review.delivery``), sending it when a notifier is given;
 - **reject**: with a reason (scrubbed, like every review note); any training example from the
   message is deactivated and a held draft is cancelled, never sent.
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.enrichment import enrich
 from core.knowledge.chunks import propose_chunk as propose_kb_chunk
+from core.knowledge.handoff import handoff_reason
 from core.platform import audit
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
@@ -34,19 +38,19 @@ from core.platform.models import (
     Conversation,
     ConversationOutcome,
     Delivery,
-    Feedback,
     Message,
     ReviewItem,
     TrainingExample,
 )
 from core.platform.pii import get_scrubber
 from core.platform.services import Enricher, Notifier, Scrubber
-from core.platform.statuses import ReviewKind, ReviewStatus, TrainingSource, Vote
+from core.platform.statuses import ReviewKind, ReviewStatus, TrainingSource
 from core.review import delivery
 from core.review.policy import training_block_reason
 from core.review.queue import get_item, question_of
 
 MAX_EDIT_CHARS = 20_000
+ADMIN_RATING = 1  # an approved or edited answer is rated up by the admin's decision
 
 
 @dataclass
@@ -98,10 +102,6 @@ def _example(
     conv = session.get(Conversation, msg.conversation_id)
     q = question_of(session, msg)
     outcome = session.get(ConversationOutcome, conv.id)
-    votes = list(session.scalars(select(Feedback.vote).where(Feedback.message_id == msg.id)))
-    rating = None
-    if votes:
-        rating = 1 if votes.count(Vote.UP) >= votes.count(Vote.DOWN) else -1
     _deactivate_examples(session, msg.id)
     ex = TrainingExample(
         message_id=msg.id,
@@ -111,7 +111,9 @@ def _example(
         source=source,
         human_verified=True,
         quality_score=1.0 if source == TrainingSource.APPROVED else 0.9,
-        rating=rating,
+        # the rating of the text it holds: the admin approved or wrote it, so it is gold whatever
+        # the customer said about the original (that vote stays on the message's feedback rows)
+        rating=ADMIN_RATING,
         led_to_booking=bool(outcome and outcome.booking_converted),
         channel=conv.channel,
         active=True,
@@ -157,7 +159,7 @@ def _accept(
 ) -> Decision:
     """The shared tail of approve and edit: gold example and KB proposal unless blocked, the
     release of a held draft, the audit row."""
-    blocked = training_block_reason(session, msg)
+    blocked = training_block_reason(session, msg) or handoff_reason(answer)
     ex = None
     if blocked is None:
         ex = _example(session, msg, answer, source, actor, now)

@@ -9,7 +9,8 @@ how often similar questions come in (same intent, or the same question text, ove
 
 Filling the queue (:func:`flag_message`, :func:`refresh_queue`) needs the ``review`` right;
 ``core.learning.loop`` flags down-voted and low-CSAT answers as ``SYSTEM``. Reading it:
-:func:`list_queue`, :func:`preview`. The decisions on an item are in
+:func:`list_queue` (filtered and paged; :func:`count_queue` counts the same filters),
+:func:`preview`. The decisions on an item are in
 ``core.review.decisions``, the pre-send policy in ``core.review.policy``.
 """
 
@@ -22,9 +23,10 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
+from core.knowledge.scoring import messages_with_flagged_chunks
 from core.knowledge.staleness import messages_with_stale_chunks
 from core.platform.actors import Actor, require
 from core.platform.clock import Clock, SystemClock
@@ -52,6 +54,7 @@ class Reason(StrEnum):
     RISKY_DRAFT = "risky_draft"
     LOW_CONFIDENCE = "low_confidence"
     STALE_CHUNK = "stale_chunk"
+    POOR_CHUNK = "poor_chunk"  # used a chunk customers rate poorly (core.knowledge.scoring.flagged_chunks)
     FLAGGED = "flagged"
 
 
@@ -62,6 +65,7 @@ REASON_WEIGHTS = {
     Reason.RISKY_DRAFT: 2.0,
     Reason.LOW_CONFIDENCE: 1.0,
     Reason.STALE_CHUNK: 1.0,
+    Reason.POOR_CHUNK: 2.0,
     Reason.FLAGGED: 3.0,
 }
 DEMAND_DAYS = 30
@@ -87,6 +91,7 @@ class ReviewRow:
     created_at: dt.datetime
     decided_by: str | None = None
     decision_reason: str | None = None
+    decided_at: dt.datetime | None = None
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -255,6 +260,8 @@ def refresh_queue(
         add(mid, Reason.DOWN_VOTE)
     for mid in messages_with_stale_chunks(session, since=since):
         add(mid, Reason.STALE_CHUNK)
+    for mid in messages_with_flagged_chunks(session, settings, since=since):
+        add(mid, Reason.POOR_CHUNK)
     for mid in _flagged_answer_ids(session, since):
         add(mid, Reason.FLAGGED)
 
@@ -277,30 +284,127 @@ def refresh_queue(
 
 
 # --- reading --------------------------------------------------------------------------------
+def _filtered(
+    q, *, kind: str | None, status: str | None, reason: str | None, channel: str | None,
+    intent: str | None, since: dt.datetime | None, until: dt.datetime | None,
+):  # noqa: ANN001, ANN202 - a Select over ReviewItem, Message and Conversation in, the same out
+    """``q`` narrowed to the queue filters (shared by the list and its count)."""
+    if status is not None and status not in tuple(ReviewStatus):
+        raise ValidationError(f"Unknown status {status!r}; use one of {', '.join(ReviewStatus)}.")
+    if kind is not None and kind not in tuple(ReviewKind):
+        raise ValidationError(f"Unknown kind {kind!r}; use one of {', '.join(ReviewKind)}.")
+    if reason is not None and reason not in tuple(Reason):
+        raise ValidationError(f"Unknown reason {reason!r}; use one of {', '.join(Reason)}.")
+    if kind:
+        q = q.where(ReviewItem.kind == kind)
+    if status:
+        q = q.where(ReviewItem.status == status)
+    if reason:  # a JSON list: match the quoted word ("flagged" also matches "flagged:<why>")
+        q = q.where(cast(ReviewItem.reasons, String).like(f'%"{reason}%'))
+    if channel:
+        q = q.where(Conversation.channel == channel)
+    if intent:
+        q = q.where(Conversation.intent == intent)
+    if since is not None:
+        q = q.where(ReviewItem.created_at >= since)
+    if until is not None:
+        q = q.where(ReviewItem.created_at < until)
+    return q
+
+
+def count_queue(
+    session: Session,
+    *,
+    kind: str | None = None,
+    status: str | None = ReviewStatus.OPEN,
+    reason: str | None = None,
+    channel: str | None = None,
+    intent: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> int:
+    """How many queue entries match the filters (the true total behind a page of :func:`list_queue`)."""
+    q = (
+        select(func.count(ReviewItem.id))
+        .select_from(ReviewItem)
+        .join(Message, Message.id == ReviewItem.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+    )
+    q = _filtered(q, kind=kind, status=status, reason=reason, channel=channel, intent=intent,
+                  since=since, until=until)
+    return int(session.scalar(q) or 0)
+
+
+def queue_intents(session: Session, *, status: str | None = ReviewStatus.OPEN) -> list[str]:
+    """The intents of the conversations behind queue entries with ``status`` (a filter's choices)."""
+    q = (
+        select(Conversation.intent)
+        .join(Message, Message.conversation_id == Conversation.id)
+        .join(ReviewItem, ReviewItem.message_id == Message.id)
+        .where(Conversation.intent.is_not(None))
+        .distinct()
+    )
+    if status:
+        q = q.where(ReviewItem.status == status)
+    return sorted(i for i in session.scalars(q) if i)
+
+
 def list_queue(
     session: Session,
     *,
     kind: str | None = None,
     status: str | None = ReviewStatus.OPEN,
+    reason: str | None = None,
+    channel: str | None = None,
+    intent: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    held_first: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> list[ReviewRow]:
-    """Queue entries, highest expected value first (redacted text only)."""
-    if status is not None and status not in tuple(ReviewStatus):
-        raise ValidationError(f"Unknown status {status!r}; use one of {', '.join(ReviewStatus)}.")
+    """Queue entries, highest expected value first (redacted text only); ``held_first`` puts
+    held drafts (pre-send) before answers to review. Filters: ``reason`` (a :class:`Reason`),
+    ``channel`` and ``intent`` of the conversation, ``since``/``until`` on when the entry was
+    queued. :func:`count_queue` counts the same filters."""
+    order = [ReviewItem.expected_value.desc(), ReviewItem.created_at, ReviewItem.id]
+    if held_first:
+        order.insert(0, (ReviewItem.kind == ReviewKind.PRESEND).desc())
     q = (
         select(ReviewItem, Message, Conversation, Delivery.status)
         .join(Message, Message.id == ReviewItem.message_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(Delivery, Delivery.message_id == Message.id)
-        .order_by(ReviewItem.expected_value.desc(), ReviewItem.created_at, ReviewItem.id)
+        .order_by(*order)
         .limit(limit)
         .offset(offset)
     )
-    if kind:
-        q = q.where(ReviewItem.kind == kind)
-    if status:
-        q = q.where(ReviewItem.status == status)
+    q = _filtered(q, kind=kind, status=status, reason=reason, channel=channel, intent=intent,
+                  since=since, until=until)
+    return _rows(session, q)
+
+
+def list_decided(
+    session: Session, *, channel: str | None = None, since: dt.datetime | None = None, limit: int = 20
+) -> list[ReviewRow]:
+    """The latest decisions (approved, edited or rejected), newest first; ``since`` on the decision time."""
+    q = (
+        select(ReviewItem, Message, Conversation, Delivery.status)
+        .join(Message, Message.id == ReviewItem.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(Delivery, Delivery.message_id == Message.id)
+        .where(ReviewItem.status != ReviewStatus.OPEN, ReviewItem.decided_at.is_not(None))
+        .order_by(ReviewItem.decided_at.desc(), ReviewItem.id.desc())
+        .limit(limit)
+    )
+    if channel:
+        q = q.where(Conversation.channel == channel)
+    if since is not None:
+        q = q.where(ReviewItem.decided_at >= since)
+    return _rows(session, q)
+
+
+def _rows(session: Session, q) -> list[ReviewRow]:  # noqa: ANN001 - the Select of list_queue
     rows = []
     for item, msg, conv, dstatus in session.execute(q):
         question = question_of(session, msg)
@@ -322,6 +426,7 @@ def list_queue(
                 created_at=item.created_at,
                 decided_by=item.decided_by,
                 decision_reason=item.decision_reason,
+                decided_at=item.decided_at,
             )
         )
     return rows

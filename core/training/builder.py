@@ -5,9 +5,10 @@
 1. **select** the training examples of the dataset kind (``chat``: typed channels; ``voice``:
    examples flagged ``voice`` or from the phone channel) and skip, counting the reason, those
    that are inactive, not human verified, below the quality floor, rated below the rating
-   floor (CSAT 1-5 of the conversation, a thumbs up counts 5, down 1; unrated pass), without a
-   booking when only bookings are wanted, older than ``since``, or outside the intent / tag /
-   source filters;
+   floor (CSAT 1-5 of the conversation, a thumbs up counts 5, down 1; unrated pass; an approved
+   or edited example is gold by the admin's decision, whatever the customer said about the
+   original), a hand-off or apology that answers nothing (``handoff``), without a booking when
+   only bookings are wanted, older than ``since``, or outside the intent / tag / source filters;
 2. **drop near-duplicates** (question + answer shingles, ``core.platform.near_duplicates``), keeping the
    best (quality, booking, edited > approved > imported > generated, newest);
 3. **sample** deterministically down to ``dataset_max_examples`` (stratified by intent);

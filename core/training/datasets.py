@@ -314,8 +314,27 @@ def export_dataset(
     for split, path in paths.items():
         report = reports[split]
         target = dest / f"dataset-{version.id}-{split}.jsonl"
-        shutil.copyfile(path, target)
+        partial = target.with_suffix(".jsonl.part")  # a reader never sees a half-written file
+        shutil.copyfile(path, partial)
+        partial.replace(target)
         out["files"][split] = {"path": str(target), "sha256": sha256_of(target), **report.as_dict()}
+    return out
+
+
+def export_dir(settings: Settings, version_id: int) -> Path:
+    """Where the dashboard's export of a dataset version is written (``data_dir/exports/...``)."""
+    return Path(settings.data_dir) / "exports" / f"dataset-{int(version_id)}"
+
+
+def exported_files(settings: Settings, version_id: int) -> dict[str, Path]:
+    """The files of a finished export to :func:`export_dir` by split (empty when not exported;
+    only ``export_dataset`` writes there, after its checks)."""
+    folder = export_dir(settings, version_id)
+    out = {}
+    for split in ("train", "validation"):
+        path = folder / f"dataset-{int(version_id)}-{split}.jsonl"
+        if path.exists():
+            out[split] = path
     return out
 
 

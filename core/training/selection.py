@@ -5,7 +5,9 @@ near-duplicates, the deterministic stratified sample and the train/validation sp
   ``voice`` or from the phone channel) and the thresholds; ``None`` takes its setting.
 - ``candidates`` / ``skip_reason``: the examples of the kind, and why one is skipped
   (inactive, not human verified, below the quality floor, rated below the rating floor (CSAT
-  1-5 of the conversation, a thumbs up counts 5, down 1; unrated pass), without a booking
+  1-5 of the conversation, a thumbs up counts 5, down 1; unrated pass; an approved or edited
+  example is rated by the admin's decision, so its original's vote or CSAT never skips it),
+  a hand-off or apology text (``core.knowledge.handoff``), without a booking
   when only bookings are wanted, older than ``since``, outside the intent / tag / source
   filters, empty);
 - ``flagged``: examples whose messages enrichment flagged for profanity or abuse;
@@ -26,6 +28,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.enrichment.enrich import flagged_example_ids
+from core.knowledge.handoff import is_handoff
 from core.platform.config import Settings
 from core.platform.errors import ValidationError
 from core.platform.models import (
@@ -39,6 +42,9 @@ from core.platform.statuses import Channel, DatasetKind, TrainingSource
 
 SOURCE_RANK = {TrainingSource.EDITED: 3, TrainingSource.APPROVED: 2, TrainingSource.IMPORTED: 1,
                TrainingSource.GENERATED: 0}
+# an approved or edited answer is gold by the admin's decision: the customer's vote or CSAT on
+# the original answer does not rate the text the example holds
+ADMIN_DECIDED = frozenset({TrainingSource.APPROVED, TrainingSource.EDITED})
 SKIP_REASONS = (
     "inactive",
     "not_verified",
@@ -50,6 +56,7 @@ SKIP_REASONS = (
     "tag_filtered",
     "source_filtered",
     "empty",
+    "handoff",
     "flagged",
     "near_duplicate",
     "over_max",
@@ -171,7 +178,7 @@ def skip_reason(r: dict, f: DatasetFilters) -> str | None:
     if r["quality_score"] is None or r["quality_score"] < f.min_quality:
         return "low_quality"
     scores = [s for s in (_rating_score(r["rating"]), r["csat"]) if s is not None]
-    if scores and min(scores) < f.min_rating:
+    if r["source"] not in ADMIN_DECIDED and scores and min(scores) < f.min_rating:
         return "low_rating"
     if f.only_bookings and not r["led_to_booking"]:
         return "no_booking"
@@ -185,6 +192,8 @@ def skip_reason(r: dict, f: DatasetFilters) -> str | None:
         return "source_filtered"
     if not (r["question"] or "").strip() or not (r["answer"] or "").strip():
         return "empty"
+    if is_handoff(r["answer"]):
+        return "handoff"
     return None
 
 

@@ -133,3 +133,58 @@ def test_an_external_id_of_another_channel_is_no_duplicate_and_reveals_nothing(c
     channels = dict(session.execute(select(Conversation.id, Conversation.channel)).all())
     assert channels[web_copy.json()["conversation_id"]] == "web"
     assert channels[taken_elsewhere.json()["conversation_id"]] == "sms"
+
+
+def test_a_message_id_of_another_channel_is_a_new_message_and_reveals_nothing(client, session):
+    _, sms = _key(session, "ingest:sms")
+    _, web = _key(session, "ingest:web")
+    with_ids = {**CONV, "messages": [{**m, "external_id": f"m-{i}"} for i, m in enumerate(CONV["messages"])]}
+    held = client.post("/api/v1/conversations", json=with_ids, headers={"X-API-Key": sms})
+    assert held.status_code == 201
+    # the web key stores the same conversation and message ids as its own (no 409, nothing of sms)
+    mine = client.post(
+        "/api/v1/conversations", json={**with_ids, "external_id": "web-1"}, headers={"X-API-Key": web}
+    )
+    assert mine.status_code == 201 and mine.json()["created"] is True and mine.json()["messages"] == 2
+    web_id = mine.json()["conversation_id"]
+    sms_id = held.json()["conversation_id"]
+    sms_url, web_url = f"/api/v1/conversations/{sms_id}/messages", f"/api/v1/conversations/{web_id}/messages"
+    added = client.post(sms_url, json={"role": "user", "content": "hi", "external_id": "m-9"},
+                        headers={"X-API-Key": sms})
+    fresh = client.post(web_url, json={"role": "user", "content": "hi", "external_id": "m-9"},
+                        headers={"X-API-Key": web})
+    assert added.status_code == fresh.status_code == 201
+    assert fresh.json()["message_id"] != added.json()["message_id"]
+    # a duplicate within the channel answers as before: a retry is the same message, another
+    # conversation of the channel is a 409 that names only the channel's own conversation
+    retry = client.post(web_url, json={"role": "user", "content": "hi", "external_id": "m-9"},
+                        headers={"X-API-Key": web})
+    assert retry.status_code == 201 and retry.json()["message_id"] == fresh.json()["message_id"]
+    other = client.post("/api/v1/conversations", json={**with_ids, "external_id": "web-2"},
+                        headers={"X-API-Key": web})
+    assert other.status_code == 409 and "m-0" in other.text
+    clash = client.post(
+        "/api/v1/conversations", json={**CONV, "external_id": "web-3"}, headers={"X-API-Key": web}
+    )
+    clash_url = f"/api/v1/conversations/{clash.json()['conversation_id']}/messages"
+    dup = client.post(clash_url, json={"role": "user", "content": "hi", "external_id": "m-9"},
+                      headers={"X-API-Key": web})
+    assert dup.status_code == 409 and f"conversation {web_id}" in dup.json()["detail"]
+    assert f"conversation {sms_id}" not in dup.json()["detail"]
+    channels = session.execute(select(Message.channel).where(Message.external_id == "m-9")).scalars().all()
+    assert sorted(channels) == ["sms", "web"]
+
+
+@pytest.mark.parametrize("spelling", ["0_{}", "+{}", "-0{}", " {}", "{}%20", "{}.0.0"])
+def test_an_id_in_the_path_is_ascii_digits_only(client, session, spelling):
+    _, sms = _key(session, "ingest:sms")
+    h = {"X-API-Key": sms}
+    cid = client.post("/api/v1/conversations", json=CONV, headers=h).json()["conversation_id"]
+    ok = client.post(f"/api/v1/conversations/{cid}/messages", json={"role": "user", "content": "x"},
+                     headers=h)
+    assert ok.status_code == 201
+    # another spelling of the same number (pydantic alone reads each of these as the id)
+    path = f"/api/v1/conversations/{spelling.format(cid)}/messages"
+    r = client.post(path, json={"role": "user", "content": "x"}, headers=h)
+    assert r.status_code == 422 and r.json()["error"] == "ValidationError"
+    assert "ASCII digits" in r.text

@@ -1,6 +1,8 @@
 """Rate limits of the anonymous routes (per client address, per chat session) and strict id
 parsing of the public pages."""
 
+import asyncio
+from collections import Counter
 from urllib.parse import parse_qs, urlparse
 
 import pydantic
@@ -9,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.main import create_app
+from api.ratelimit import CONCURRENT_PER_ADDRESS, WAITING_PER_ADDRESS, Limits, RateLimitMiddleware
 from core.feedback import links, survey
 from core.platform.config import Settings
 from core.platform.models import Conversation, Feedback
@@ -146,3 +149,77 @@ def test_a_survey_score_must_be_an_ascii_digit(session, settings):
 def _votes(session) -> int:
     session.expire_all()
     return session.scalar(select(func.count()).select_from(Feedback))
+
+
+def _asgi_call(app, address: str, path: str = "/api/v1/chat"):
+    """One POST to ``app`` (an ASGI callable) from ``address``: (status, headers)."""
+
+    async def call():
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "client": (address, 4000), "headers": []}
+        await app(scope, receive, send)
+        return sent[0]["status"], dict(sent[0]["headers"])
+
+    return call()
+
+
+def test_an_address_runs_one_request_at_a_time_two_wait_and_the_refused_are_not_counted():
+    release = asyncio.Event()
+    running: list[str] = []
+    most = Counter()
+
+    async def slow_route(scope, receive, send):  # stands for a chat that takes a while
+        address = scope["client"][0]
+        running.append(address)
+        most[address] = max(most[address], running.count(address))
+        await release.wait()
+        running.remove(address)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    limits = Limits.from_settings(Settings(_env_file=None, rate_limit_chat="5/minute"))
+    app = RateLimitMiddleware(slow_route, limits)
+    assert (app.concurrent, app.waiting) == (CONCURRENT_PER_ADDRESS, WAITING_PER_ADDRESS) == (1, 2)
+
+    async def scenario():
+        flood = [asyncio.create_task(_asgi_call(app, "203.0.113.5")) for _ in range(3)]
+        while app.admitted[("chat", "203.0.113.5")] < 3:
+            await asyncio.sleep(0)
+        status, headers = await _asgi_call(app, "203.0.113.5")  # one running, two waiting: refused
+        other = asyncio.create_task(_asgi_call(app, "198.51.100.7"))  # another address runs beside
+        while len(running) < 2:
+            await asyncio.sleep(0)
+        release.set()
+        done = [s for s, _ in await asyncio.gather(*flood, other)]
+        # the refused one did not count: two more fit in the 5/minute window, then the window says no
+        after = [(await _asgi_call(app, "203.0.113.5"))[0] for _ in range(3)]
+        return status, headers, done, after
+
+    status, headers, done, after = asyncio.run(scenario())
+    assert status == 429 and headers[b"retry-after"] == b"1"
+    assert done == [200, 200, 200, 200]
+    assert after == [200, 200, 429]
+    assert most == {"203.0.113.5": 1, "198.51.100.7": 1}  # never two of one address at once
+    assert app.admitted == {} and app.turns == {}  # nothing left behind
+
+
+def test_a_chat_session_over_its_limit_is_refused_before_any_database_or_model_work(settings, tmp_path):
+    # a database that does not answer and no model loaded: the refusal needs neither
+    (tmp_path / "no.db").mkdir()
+    down = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'no.db'}",
+                                       "rate_limit_chat_session": "1/minute"})
+    app = create_app(down)
+    limits = app.state.rate_limits
+    assert limits.hit(limits.chat_session, "chat", "session", "visitor-dddd") is None  # its one turn
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/api/v1/chat", json={"message": "hi", "session_id": "visitor-dddd"})
+        _assert_429(r)
+        assert "chat session" in r.json()["detail"]
+        assert getattr(app.state, "embedder", None) is None and getattr(app.state, "scrubber", None) is None

@@ -4,7 +4,8 @@ a bounded number of examples per operation (valid and invalid inputs), on both d
 - no server error, no status code, content type, header or body the schema does not document,
   invalid data refused and valid data accepted, auth not ignored (all of schemathesis' checks);
 - no call over 2 s;
-- no route documents a 5XX or a ``default`` response (errors are the client's or none).
+- no route documents a 5XX or a ``default`` response (errors are the client's or none), but
+  ``/healthz``: its 503 says the database does not answer (tests/api/test_main.py).
 """
 
 import time
@@ -35,7 +36,8 @@ def test_no_route_documents_a_server_error_or_a_default_response(settings):
         for method, op in item.items():
             codes = set(op["responses"])
             assert "default" not in codes, (method, path)
-            assert not {c for c in codes if c.startswith("5")}, (method, path, codes)
+            allowed = {"503"} if (method, path) == ("get", "/healthz") else set()
+            assert {c for c in codes if c.startswith("5")} == allowed, (method, path, codes)
 
 
 @pytest.mark.slow

@@ -37,13 +37,29 @@ def test_json_has_the_documented_shape(result):
     data = json.loads(result.read_text())
     assert data["threshold"] == 0.3
     assert data["weeks"] == [0, 1, 2]
-    assert set(data["variants"]) == {"learning", "static", "votes_only", "ceiling"}
+    assert set(data["variants"]) == {"learning", "no_score_prior", "static", "votes_only", "ceiling",
+                                     "out_of_scope"}
+    assert len(data["variants"]["out_of_scope"]["oos_escalation"]) == 3
+    assert set(data["summary"]) >= {"out_of_scope", "score_prior_effect", "labels_consumed", "targets"}
+    tuning = data["config"]["tuning"]
+    assert tuning["validation"]["questions"] == data["config"]["validation_questions"] > 0
+    assert data["config"]["kb_search_k"] == tuning["kb_search_k"]  # not given: tuned
+    assert len(data["config"]["out_of_scope_intents"]) == 1
     for v in data["variants"].values():
         for key in KEYS:
             assert len(v[key]) == 3, key
         assert v["live_containment"][0] is None
         assert all(0 <= x <= 1 for x in v["accuracy"] + v["containment"])
     assert result.with_suffix(".png").stat().st_size > 0
+
+
+def test_validation_and_out_of_scope_questions_never_reach_the_kb(result):
+    data = json.loads(result.read_text())
+    cfg = data["config"]
+    assert cfg["train_questions"] + cfg["validation_questions"] == len(
+        [1 for _ in learning_curve.load_banking77(DATA_DIR, 5).train])
+    oos = data["variants"]["out_of_scope"]
+    assert oos["kb_chunks"][-1] < data["variants"]["learning"]["kb_chunks"][-1]
 
 
 def test_learning_consumes_labels_and_grows_the_kb(result):
@@ -60,3 +76,16 @@ def test_learning_consumes_labels_and_grows_the_kb(result):
 def test_unknown_variant_is_refused():
     with pytest.raises(SystemExit):
         learning_curve.parse_args(["--variants", "learning,magic"])
+
+
+def test_runs_of_different_variants_merge_into_one_result(result, tmp_path):
+    data = json.loads(result.read_text())
+    parts = []
+    for names in (("learning", "out_of_scope"), ("static", "ceiling")):
+        part = dict(data, variants={n: data["variants"][n] for n in names})
+        parts.append(tmp_path / f"{names[0]}.json")
+        parts[-1].write_text(json.dumps(part))
+    merged = learning_curve.main(["--merge", *map(str, parts), "--out", str(tmp_path / "all.json")])
+    assert list(merged["variants"]) == ["learning", "static", "ceiling", "out_of_scope"]
+    assert merged["summary"]["out_of_scope"] == data["summary"]["out_of_scope"]
+    assert (tmp_path / "all.png").stat().st_size > 0

@@ -53,6 +53,13 @@ def test_kb_commands_end_to_end(cli, tmp_path):
     qfile.write_text("Do you travel to Napa?\n\nwho won the football game last night?\n", encoding="utf-8")
     lines = [json.loads(x) for x in cli("ask", "--file", qfile).output.splitlines()]
     assert len(lines) == 2 and lines[1]["escalated"] is True
+    # batches of one and the single-question path decide the same
+    ones = [json.loads(x) for x in cli("ask", "--file", qfile, "--batch-size", "1").output.splitlines()]
+    singles = [json.loads(cli("ask", q).output) for q in ("Do you travel to Napa?",
+                                                          "who won the football game last night?")]
+    decision = ("answer", "confidence", "escalated", "chunks", "used_chunk_ids", "kb_version_id")
+    for batch in (lines, ones):
+        assert [[d[k] for k in decision] for d in batch] == [[d[k] for k in decision] for d in singles]
     assert "Give a QUESTION or --file" in cli("ask", ok=False).output
     # a second version, then rollback and activate by id
     edited = tmp_path / "edit.jsonl"

@@ -26,15 +26,14 @@ from core.platform.clock import SystemClock
 from core.platform.config import Settings
 from core.platform.db import make_engine, session_factory, session_scope, upgrade
 from core.platform.embeddings import get_embedder
-from tests.factories.browser import HELD_ANSWER, HELD_QUESTION, login
-from tests.factories.dashboard import seed_conversations, seed_held_draft
+from tests.factories.browser import ADMIN, HELD_ANSWER, HELD_QUESTION, PASSWORD, login
+from tests.factories.dashboard import seed_held_draft, seed_review_items
 from tests.smtp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-ADMIN, PASSWORD = "e2e-admin", "e2e-password-1"
 KB = [
     {"external_id": ext, "title": title, "text": text, "category": cat}
     for ext, title, text, cat in [
@@ -46,12 +45,13 @@ KB = [
 
 
 def seed(url: str, var: Path) -> Settings:
-    """A database with conversations, metrics, a held draft, a KB with one active version and an admin."""
+    """A database with conversations and their answers in the review queue, metrics, a held draft,
+    a KB with one active version and an admin."""
     upgrade(url)
     settings = Settings(_env_file=None, database_url=url, data_dir=var, index_dir=var / "indexes")
     factory = session_factory(make_engine(url))
     with factory() as s:
-        seed_conversations(s, 20)
+        seed_review_items(s, 20)  # 20 conversations, each with an answer in the review queue
         seed_held_draft(s, settings, HELD_QUESTION, HELD_ANSWER)
     with session_scope(factory) as s:
         knowledge.import_chunks(s, KB, actor=SYSTEM)
@@ -62,11 +62,17 @@ def seed(url: str, var: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    """The URL of a running dashboard on a seeded database; stopped at the end."""
+def dashboard_settings(tmp_path_factory) -> Settings:
+    """The settings (seeded database, data folders) of the module's dashboard: a test may add rows."""
     var = tmp_path_factory.mktemp("e2e") / "var"
-    url = f"sqlite:///{var / 'supportloop.db'}"
-    settings = seed(url, var)
+    return seed(f"sqlite:///{var / 'supportloop.db'}", var)
+
+
+@pytest.fixture(scope="module")
+def dashboard(dashboard_settings):
+    """The URL of a running dashboard on a seeded database; stopped at the end."""
+    settings = dashboard_settings
+    var, url = Path(settings.data_dir), settings.database_url
     port = free_port()
     env = dict(os.environ, SUPPORTLOOP_DATABASE_URL=url, SUPPORTLOOP_DATA_DIR=str(settings.data_dir),
                SUPPORTLOOP_INDEX_DIR=str(settings.index_dir), HF_HUB_OFFLINE="1",
@@ -122,9 +128,11 @@ def browser():
 
 @pytest.fixture
 def app(dashboard, browser):
-    """A logged-in page (1440x1000) on the dashboard."""
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
-    page.set_default_timeout(60_000)
+    """A logged-in page (1440x1000) on the dashboard, in its own browser context (more tabs:
+    ``app.context.new_page()``)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
     login(page, dashboard, ADMIN, PASSWORD)
     yield page
-    page.close()
+    context.close()

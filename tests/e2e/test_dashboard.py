@@ -42,7 +42,7 @@ def test_approve_held_draft_refresh_kb_and_roll_back(app):
     app.get_by_text(HELD_QUESTION).first.wait_for()
     app.get_by_role("button", name="Approve + promote to KB").click()
     wait_metric(app, "Held drafts waiting", "0")
-    wait_metric(app, "Approved or edited", "1")
+    wait_metric(app, "Decided", "1")
     screenshot(app, "10-review-after-approve")
 
     open_page(app, "Knowledge base")
@@ -75,6 +75,6 @@ def test_approve_held_draft_refresh_kb_and_roll_back(app):
 def test_launch_a_dataset_build(app):
     open_page(app, "Training")
     app.get_by_role("button", name="Build a dataset now").click()
-    app.get_by_text(re.compile(r"dataset_build queued as job run #\d+")).first.wait_for(timeout=60_000)
+    app.get_by_text(re.compile(r"Dataset build queued as job run #\d+")).first.wait_for(timeout=60_000)
     assert app.locator('[data-testid="stException"]').count() == 0
     screenshot(app, "14-training-after-build")

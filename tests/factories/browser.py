@@ -6,22 +6,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 # the held draft the seeded dashboard shows in the review queue
 HELD_QUESTION = "Do you have a gluten free sauce?"
 HELD_ANSWER = "Yes: our chef brings a gluten-free tamari teriyaki sauce on request, at no extra charge."
+ADMIN, PASSWORD = "e2e-admin", "e2e-password-1"  # the seeded admin of tests/e2e/conftest.py
+SIDEBAR = '[data-testid="stSidebarNav"]'
+
+
+def fill_login(page: Page, name: str, password: str) -> None:
+    """Fill and send the login form of the page open in ``page``."""
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
 
 
 def login(page: Page, base: str, name: str, password: str) -> None:
     """Log in on the dashboard at ``base`` and wait for the menu."""
     page.goto(base)
-    page.get_by_role("textbox", name="User name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.locator('[data-testid="stSidebarNav"]').wait_for()
+    fill_login(page, name, password)
+    page.locator(SIDEBAR).wait_for()
     settle(page)
+
+
+def title(page: Page) -> Locator:
+    """The page's heading (its title)."""
+    return page.locator("h1").first
 
 
 def settle(page: Page) -> None:
@@ -58,3 +71,39 @@ def metric(page: Page, label: str) -> str:
 def wait_metric(page: Page, label: str, value: str, timeout_ms: int = 60_000) -> None:
     """Wait until the tile ``label`` shows ``value`` (after an action reruns the page)."""
     expect(metric_value(page, label)).to_have_text(value, timeout=timeout_ms)
+
+
+def selectbox(page: Page, label: str, within: Locator | None = None) -> Locator:
+    """The Streamlit selectbox (a combobox) labelled ``label``, in the main area unless ``within``."""
+    return (within or page.get_by_test_id("stMain")).get_by_role("combobox", name=label, exact=True).first
+
+
+def options(page: Page, label: str) -> list[str]:
+    """The option texts of the selectbox ``label``, in order."""
+    selectbox(page, label).click()
+    texts = [t.strip() for t in page.get_by_role("option").all_inner_texts()]
+    page.keyboard.press("Escape")
+    return texts
+
+
+def choose(page: Page, label: str, option: str, within: Locator | None = None) -> None:
+    """Pick ``option`` (its full text) in the selectbox ``label`` and wait for the rerun; the list
+    is opened again until it offers the option (a rerun may replace the list while it opens)."""
+    box = selectbox(page, label, within)
+    choice = page.get_by_role("option", name=option, exact=True).first
+    for _ in range(10):
+        if box.get_attribute("aria-expanded") != "true":
+            box.click()
+        try:
+            choice.wait_for(timeout=3000)
+            break
+        except PlaywrightTimeoutError:
+            box.press("Escape")
+            page.wait_for_timeout(500)
+    choice.click()
+    settle(page)
+
+
+def chosen(page: Page, label: str) -> str:
+    """The text of the option selected in the selectbox ``label``."""
+    return selectbox(page, label).input_value().strip()

@@ -19,7 +19,7 @@ from core.platform.actors import SYSTEM
 from core.platform.config import Settings
 from core.platform.models import Conversation, ConversationOutcome, Message, ReviewItem
 from core.platform.statuses import Channel, ConversationStatus, DeliveryStatus, MessageRole
-from core.review import delivery
+from core.review import delivery, queue
 from pages.resources import AUTH_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,3 +112,16 @@ def seed_held_draft(session: Session, settings: Settings, question: str = "Can y
     assert d.status == DeliveryStatus.HELD
     session.commit()
     return session.query(ReviewItem).filter_by(message_id=reply.id).one().id
+
+
+def seed_review_items(session: Session, n: int = 6) -> list[int]:
+    """``n`` conversations whose answers are in the review queue (down votes on web and email, low
+    confidence on sms and instagram); returns the review item ids, highest expected value first."""
+    ids = []
+    for conv_id in seed_conversations(session, n):
+        conv = session.get(Conversation, conv_id)
+        answer = next(m for m in conv.messages if m.role == MessageRole.ASSISTANT)
+        why = "down_vote" if conv.channel in (Channel.WEB, Channel.EMAIL) else "low_confidence"
+        ids.append(queue.flag_message(session, answer.id, why, actor=SYSTEM).id)
+    session.commit()
+    return [r.id for r in queue.list_queue(session, limit=n)]

@@ -18,7 +18,8 @@ from core.knowledge.index import IndexCache
 from core.knowledge.versions import activate_version, build_version
 from core.platform.clock import Clock
 from core.platform.config import Settings
-from core.platform.models import Conversation, Experiment, Message
+from core.platform.embeddings import HashingEmbedder
+from core.platform.models import Conversation, DatasetVersion, Experiment, FineTuneJob, Message
 from core.platform.statuses import Arm, Channel, ConversationStatus, MessageRole
 from tests.factories import ADMIN
 from tests.factories.knowledge import T0, hashing, kb_settings, seed
@@ -99,3 +100,20 @@ def traffic(session: Session, kb: dict[str, Any], exp: Experiment, *, users: int
         close_conversation(session, conv, contained=contained, booked=rng.random() < 0.2,
                            csat=rng.choice([4, 5]) if rng.random() < 0.5 else None, clock=clock)
     session.flush()
+
+
+def embedder_candidate(session: Session, kb: dict[str, Any], path: str = "models/hash-256",
+                       model_id: str = "local:hash-256") -> tuple[Any, Any]:
+    """A succeeded local fine-tune offering an embedding model (``path``, a 256-dim hashing
+    embedder stands in for it) and the candidate KB version it built (flushed); returns
+    (fine-tune job, KB version)."""
+    version = build_version(session, HashingEmbedder(dim=256), kb["settings"], actor=ADMIN, clock=kb["clock"])
+    ds = DatasetVersion(name="loop", token_counter="estimate:chars/4", built_by="system", status="approved")
+    session.add(ds)
+    session.flush()
+    job = FineTuneJob(dataset_version_id=ds.id, provider="local", status="succeeded", base_model="minilm",
+                      launched_by="system", candidate_status="offered", fine_tuned_model=model_id,
+                      finished_at=kb["clock"].now(), result={"model_path": path, "kb_version_id": version.id})
+    session.add(job)
+    session.flush()
+    return job, version

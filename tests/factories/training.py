@@ -72,3 +72,22 @@ def approved_dataset(session: Session, settings: Settings, scrubber: Any, n: int
     if approve:
         approve_dataset(session, settings, d.id, ADMIN, clock=FixedClock(T0))
     return d.id
+
+
+class Steps:
+    """A ``core.platform.progress.Progress`` that records every report ``(done, total, message)``;
+    it says "cancelled" once ``cancel_after`` training steps are done, and calls ``on_report``
+    after each report (a test acting meanwhile, as an admin would)."""
+
+    def __init__(self, cancel_after: int | None = None, on_report: Any = None):
+        self.reports: list[tuple[int, int | None, str]] = []
+        self.cancel_after, self.on_report = cancel_after, on_report
+
+    def report(self, done: int, total: int | None = None, message: str = "") -> None:
+        self.reports.append((done, total, message))
+        if self.on_report is not None:
+            self.on_report(done, total, message)
+
+    def cancelled(self) -> bool:
+        return self.cancel_after is not None and any(
+            m.startswith("training") and d >= self.cancel_after for d, _, m in self.reports)

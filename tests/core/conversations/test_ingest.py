@@ -8,6 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from cli import main
 from core.conversations.ingest import add_message, store_conversations
@@ -113,6 +114,60 @@ def test_message_external_id_clash_is_a_conflict(session, settings, scrubber):
     other.messages[0].external_id = "m-1"
     with pytest.raises(Conflict):
         store_conversations(session, [other], scrubber, settings)
+
+
+def test_message_external_ids_are_unique_per_channel(session, settings, scrubber):
+    conv = _conv("a")
+    conv.messages[0].external_id = "m-1"
+    store_conversations(session, [conv], scrubber, settings)
+    sms = _conv("a", channel="sms")  # the same conversation and message ids in another channel
+    sms.messages[0].external_id = "m-1"
+    report = store_conversations(session, [sms], scrubber, settings)
+    assert report.conversations_created == 1
+    rows = session.execute(
+        select(Message.channel, Conversation.channel).join(Conversation).where(Message.external_id == "m-1")
+    ).all()
+    assert sorted(rows) == [("email", "email"), ("sms", "sms")]
+    # a message without an id carries no channel; one with an id carries its conversation's
+    unkeyed = select(func.count()).where(Message.external_id.is_(None), Message.channel.is_not(None))
+    assert session.scalar(unkeyed) == 0
+    # the same id twice within one batch of one channel is still a clash, across channels it is not
+    one, two = _conv("c", channel="web"), _conv("d", channel="web")
+    one.messages[0].external_id = two.messages[0].external_id = "m-2"
+    with pytest.raises(Conflict, match="repeats within the batch"):
+        store_conversations(session, [one, two], scrubber, settings)
+    two.channel = "sms"
+    assert store_conversations(session, [one, two], scrubber, settings).conversations_created == 2
+
+
+def test_the_database_refuses_a_message_id_twice_in_a_channel(session, settings, scrubber):
+    conv = _conv("a")
+    conv.messages[0].external_id = "m-1"
+    cid = store_conversations(session, [conv], scrubber, settings).conversation_ids[0]
+    session.commit()
+    session.add(Message(conversation_id=cid, channel="email", external_id="m-1", role="user",
+                        redacted_content="again"))
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+    session.add(Message(conversation_id=cid, channel=None, external_id="m-3", role="user",
+                        redacted_content="x"))
+    with pytest.raises(IntegrityError):  # an id without its channel would escape the constraint
+        session.flush()
+
+
+def test_add_message_with_an_id_another_channel_uses_is_a_new_message(session, settings, scrubber):
+    email, web, web2 = store_conversations(
+        session, [_conv("a"), _conv("a", channel="web"), _conv("b", channel="web")], scrubber, settings
+    ).conversation_ids
+    first = add_message(session, email, MessageIn("user", "hi", external_id="x"), scrubber, settings)
+    other = add_message(session, web, MessageIn("user", "hello", external_id="x"), scrubber, settings)
+    assert other.id != first.id and (other.channel, other.conversation_id) == ("web", web)
+    retry = add_message(session, web, MessageIn("user", "hello", external_id="x"), scrubber, settings)
+    assert retry.id == other.id
+    with pytest.raises(Conflict, match=f"conversation {web}") as err:  # same channel: as before
+        add_message(session, web2, MessageIn("user", "hi", external_id="x"), scrubber, settings)
+    assert str(email) not in str(err.value).replace(str(web), "")
 
 
 def test_defaults_for_missing_timestamps_and_outcome(session, settings, scrubber):

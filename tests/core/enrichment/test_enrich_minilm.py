@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from cli import main
 from core.access.auth import create_user
@@ -14,7 +15,7 @@ from core.demo.knowledge import demo_kb_entries
 from core.enrichment import enrich, intents
 from core.knowledge.chunks import import_chunks
 from core.platform.config import get_settings
-from core.platform.models import Conversation, Message
+from core.platform.models import Conversation, JobRun, Message
 from tests.factories import ADMIN
 
 # customer questions worded unlike the KB text (not in the demo evaluation set)
@@ -86,6 +87,12 @@ def test_enrich_intents_and_gaps_commands(cli, db):
     out = cli("enrich", "--missing", "--retrain")
     assert "intent model: trained" in out and "6 message(s) enriched" in out
     assert "#2 active" in cli("intents", "list")
+    assert "--retrain runs here" in cli("enrich", "--queue", "--retrain", ok=False)
+    queued = cli("enrich", "--since", since, "--queue")
+    assert "queued enrich_backfill as job run" in queued
+    with db.session() as s:
+        run = s.scalars(select(JobRun).where(JobRun.job == "enrich_backfill")).one()
+        assert run.status == "queued" and run.params == {"only_missing": False, "since": f"{since}T00:00:00"}
     with db.session() as s:
         first = s.query(Message).filter(Message.role == "user").order_by(Message.id).first()
         assert first.intent == "pricing" and first.enriched_at is not None

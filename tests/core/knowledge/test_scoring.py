@@ -9,8 +9,10 @@ from core.knowledge import scoring
 from core.knowledge.chunks import add_chunk, chunk_by_external_id
 from core.knowledge.refresh import weekly_refresh
 from core.learning import loop
+from core.platform.clock import FixedClock
 from core.platform.errors import ValidationError
 from core.platform.models import Chunk, Message, MessageChunk
+from core.review import queue as review
 from tests.factories import ADMIN
 from tests.factories.knowledge import T0, conversation, hashing, kb_settings, seed
 
@@ -89,3 +91,52 @@ def test_the_score_a_vote_writes_is_the_scoring_rule(session, settings):
             assert chunk.performance_score == pytest.approx(scoring.performance_score(chunk, 4.0), abs=1e-9)
     assert (chunks[0].rating_count, chunks[0].rating_sum) == (2, 2.0)
     assert chunks[0].performance_score != chunks[1].performance_score
+
+
+def test_the_feedback_effect_leaves_unrated_use_alone():
+    used = Chunk(times_used_in_response=80, times_led_to_booking=0, rating_count=0, rating_sum=0.0)
+    assert scoring.feedback_effect(used) == 0.0  # many uses, no booking: not a penalty
+    down = Chunk(times_used_in_response=80, times_led_to_booking=0, rating_count=20, rating_sum=20.0)
+    up = Chunk(times_used_in_response=80, times_led_to_booking=0, rating_count=20, rating_sum=100.0)
+    booked = Chunk(times_used_in_response=80, times_led_to_booking=30, rating_count=0, rating_sum=0.0)
+    assert scoring.feedback_effect(down) < 0 < scoring.feedback_effect(up)
+    assert scoring.feedback_effect(booked) > 0
+    assert scoring.feedback_effect(down) == pytest.approx(
+        scoring.performance_score(down) - scoring.performance_score(used))
+
+
+def test_chunks_voted_down_are_flagged_for_review_then_archive_and_recover(session, settings):
+    st = kb_settings(settings)
+    seed(session)
+    chunk = chunk_by_external_id(session, "minimum")
+    other = chunk_by_external_id(session, "deposit")
+    msgs = [_answer_using(session, [chunk, other]) for _ in range(16)]
+    session.commit()
+    assert scoring.flagged_chunks(session, st) == []
+
+    def vote(n: int, value: str, start: int = 0) -> None:
+        for i in range(start, start + n):
+            loop.record_vote(session, msgs[i].id, value, f"v{i}@example.com", settings=st)
+        session.commit()
+
+    vote(4, "down")
+    assert scoring.flagged_chunks(session, st) == []  # fewer than kb_score_min_ratings
+    vote(1, "down", 4)
+    flags = scoring.flagged_chunks(session, st)
+    assert {f.chunk_id for f in flags} == {chunk.id, other.id}
+    assert flags[0].action == "review" and "1.0/5" in flags[0].reason
+    assert "kb_score_review_below" in flags[0].reason
+    assert scoring.flagged_chunks(session, st, "archive") == []
+    assert review.refresh_queue(session, st, clock=FixedClock(T0), actor=ADMIN) > 0
+    items = review.list_queue(session, kind="review")
+    assert {i.message_id for i in items if "poor_chunk" in i.reasons} == {m.id for m in msgs}
+    vote(10, "down", 5)
+    arch = scoring.flagged_chunks(session, st, "archive")
+    assert {f.chunk_id for f in arch} == {chunk.id, other.id} and "kb_score_archive_below" in arch[0].reason
+    # up votes on the same answers (the voters changed their mind) clear the flags
+    for i in range(15):
+        loop.record_vote(session, msgs[i].id, "up", f"v{i}@example.com", settings=st)
+    session.commit()
+    assert scoring.flagged_chunks(session, st) == []
+    with pytest.raises(ValidationError):
+        scoring.flagged_chunks(session, st, "delete")

@@ -81,9 +81,11 @@ def test_worse_candidate_is_rejected_and_the_active_version_keeps_serving(sessio
     assert rep.status == "rejected"
     assert rep.active_version_id == first.active_version_id == active_version(session).id
     cand = session.get(KBVersion, rep.candidate_version_id)
-    assert cand.status == "rejected" and "hit_at_1" in cand.decision
+    assert cand.status == "rejected" and "5 of 10 evaluation questions got worse" in cand.decision
     assert cand.eval_report["hit_at_1"] < 1.0 and cand.eval_report["baseline"]["hit_at_1"] == 1.0
-    assert any(r.startswith("hit_at_1") for r in rep.reasons)
+    assert any("exact sign test p = 0.0312" in r for r in rep.reasons)
+    assert rep.gate_tests[0]["losses"] == 5 and rep.gate_tests[0]["wins"] == 0
+    assert "rejected and version 1 keeps serving" in rep.headline()
     ev = events.recent(session, kind="kb.refresh_rejected")[0]
     assert ev.severity == "warning" and ev.details["candidate_id"] == cand.id
     # the archived chunks are still served by the active version

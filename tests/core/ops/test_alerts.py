@@ -85,7 +85,7 @@ def test_one_breach_one_email_one_webhook_within_six_minutes_then_one_resolve(db
     assert subjects(box) == ["[supportloop] FIRING: Containment below 80 %",
                         "[supportloop] RESOLVED: Containment below 80 %"]
     assert box.messages[0][0] == ["ops@example.com", "owner@example.com"]
-    assert "containment_rate = 60.0 %" in box.messages[0][1].get_content()
+    assert "Containment 60.0 % (alert when below 80.0 %)" in box.messages[0][1].get_content()
     assert [p["supportloop_alert"]["phase"] for p in posts(hook)] == ["fire", "resolve"]
     assert posts(hook)[0]["text"].startswith(":rotating_light: *FIRING*")
     assert posts(hook)[0]["supportloop_alert"]["value"] == 0.6
@@ -210,3 +210,28 @@ def test_editing_rules_needs_the_edit_alerts_right(session):
         alerts.create_rule(session, clock, actor=REVIEWER, name="x", title="x", metric="conversations",
                            comparison="<", threshold=1)
     assert next(r for r in alerts.list_rules(session) if r["name"] == "csat_low")["threshold"] == 4.0
+
+
+def test_try_a_rule_then_it_fires_and_deleting_it_removes_its_history(session, settings):
+    clock = FixedClock(T0)
+    only_rules(session, clock)
+    for _ in range(3):
+        make_conversation(session, at=T0 - dt.timedelta(minutes=20), channel="sms")
+    alerts.create_rule(session, clock, actor=ADMIN, name="busy_sms", title="SMS busier than 2 an hour",
+                       metric="conversations", comparison=">", threshold=2, channel="sms",
+                       window_minutes=60, max_window_minutes=60)
+    tried = alerts.try_rule(session, "busy_sms", settings, clock)
+    assert tried["verdict"] == "fires" and tried["value"] == 3
+    assert tried["text"] == ("Conversations 3 (alert when above 2) over the last 1 h on sms, 3 conversations")
+    assert alerts.list_alerts(session) == []  # trying changes nothing
+    assert alerts.check_alerts(session, settings, clock, notifier(settings))["fired"] == ["busy_sms"]
+    assert alerts.condition_text(alerts.list_rules(session)[-1]) == "above 2"
+    with pytest.raises(PermissionDenied):
+        alerts.delete_rule(session, "busy_sms", clock, actor=REVIEWER)
+    gone = alerts.delete_rule(session, "busy_sms", clock, actor=ADMIN)
+    assert gone["name"] == "busy_sms" and alerts.list_alerts(session) == []
+    assert "busy_sms" not in {r["name"] for r in alerts.list_rules(session)}
+    with pytest.raises(NotFound):
+        alerts.delete_rule(session, "busy_sms", clock, actor=ADMIN)
+    with pytest.raises(NotFound):
+        alerts.try_rule(session, "busy_sms", settings, clock)

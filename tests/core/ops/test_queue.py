@@ -225,3 +225,12 @@ def test_the_real_kinds_check_their_params_and_report_core_errors(db, settings):
     empty = _enqueue(db, "dataset_build", {"max_examples": 10}, actor=SYSTEM)
     out = queue.run_next(_ctx(db, settings), kinds, "test:1")  # no approved examples: a clear error
     assert out["id"] == empty and out["status"] == JobRunStatus.FAILED and "ValidationError" in out["error"]
+
+
+def test_a_dataset_export_is_a_job_that_names_an_unknown_dataset(db, settings):
+    kinds = default_kinds([])
+    assert queue.KIND_PERMISSIONS["dataset_export"] == "build_dataset" and "dataset_export" in kinds
+    unknown = _enqueue(db, "dataset_export", {"dataset_version_id": 404}, actor=SYSTEM)
+    out = queue.run_next(_ctx(db, settings), kinds, "test:1")
+    assert out["id"] == unknown and out["status"] == JobRunStatus.FAILED
+    assert "Dataset version 404 does not exist" in out["error"]

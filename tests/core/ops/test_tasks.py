@@ -116,6 +116,7 @@ def test_the_registry_names_and_schedules(settings):
         "metrics": "every 5 min",
         "retention_purge": "daily at 03:00",
         "conversation_idle_close": "every 5 min",
+        "enrich_missing": "every 5 min",
         "stale_check": f"daily at {settings.stale_check_time}",
         "kb_refresh": "weekly on Sunday at 02:00",
         "kb_prune": f"daily at {settings.kb_prune_time}",
@@ -125,6 +126,7 @@ def test_the_registry_names_and_schedules(settings):
         "experiments_check": f"daily at {settings.experiment_check_time}",
         "finetune_poll": Every(settings.finetune_poll_seconds).describe(),
         "dataset_build": f"quarterly (1 Jan/Apr/Jul/Oct) at {settings.dataset_build_time}",
+        "embedding_finetune": f"quarterly (1 Jan/Apr/Jul/Oct) at {settings.local_finetune_time}",
     }
     with pytest.raises(NotFound, match="metrics"):
         tasks.get_task(tasks.default_registry(settings), "nope")

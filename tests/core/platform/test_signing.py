@@ -47,3 +47,23 @@ def test_an_empty_secret_is_a_programming_error():
         signing.sign("", "survey", [3], T0)
     with pytest.raises(ValueError):
         signing.verify(["", NEW], "survey", [3], "a.b", T0)
+
+
+@pytest.mark.parametrize(
+    "exp",
+    ["\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11\uff12\uff13\uff14\uff15\uff16", "1_2345_6", "+123456",
+     " 123456", "123456\n", "ABCDEF", "-1"],
+)
+def test_an_expiry_in_anything_but_ascii_base36_is_refused_even_when_the_mac_matches(exp):
+    # int(exp, 36) reads every one of these as a number; the signature holds only what sign writes
+    forged = f"{exp}.{signing._mac(NEW, 'survey', [3], exp)}"
+    with pytest.raises(signing.InvalidSignature, match="malformed"):
+        signing.verify(NEW, "survey", [3], forged, T0)
+
+
+@pytest.mark.parametrize("mac_char", ["\u00e9", "\u0661", "=", "+", "/"])
+def test_a_non_ascii_or_non_urlsafe_mac_is_invalid_not_a_crash(mac_char):
+    sig = signing.sign(NEW, "survey", [3], T0 + dt.timedelta(days=1))
+    exp, mac = sig.split(".")
+    with pytest.raises(signing.InvalidSignature):  # hmac.compare_digest raises TypeError on non-ASCII
+        signing.verify(NEW, "survey", [3], f"{exp}.{mac[:-1]}{mac_char}", T0)

@@ -102,3 +102,20 @@ def test_a_viewer_cannot_decide(session, settings):
         decisions.approve(session, item.id, "alice")
     assert session.get(ReviewItem, item.id).status == "open"
     assert session.scalar(select(TrainingExample.id)) is None
+
+
+def test_a_hand_off_answer_is_approved_but_never_gold_data_or_knowledge(session, settings):
+    _, _, ans = make_answer(session, answer="Sorry, I can't help with that. Someone will get back to you.")
+    item = review.flag_message(session, ans.id, "low_confidence", actor=REVIEWER)
+    d = decisions.approve(session, item.id, REVIEWER, propose_chunk=True)
+    assert d.status == "approved" and d.training_example_id is None and d.proposed_chunk_id is None
+    assert "hand-off" in d.notes[0]
+    assert session.scalar(select(TrainingExample).where(TrainingExample.message_id == ans.id)) is None
+    # an edit that answers the question is gold (rated by the admin's decision) and a proposal
+    _, _, other = make_answer(session, answer="I've passed this to our team.")
+    learning.record_vote(session, other.id, "down", "cust@example.com", settings=settings)
+    item = review.flag_message(session, other.id, "down_vote", actor=REVIEWER)
+    d = decisions.edit(session, item.id, REVIEWER, "Adults are $60 per person.", "answer it",
+                       propose_chunk=True)
+    ex = session.get(TrainingExample, d.training_example_id)
+    assert ex.rating == 1 and ex.answer == "Adults are $60 per person." and d.proposed_chunk_id

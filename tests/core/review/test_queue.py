@@ -84,3 +84,28 @@ def test_a_viewer_cannot_fill_the_queue(session, settings):
     with pytest.raises(PermissionDenied):
         review.refresh_queue(session, settings, FixedClock(NOW), actor=VIEWER)
     assert session.query(ReviewItem).count() == 0
+
+
+def test_list_queue_filters_by_reason_channel_intent_and_pages_with_a_true_count(session):
+    flagged = []
+    for i in range(7):
+        channel, intent = ("sms" if i % 2 else "email"), ("pricing" if i < 4 else "menu")
+        _, _, ans = make_answer(session, channel=channel, intent=intent)
+        flagged.append(ans)
+        review.flag_message(session, ans.id, "down_vote" if i < 5 else "flagged:abuse", actor=SYSTEM,
+                            clock=FixedClock(NOW + dt.timedelta(minutes=i)))
+    session.commit()
+    assert review.count_queue(session) == 7
+    page1 = review.list_queue(session, limit=3)
+    page3 = review.list_queue(session, limit=3, offset=6)
+    assert len(page1) == 3 and len(page3) == 1
+    assert {r.id for r in page1}.isdisjoint(r.id for r in page3)
+    sms_pricing = review.list_queue(session, channel="sms", intent="pricing")
+    assert {r.message_id for r in sms_pricing} == {flagged[1].id, flagged[3].id}
+    assert review.count_queue(session, channel="sms", intent="pricing") == 2
+    assert review.count_queue(session, reason="flagged") == 2  # flagged:<why> counts as flagged
+    assert review.count_queue(session, reason="down_vote", channel="email") == 3
+    assert review.count_queue(session, since=NOW + dt.timedelta(minutes=5)) == 2
+    assert review.queue_intents(session) == ["menu", "pricing"]
+    with pytest.raises(ValidationError):
+        review.count_queue(session, reason="bad_answer")

@@ -12,9 +12,10 @@ import pytest
 from core.conversations.ingest import store_conversations
 from core.conversations.schemas import ConversationIn, MessageIn, OutcomeIn
 from core.demo.loader import load_demo
+from core.learning import loop as learning
 from core.platform.clock import FixedClock
 from core.platform.errors import PermissionDenied, ValidationError
-from core.platform.models import DatasetExample, Message
+from core.platform.models import DatasetExample, Feedback, Message, TrainingExample
 from core.review import decisions
 from core.review import queue as review
 from core.training.builder import build_dataset, build_quarterly, removed_pii
@@ -22,7 +23,7 @@ from core.training.datasets import approve_dataset, export_dataset, get_dataset,
 from core.training.examples import import_examples
 from core.training.selection import DatasetFilters
 from core.training.validation import get_token_counter, validate_jsonl
-from tests.factories import ADMIN, REVIEWER, VIEWER
+from tests.factories import ADMIN, REVIEWER, VIEWER, make_answer
 from tests.factories.training import T0, add_example, jsonl_lines
 
 
@@ -39,13 +40,40 @@ def test_removed_pii_recovers_what_the_scrubber_replaced():
 
 
 # --- building ------------------------------------------------------------------------------------------
+def test_an_admin_correction_of_a_down_voted_answer_enters_the_dataset(session, settings, scrubber, clock):
+    _, q, ans = make_answer(session, answer="It is $50 per adult.", question="What does an adult cost?")
+    learning.record_vote(session, ans.id, "down", "cust@example.com", settings=settings)
+    learning.record_csat(session, ans.conversation_id, 1, settings=settings)
+    item = next(i for i in review.list_queue(session) if i.message_id == ans.id)
+    d = decisions.edit(session, item.id, REVIEWER, "Adults are $60 per person.", "price was wrong",
+                       scrubber=scrubber)
+    ex = session.get(TrainingExample, d.training_example_id)
+    assert (ex.source, ex.rating) == ("edited", 1)  # the rating of the text it holds: the admin's
+    # the customer's down vote stays on the original answer
+    assert [f.vote for f in session.query(Feedback).filter_by(message_id=ans.id)] == ["down"]
+    ds = build_dataset(session, settings, scrubber, filters=DatasetFilters(validation_share=0.0),
+                       actor=ADMIN, clock=clock)
+    assert ds.examples == 1 and "low_rating" not in ds.skipped
+    (line,) = jsonl_lines(Path(settings.data_dir) / ds.train_file)
+    assert [m["content"] for m in line["messages"][1:]] == [
+        "What does an adult cost?", "Adults are $60 per person."]
+
+
+def test_hand_off_texts_never_enter_a_dataset(session, settings, scrubber, clock):
+    add_example(session, 1)
+    add_example(session, 2, answer="Thanks! I've passed this to our team; someone will reply soon.")
+    ds = build_dataset(session, settings, scrubber, filters=DatasetFilters(validation_share=0.0),
+                       actor=ADMIN, clock=clock)
+    assert ds.examples == 1 and ds.skipped == {"handoff": 1}
+
+
 def test_build_filters_dedupes_splits_and_writes_valid_jsonl(session, settings, scrubber, clock):
     for i in range(40):
         add_example(session, i)
     add_example(session, 100, active=False)
     add_example(session, 101, human_verified=False)
     add_example(session, 102, quality_score=0.5)
-    add_example(session, 103, rating=-1)  # thumbs down counts as 1 of 5
+    add_example(session, 103, rating=-1, source="imported")  # thumbs down counts as 1 of 5
     add_example(session, 104, created_at=T0 - dt.timedelta(days=400))
     add_example(session, 105, question="  ", answer="x")
     add_example(

@@ -9,7 +9,14 @@ import pytest
 
 from core.platform.errors import Conflict, PermissionDenied, ValidationError
 from core.training.builder import build_dataset
-from core.training.datasets import approve_dataset, export_dataset, get_dataset, reject_dataset
+from core.training.datasets import (
+    approve_dataset,
+    export_dataset,
+    export_dir,
+    exported_files,
+    get_dataset,
+    reject_dataset,
+)
 from tests.factories import ADMIN, REVIEWER, VIEWER
 from tests.factories.training import T0, add_example
 
@@ -44,3 +51,15 @@ def test_only_an_admin_approves_and_only_approved_datasets_export(session, setti
         reject_dataset(session, settings, d2.id, ADMIN, " ")
     assert reject_dataset(session, settings, d2.id, ADMIN, "tampered").status == "rejected"
     assert get_dataset(session, d2.id).decision_reason == "tampered"
+
+
+def test_the_dashboard_export_folder_holds_only_finished_exports(session, settings, scrubber, clock):
+    for i in range(12):
+        add_example(session, i)
+    d = build_dataset(session, settings, scrubber, actor=ADMIN, clock=clock)
+    approve_dataset(session, settings, d.id, ADMIN, clock=clock)
+    assert exported_files(settings, d.id) == {}
+    export_dataset(session, settings, d.id, export_dir(settings, d.id), actor=ADMIN)
+    files = exported_files(settings, d.id)
+    assert set(files) >= {"train"} and files["train"].name == f"dataset-{d.id}-train.jsonl"
+    assert not list(export_dir(settings, d.id).glob("*.part"))

@@ -36,8 +36,8 @@ def test_filters_take_their_settings_and_are_checked(settings):
 
 def test_each_skip_reason(settings):
     f = DatasetFilters(since=NOW - dt.timedelta(days=1), intents=["pricing"], tags=["x"],
-                       sources=["approved"], only_bookings=True).resolved(settings)
-    good = _row(1, led_to_booking=True, tags=["x"])
+                       sources=["imported"], only_bookings=True).resolved(settings)
+    good = _row(1, led_to_booking=True, tags=["x"], source="imported")
     assert skip_reason(good, f) is None
     cases = {
         "inactive": {"active": False}, "not_verified": {"human_verified": False},
@@ -45,10 +45,19 @@ def test_each_skip_reason(settings):
         {"led_to_booking": False}, "too_old": {"created_at": NOW - dt.timedelta(days=9)},
         "intent_filtered": {"intent": "menu"}, "tag_filtered": {"tags": []},
         "source_filtered": {"source": "generated"}, "empty": {"answer": " "},
+        "handoff": {"answer": "Thanks! I've passed this to our team and someone will get back to you."},
     }
     for reason, change in cases.items():
         assert skip_reason({**good, **change}, f) == reason
     assert skip_reason({**good, "csat": 2}, f) == "low_rating"  # the conversation's CSAT counts too
+
+
+def test_an_admin_decided_example_is_rated_by_the_admin_not_the_customer(settings):
+    f = DatasetFilters().resolved(settings)
+    for source in ("approved", "edited"):  # gold by the admin's decision
+        assert skip_reason(_row(1, source=source, rating=-1, csat=1), f) is None
+    assert skip_reason(_row(1, source="imported", rating=-1), f) == "low_rating"
+    assert skip_reason(_row(1, source="edited", answer="Sorry, I can't help with that."), f) == "handoff"
 
 
 def test_sample_and_split_are_deterministic_and_stratified():

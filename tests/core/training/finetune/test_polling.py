@@ -1,19 +1,16 @@
 """Monitoring fine-tunes, on SQLite and PostgreSQL: the OpenAI path start to finish against a fake
 server at the wire (real `openai` client) across a restart, a failed job, an unreachable provider,
-the runner's schedule, and the local embedding fine-tune through the KB gate."""
+and the runner's schedule. (The local embedding fine-tune is trained by the job runner, not by a
+poll: tests/core/training/finetune/test_local_run.py.)"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pytest
-
-from core.demo.knowledge import load_demo_knowledge
 from core.ops.tasks import default_registry
 from core.platform.clock import FixedClock
 from core.platform.events import recent
-from core.platform.models import DatasetVersion, FineTuneJob, KBVersion
+from core.platform.models import DatasetVersion, FineTuneJob
 from core.training.finetune.factory import default_provider_factory
 from core.training.finetune.jobs import experiment_candidates, get_job
 from core.training.finetune.launch import check_launch, launch
@@ -111,45 +108,3 @@ def test_the_runner_registers_polling_and_the_quarterly_build(settings):
     tasks = {t.name: t for t in default_registry(settings)}
     assert tasks["finetune_poll"].schedule.seconds == 60
     assert tasks["dataset_build"].schedule.at == "03:30"
-
-
-# --- the local path -----------------------------------------------------------------------------------
-@pytest.mark.slow
-def test_local_finetune_builds_a_candidate_kb_version_through_the_gate(session, settings, scrubber, minilm):
-    cfg = settings.model_copy(update={"dataset_min_examples": 20, "local_finetune_batch_size": 8})
-    load_demo_knowledge(session, minilm, cfg, FixedClock(T0))
-    active_before = session.query(KBVersion).filter_by(status="active").one()
-    ds_id = approved_dataset(session, cfg, scrubber, n=22)
-    job = launch(session, cfg, ds_id, ADMIN, provider="local", clock=FixedClock(T0))
-    assert job.status == "queued" and job.estimated_cost_usd == 0.0
-    factory = default_provider_factory(cfg, embedder_loader=lambda: minilm)
-    (out,) = poll(session, factory, cfg, FixedClock(T0))
-    done = get_job(session, job.id)
-    assert done.status == "succeeded", done.error
-    assert done.fine_tuned_model.startswith("local:minilm-ft-") and done.actual_cost_usd == 0.0
-    model_dir = Path(done.result["model_path"])
-    assert (model_dir / "config.json").exists() or (model_dir / "modules.json").exists()
-    assert done.result["pairs"] == 18 and done.result["epochs"] == 1  # the train split (4 held out)
-    kb = session.get(KBVersion, done.result["kb_version_id"])
-    assert kb.model_id == done.fine_tuned_model and kb.eval_report["hit_at_1"] is not None
-    assert kb.eval_report["baseline_version_id"] == active_before.id
-    # never activated by the fine-tune: the active version keeps serving
-    assert session.query(KBVersion).filter_by(status="active").one().id == active_before.id
-    if done.result["gate"] == "passed":
-        assert kb.status == "candidate" and done.candidate_status == "offered"
-    else:
-        assert kb.status == "rejected" and done.candidate_status == "declined"
-    json.dumps(done.as_dict())
-
-
-def test_local_finetune_failure_is_recorded(session, settings, scrubber, tmp_path):
-    cfg = settings.model_copy(
-        update={"dataset_min_examples": 20, "embedding_model_path": str(tmp_path / "no-model-here")}
-    )
-    ds_id = approved_dataset(session, cfg, scrubber, n=22)
-    job = launch(session, cfg, ds_id, ADMIN, provider="local", clock=FixedClock(T0))
-    poll(session, default_provider_factory(cfg), cfg, FixedClock(T0))
-    failed = get_job(session, job.id)
-    assert failed.status == "failed" and failed.error
-    assert recent(session, kind="finetune.failed")[0].details["provider"] == "local"
-    assert not any((Path(cfg.data_dir) / "models").glob("minilm-ft-*"))

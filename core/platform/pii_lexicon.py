@@ -1,0 +1,228 @@
+"""Names that no cue introduces: capitalised words that are no English word, place or brand.
+
+spaCy's small English NER misses many given names and surnames from other cultures ("Žukauskas",
+"Adetokunbo", "van de Weterink") when no cue ("my name is", "Dr.", a greeting) stands next to
+them. ``find_capitalised_names(text, skip)`` finds runs of capitalised words of which at least
+one is not an English word, with name particles (``van``, ``de``, ``da``, ``Mac``, ``Ó``...) and
+middle initials inside the run. "English word" means a lower-case entry of the Webster's Second
+word list that the ``english-words`` package ships (common and rare words; an inflection such as
+"loved" counts through its base word). A word the list knows only capitalised (Paul, Laurence)
+is a proper name, so it is "not English".
+
+Kept out: words of ``skip`` (places, brands, the business's own names: the caller passes them),
+words of ``NAME_STOP_WORDS``/``DOMAIN_WORDS`` and all-capital acronyms (SSN, IBAN, APO); an
+English word alone at the start of a sentence ("Blocked again"). Runs scoring 0.6 are accepted
+by the scrubber; the candidate still goes through ``core.platform.pii_names`` (places after
+"in"/"from", URLs, brands, the allow-list) like any PERSON candidate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from core.platform.pii_recognizers import DOMAIN_WORDS, NAME_STOP_WORDS
+
+SCORE = 0.6
+# capitalised abbreviations that are no surname
+_ACRONYMS = set("apo fpo dpo psc usa uk eu ssn iban ip cc dob ok asap rsvp faq bbq tv pm am id pin po st jr "
+                "sr ii iii iv md phd".split())
+_CAP_INITIAL_CAP = re.compile(
+    r"(?<![\w'’-])([^\W\d_a-z][^\W\d_]+) [^\W\d_a-z]\. ([^\W\d_a-z][^\W\d_]+)(?![\w'’-])")
+_TOKEN = re.compile(r"[^\W\d_][\w'’]*(?:-[^\W\d_][\w'’]*)*\.?")
+_PARTICLES = {"van", "von", "de", "der", "den", "da", "do", "dos", "das", "del", "della", "di", "la",
+              "le", "du", "des", "ter", "ten", "bin", "binti", "al", "el", "y", "e", "mac", "mc", "ó",
+              "ní", "nic", "ua", "af", "zu", "dela", "st", "ibn", "abu", "bint"}
+_TITLES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "sr", "sra", "srta", "herr", "frau", "mme", "mlle",
+           "sir", "dame", "rev", "fr", "capt", "lt", "col", "gen", "hon", "mst", "dott", "ing", "dipl"}
+# month and weekday names of other languages (dates in a customer's own language are not names)
+MONTH_NAMES = _MONTHS = frozenset("""
+enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre
+janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro
+janvier février mars avril mai juin juillet août septembre octobre novembre décembre
+gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre
+januar februar märz april mai juni juli august september oktober november dezember jänner
+januari februari maart april mei juni juli augustus september oktober november december
+styczeń luty marzec kwiecień maj czerwiec lipiec sierpień wrzesień październik listopad grudzień
+leden únor březen duben květen červen červenec srpen září říjen listopad prosinec
+január február marec apríl máj jún júl august september október november december
+januar februar marec april maj junij julij avgust september oktober november december
+siječanj veljača ožujak travanj svibanj lipanj srpanj kolovoz rujan listopad studeni prosinac
+ocak şubat mart nisan mayıs haziran temmuz ağustos eylül ekim kasım aralık
+januari februari maret april mei juni juli agustus september oktober november desember
+januari februari mars april maj juni juli augusti september oktober november december
+januar februar marts april maj juni juli august september oktober november december
+tammikuu helmikuu maaliskuu huhtikuu toukokuu kesäkuu heinäkuu elokuu syyskuu lokakuu marraskuu joulukuu
+január február március április május június július augusztus szeptember október november december
+ianuarie februarie martie aprilie mai iunie iulie august septembrie octombrie noiembrie decembrie
+tháng lunes martes miércoles jueves viernes sábado domingo lundi mardi mercredi jeudi vendredi samedi
+dimanche montag dienstag mittwoch donnerstag freitag samstag sonntag segunda terça quarta quinta sexta
+""".split())
+_CONTRACTIONS = {"re", "d", "m", "ll", "ve", "s", "t", "clock"}
+_SUFFIXES = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("es", ""),
+             ("s", ""), ("er", ""), ("er", "e"), ("ers", ""), ("est", ""), ("ly", ""), ("'s", ""),
+             ("’s", ""), ("d", ""), ("n't", ""))
+# words customers write capitalised that no word list holds (greetings, chat words)
+_CHAT = {"hiya", "heya", "hola", "ciao", "merci", "danke", "gracias", "obrigado", "obrigada", "ta", "tysm",
+         "btw", "fyi", "asap", "ok", "okay", "pls", "plz", "thx", "yay", "lol", "omg", "xoxo", "fwiw",
+         "imo", "tbh", "greetings", "idk", "np", "wifi", "ps", "re", "fw", "fwd", "attn", "dm", "dms",
+         "pm", "am",
+         "p.s", "e.g", "i.e", "etc", "vs", "aka", "rsvp", "faq", "faqs", "url", "gluten", "vegan"}
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """The lower-case entries of Webster's Second (``english-words``): English words, common or rare."""
+    # reason: the word list is 2 MB of text; only a scrubber being built needs it
+    from english_words import get_english_words_set
+
+    return frozenset(w for w in get_english_words_set(["web2"], lower=False, alpha=True) if w.islower())
+
+
+@lru_cache(maxsize=1)
+def _capitalised_entries() -> frozenset[str]:
+    # reason: as above
+    from english_words import get_english_words_set
+
+    return frozenset(w.lower() for w in get_english_words_set(["web2"], lower=False, alpha=True)
+                     if w[:1].isupper())
+
+
+def plain_first_word(text: str, start: int, word: str) -> bool:
+    """A capitalised first word of a sentence that is an English word and no name the word list
+    knows ("Loved", "Blocked", "Visiting"; not "Bill" or "Grace")."""
+    return _sentence_start(text, start) and is_english(word) and word.lower() not in _capitalised_entries()
+
+
+def is_english(word: str, inflected: bool = True) -> bool:
+    """Whether a word (any case) is a lower-case English word or (``inflected``) an inflection of one."""
+    lower = english_words()
+    w = word.lower().strip(".'’")
+    if w in lower or w in NAME_STOP_WORDS or w in DOMAIN_WORDS or w in _CHAT or w in _MONTHS:
+        return True
+    if "'" in w or "’" in w:  # "we're", "i'd", "o'clock"; but "O'Neill" and "Sa’adatu" are no words
+        base, _, rest = w.replace("’", "'").partition("'")
+        if rest in _CONTRACTIONS and (base in NAME_STOP_WORDS or (base in lower and len(base) > 1)):
+            return True
+    return inflected and any(
+        w.endswith(suf) and len(w) > len(suf) + 2 and w[: len(w) - len(suf)] + add in lower
+        for suf, add in _SUFFIXES)
+
+
+def _is_cap(tok: str) -> bool:
+    return tok[0].isupper() and not (len(tok) > 1 and tok.rstrip(".").isupper() and "-" not in tok)
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'(“")
+    if before.endswith(".") and (m := re.search(r"(?:^|\s)(\w+)\.$", before)) and (
+            m.group(1).lower() in _TITLES or len(m.group(1)) == 1):
+        return False  # "Dr. Jann", "T. Price"
+    return not before or before[-1] in ".!?:\n" or before.endswith(("--", " -"))
+
+
+_CAP_WORD = re.compile(r"(?<![\w'’-])[^\W\d_a-z][\w'’-]*")
+
+
+_SUBJECT_NEXT = re.compile(
+    r"\s*(?:,\s*[^\W\d_a-z]|&|and\s+[^\W\d_a-z]|[^\W\d_a-z]\w*\s+(?:and|will|is|was)\b|"
+    r"(?:will|is|was|and|said|says|asked|mentioned|wants|wanted|booked|has|had|can|could|would|called|"
+    r"emailed|texted|paid|loved|recommended|referred|told|sent|gave|took|brought|needs|needed)\b)")
+_BOUNDARY = re.compile(r"[.!?]+(?=\s|$)|\n")
+
+
+def _sentence_around(text: str, pos: int) -> tuple[int, int]:
+    start = 0
+    for b in _BOUNDARY.finditer(text, 0, pos):
+        start = b.end()
+    nxt = _BOUNDARY.search(text, pos)
+    return start, nxt.end() if nxt else len(text)
+
+
+def ner_windows(text: str, skip: Callable[[str], bool] = lambda w: False) -> list[tuple[int, int]]:
+    """The sentences where spaCy's NER can add a name that ``find_capitalised_names`` does not
+    find: those with a capitalised English word ("Grace", "Rose", "Bill") that is no place, brand
+    or allow-listed word (``skip``), inside the sentence or, when the word list knows it as a
+    name, at its start. Capitalised words that are no English word are the capitalised-word
+    recognizer's. The scrubber runs the NER (most of its time per message) on these only."""
+    proper = _capitalised_entries()
+    out: list[tuple[int, int]] = []
+    for m in _CAP_WORD.finditer(text):
+        word = m.group(0).strip("'’")
+        low = word.lower()
+        if (out and m.start() < out[-1][1]) or low in NAME_STOP_WORDS or low in DOMAIN_WORDS or low in _CHAT \
+                or low in _TITLES or low in _MONTHS or (len(word) > 1 and word.isupper()) or skip(word) \
+                or not is_english(word):
+            continue
+        if not _sentence_start(text, m.start()) or low in proper or not is_english(word, inflected=False) \
+                or _SUBJECT_NEXT.match(text, m.end()):
+            # inside a sentence; at its start a known name ("Grace"), a word English only through
+            # an ending ("Markas"), or a word that is the subject of what follows ("Costa and ...")
+            out.append(_sentence_around(text, m.start()))
+    return out
+
+
+def needs_ner(text: str, skip: Callable[[str], bool] = lambda w: False) -> bool:
+    """Whether ``ner_windows`` finds a sentence for the NER."""
+    return bool(ner_windows(text, skip))
+
+
+def find_capitalised_names(text: str, skip: Callable[[str], bool],
+                           place: Callable[[str], bool] = lambda w: False) -> list[tuple[int, int, float]]:
+    """Runs of capitalised words with at least one word that is no English word, or two place
+    names in a row ("David Gardner": both are towns, together a name); see the module doc.
+
+    ``skip(word)`` is true for words that are never names here (brands, the allow-list, months),
+    ``place(word)`` for place names (a name by itself only next to another name word)."""
+    if not any(ch.isupper() for ch in text):
+        return []
+    out: list[tuple[int, int, float]] = []
+    run: list[tuple[int, int, int]] = []  # (start, end, 2: a name word, 1: a place name, 0: other)
+
+    def close() -> None:
+        while run and not text[run[-1][0]].isupper():  # particles at the end are not the name
+            run.pop()
+        while run and text[run[-1][1] - 1] == ".":  # nor an initial
+            run.pop()
+        if any(r[2] == 2 for r in run) or sum(r[2] == 1 for r in run) >= 2:
+            out.append((run[0][0], run[-1][1], SCORE))
+        run.clear()
+
+    prev_end = -1
+    for m in _TOKEN.finditer(text):
+        s, e, tok = m.start(), m.end(), m.group(0).rstrip(".")
+        if run and not re.fullmatch(r"[ \t]+|[ \t]*-[ \t]*", text[prev_end:s]):
+            close()
+        prev_end = e
+        low = tok.lower()
+        if low in _PARTICLES and (run or (tok.islower() and len(tok) > 2)):
+            run.append((s, s + len(tok), 0))  # "van de Weterink", "Manus Mac Fhloinn"
+            continue
+        if len(tok) == 1 and tok.isupper() and m.group(0).endswith(".") and run:
+            run.append((s, e, 0))  # a middle initial inside a run
+            continue
+        if run and len(tok) > 1 and tok.isupper() and text[run[-1][0]:run[-1][1]].isupper() \
+                and low not in _ACRONYMS and low not in NAME_STOP_WORDS:
+            run.append((s, s + len(tok), 2))  # a surname in capitals after a given name: "WEN-CHENG PU"
+            continue
+        if not _is_cap(tok) or low in NAME_STOP_WORDS or low in DOMAIN_WORDS or low in _CHAT \
+                or low in _TITLES or low in _MONTHS:
+            close()
+            continue
+        first = not run and _sentence_start(text, s)
+        # a brand word stays in a run but is no name; a place name is half a name
+        kind = 0 if skip(tok) else 1 if place(tok) else 0 if is_english(tok, inflected=first) else 2
+        if kind == 0 and first:
+            continue  # "Blocked again", "Loved it": a capitalised first word
+        if kind == 0 and len(run) >= 2 and run[-1][1] - run[-1][0] == 2 and text[run[-1][1] - 1] == ".":
+            kind = 2  # "Cameron G. Price": two capitalised words around an initial
+        run.append((s, s + len(tok), kind))
+        if m.group(0).endswith(".") and len(tok) > 1:
+            close()  # the end of a sentence
+    close()
+    for m in _CAP_INITIAL_CAP.finditer(text):  # "Cameron G. Price": whatever its words are
+        span = (m.start(), m.end(), SCORE)
+        if m.group(1).lower() not in NAME_STOP_WORDS | DOMAIN_WORDS | _TITLES and span not in out:
+            out.append(span)
+    return out
