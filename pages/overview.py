@@ -107,7 +107,7 @@ def live() -> None:
     b.plotly_chart(bars(csat, "score", "answers", title="CSAT answers by score", height=300,
                         x_title="Score", y_title="Answers"), width="stretch")
 
-    with st.expander(f"By intent, model and KB version ({period})"):
+    if st.toggle(f"Show the split by intent, model and KB version ({period})", key="splits"):  # drawn on ask
         for key, first, label in (("by_intent", "intent", "Intent"), ("by_model", "model", "Model"),
                                   ("by_kb_version", "kb_version_id", "KB version")):
             st.markdown(f"**{label}**")

@@ -52,14 +52,14 @@ def test_customer_chats_and_votes_in_chromium(session, settings):
             page.fill("#sl-widget input[name=message]", "what is the adult price per adult guest")
             page.click("#sl-widget button[type=submit]")
             answer = page.locator(".sl-answer").first
-            answer.wait_for(timeout=30_000)
+            answer.wait_for(timeout=120_000)  # the first answer loads the models
             assert "sixty dollars" in answer.inner_text()
             fb = page.locator(".sl-fb").first
             assert "Was this helpful?" in fb.inner_text()
 
             page.fill("#sl-widget input[name=message]", "kids price per child")
             page.click("#sl-widget button[type=submit]")
-            page.locator(".sl-answer").nth(1).wait_for(timeout=30_000)
+            page.locator(".sl-answer").nth(1).wait_for(timeout=60_000)
 
             page.locator(".sl-vote-down").first.click()
             page.locator(".sl-thanks").first.wait_for(timeout=10_000)
