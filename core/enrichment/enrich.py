@@ -268,9 +268,10 @@ def _score(session: Session, msgs: list[Message], enricher: Enricher, report: En
     row_of = {i: k for k, i in enumerate(embed_idx)}
 
     clf = None
-    if users:
-        clf = (intents_mod.ensure_classifier(session, enricher.embedder, settings, clock) if enricher.may_train
-               else intents_mod.load_classifier(session, enricher.embedder))
+    if users and enricher.may_train:
+        clf = intents_mod.ensure_classifier(session, enricher.embedder, settings, clock)
+    elif users:
+        clf = intents_mod.load_classifier(session, enricher.embedder)
     waiting = set() if clf is not None or enricher.may_train else set(users)  # for the runner
     if clf is not None:
         report.intent_model_id = intents_mod.active_model(session).id

@@ -43,7 +43,8 @@ def test_dataset_and_finetune_commands(db, session, settings, monkeypatch, tmp_p
         assert "queued dataset_build as job run" in queued
         with db.session() as s:
             job = s.scalars(select(JobRun).where(JobRun.job == "dataset_build")).one()
-            assert job.status == "queued" and job.params == {"kind": "chat", "max_examples": 5, "name": "queued"}
+            assert job.status == "queued"
+            assert job.params == {"kind": "chat", "max_examples": 5, "name": "queued"}
         shown = json.loads(run("dataset", "show", "1", "--json"))
         assert shown["counts"]["written"] == 12 and shown["token_counter"] == "o200k_base"
         assert "only an approved dataset" in run("dataset", "export", "1", tmp_path / "x", code=1)
