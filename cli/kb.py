@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from cli import acting, actor_option, choice, handle_errors, main, served_embedder, transaction
+from cli.jobs import enqueue_and_report
 from core.answering.responder import Answer, answer, answer_many
 from core.knowledge.chunks import (
     apply_update_proposal,
@@ -196,9 +197,18 @@ def kb_prune(dry_run: bool, actor: str | None) -> None:
 @click.option("--force", is_flag=True, help="Build a candidate even when nothing changed.")
 @actor_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--queue", "queued", is_flag=True,
+              help="Enqueue a kb_refresh job for the job runner instead of running here.")
+@click.option("--wait", is_flag=True, help="With --queue: follow the job with a progress bar.")
 @handle_errors
-def kb_refresh(force: bool, actor: str | None, as_json: bool) -> None:
-    """Run the weekly refresh now: dedupe proposals, build, evaluate, activate or reject."""
+def kb_refresh(force: bool, actor: str | None, as_json: bool, queued: bool, wait: bool) -> None:
+    """Run the weekly refresh now: dedupe proposals, build, evaluate, activate or reject;
+    ``--queue`` hands it to the job runner (``--wait`` follows it)."""
+    if queued or wait:
+        if force:
+            raise ValidationError("--force runs here only; the queued refresh builds when something changed.")
+        enqueue_and_report("kb_refresh", {}, actor, wait)
+        return
     embedder = served_embedder()
     with acting(actor) as (s, who):
         rep = weekly_refresh(

@@ -43,6 +43,8 @@ def test_kb_commands_end_to_end(cli, tmp_path):
     out = cli("kb", "refresh").output
     assert "refresh: activated" in out and "hit@1" in out
     assert "refresh: unchanged" in cli("kb", "refresh").output
+    assert "--force runs here only" in cli("kb", "refresh", "--queue", "--force", ok=False).output
+    assert "queued kb_refresh as job run" in cli("kb", "refresh", "--queue").output
     hits = json.loads(cli("kb", "search", "price for children", "-k", "3", "--json").output)
     assert len(hits) == 3 and hits[0]["external_id"] == "kb-price-kids"
     assert "kb-price-kids" in cli("kb", "search", "price for children").output
