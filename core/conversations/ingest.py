@@ -48,42 +48,27 @@ _ID_CHUNK = 500  # ids per IN (...) query
 
 
 # --- writing ----------------------------------------------------------------------------
-def _existing_messages(session: Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (channel, external_id) pairs of ``keys`` already stored on messages (unique per channel)."""
+def _existing(session: Session, model, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (channel, external_id) pairs of ``keys`` already stored on ``model`` (Message or
+    Conversation: external ids are unique per channel)."""
     by_channel: dict[str, list[str]] = {}
     for channel, ext in keys:
         by_channel.setdefault(channel, []).append(ext)
     found: set[tuple[str, str]] = set()
     for channel, ids in by_channel.items():
         for i in range(0, len(ids), _ID_CHUNK):
-            found |= {
-                (channel, ext)
-                for ext in session.scalars(
-                    select(Message.external_id).where(
-                        Message.channel == channel, Message.external_id.in_(ids[i : i + _ID_CHUNK])
-                    )
-                )
-            }
+            q = select(model.external_id).where(model.channel == channel,
+                                                model.external_id.in_(ids[i : i + _ID_CHUNK]))
+            found |= {(channel, ext) for ext in session.scalars(q)}
     return found
+
+
+def _existing_messages(session: Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    return _existing(session, Message, keys)
 
 
 def _existing_conversations(session: Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (channel, external_id) pairs of ``keys`` already stored (ids are unique per channel)."""
-    by_channel: dict[str, list[str]] = {}
-    for channel, ext in keys:
-        by_channel.setdefault(channel, []).append(ext)
-    found: set[tuple[str, str]] = set()
-    for channel, ids in by_channel.items():
-        for i in range(0, len(ids), _ID_CHUNK):
-            found |= {
-                (channel, ext)
-                for ext in session.scalars(
-                    select(Conversation.external_id).where(
-                        Conversation.channel == channel, Conversation.external_id.in_(ids[i : i + _ID_CHUNK])
-                    )
-                )
-            }
-    return found
+    return _existing(session, Conversation, keys)
 
 
 def micro_dollars(value: float | None) -> float | None:
