@@ -8,6 +8,7 @@ from core.ops import queue
 from core.platform.errors import SupportloopError
 from pages import experiment_views as view
 from pages.format import when
+from pages.jobs_view import queued_note
 from pages.resources import login_required, run_action, session, settings
 from pages.widgets import show_error
 
@@ -89,7 +90,7 @@ def main() -> None:
             if st.button("Train a candidate embedder now", icon=":material/model_training:"):
                 run = run_action("Queue", queue.enqueue, "embedding_finetune", {}, actor=user)
                 if run is not None:
-                    st.success(queue.enqueued_note(run))
+                    st.success(queued_note(run))
     if not rows:
         return
     st.dataframe(view.experiments_table(rows), hide_index=True, width="stretch")

@@ -15,13 +15,20 @@ from core.platform.statuses import JobRunStatus
 from pages.format import plain, value, when
 from pages.resources import refresh_data, run_action, transaction
 
-JOB_NAMES = {"finetune": "Fine-tune", "gaps_refresh": "Knowledge gap clustering",
+JOB_NAMES = {"finetune": "Fine-tune", "gaps_refresh": "Knowledge gap clustering", "kb_refresh": "KB refresh",
+             "embedding_finetune": "Embedding fine-tune",
              "metrics": "Metrics and alerts", "enrich_backfill": "Enrichment back-fill",
              "demo_load": "Demo load", "experiment_analysis": "Experiment analysis"}
 
 
 def job_name(job: str) -> str:
     return JOB_NAMES.get(job, plain(job))
+
+
+def queued_note(run: Any) -> str:
+    """What a page says after it queued ``run`` (a JobRun), in plain words."""
+    return (f"{job_name(run.job)} queued as job run #{run.id}: the job runner starts it shortly. Follow "
+            "its progress (and cancel it) here or on the Alerts and jobs page.")
 
 
 def summary_text(summary: dict[str, Any] | None, limit: int = 240) -> str:

@@ -15,7 +15,7 @@ from core.ops import queue, tasks
 from core.platform.actors import Actor
 from core.platform.clock import SystemClock
 from pages.format import when
-from pages.jobs_view import live_queue
+from pages.jobs_view import live_queue, queued_note
 from pages.resources import query, run_action, settings, transaction
 
 SHOW = {"success": st.success, "warning": st.warning, "info": st.info, "error": st.error}
@@ -82,7 +82,7 @@ def refresh_panel(user: Actor) -> None:
                                            type="primary", icon=":material/refresh:"):
         run = run_action("Refresh", queue.enqueue, "kb_refresh", {}, actor=user)
         if run is not None:
-            st.info(f"{queue.enqueued_note(run)} The outcome shows here when it is done.",
+            st.info(f"{queued_note(run)} The outcome shows here when it is done.",
                     icon=":material/schedule:")
     live_queue(user, kinds=("kb_refresh",), key="kb-refresh")
     with transaction() as s:

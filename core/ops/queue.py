@@ -140,12 +140,6 @@ def cancel(session: Session, run_id: int, *, actor: Actor, clock: Clock | None =
     return run_as_dict(run)
 
 
-def enqueued_note(run: JobRun) -> str:
-    """What the dashboard and CLI say after an enqueue."""
-    return (f"{run.job} queued as job run #{run.id}: the job runner starts it shortly. Follow its "
-            "progress (and cancel it) on the Alerts and jobs page or with `supportloop jobs list`.")
-
-
 # --- reading ---------------------------------------------------------------------------------
 def run_as_dict(run: JobRun) -> dict[str, Any]:
     """A run with its progress as plain data (``percent`` when the total is known)."""

@@ -50,7 +50,7 @@ def test_approve_held_draft_refresh_kb_and_roll_back(app):
     before = metric(app, "Active version")
     app.get_by_role("tab", name="Versions").click()
     app.get_by_role("button", name="Refresh now: build, evaluate, activate if not worse").click()
-    app.get_by_text(re.compile(r"kb_refresh queued as job run #\d+")).wait_for(timeout=60_000)
+    app.get_by_text(re.compile(r"KB refresh queued as job run #\d+")).wait_for(timeout=60_000)
     open_page(app, "Alerts and jobs")  # the job runner (started beside the dashboard) runs it
     app.get_by_text("Job queue").first.wait_for()
     screenshot(app, "11-jobs-with-the-queued-refresh")

@@ -86,7 +86,7 @@ def test_admin_queues_the_embedding_fine_tune_and_a_viewer_only_reads(app_db, se
     session.commit()
     at = page("experiments", token_for(app_db, "admin", "ada")).run()
     button(at, "Train a candidate embedder now").click().run()
-    assert not at.exception and "embedding_finetune queued as job run" in at.success[0].value
+    assert not at.exception and "Embedding fine-tune queued as job run" in at.success[0].value
     with app_db.session() as s:
         run = s.scalar(select(JobRun))
         assert (run.job, run.status, run.requested_by) == ("embedding_finetune", "queued", "ada")

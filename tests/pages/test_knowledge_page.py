@@ -113,7 +113,7 @@ def test_refresh_now_shows_a_rejection_as_a_warning_with_why_and_the_next_run(ap
     assert not [x for x in at.success if "rejected" in x.value]  # never a green check
     assert any(c.value.startswith("Next scheduled refresh: 20") for c in at.caption)
     button(at, "Refresh now: build, evaluate, activate if not worse").click().run()
-    assert not at.exception and any("kb_refresh queued as job run" in i.value for i in at.info)
+    assert not at.exception and any("KB refresh queued as job run" in i.value for i in at.info)
     with app_db.session() as s2:
         assert [r["job"] for r in queue.open_runs(s2)] == ["kb_refresh"]
 
