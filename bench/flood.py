@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> dict:
     p99 = percentile(user_tally.latencies_ms, 0.99)
     result = {
         "benchmark": "flood",
-        "label": "under load: shared 2-core machine, client and server on one host",
+        "label": ("quiet" if load_before < 1.5 else "under load") + ": client and server on one host",
         "machine": {"cpus": os.cpu_count(), "loadavg_1m_before": round(load_before, 2),
                     "loadavg_1m_after": round(load_after, 2)},
         "config": {"seconds": round(elapsed, 1), "flood_rate_per_s": args.flood_rate, "users": args.users,
@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     u, f, q = result["normal_users"], result["flood"], result["normal_users_without_flood"] or {}
     print(
-        f"[flood, {args.workers} worker(s), under load: loadavg {load_before:.1f}->{load_after:.1f}] "
+        f"[flood, {args.workers} worker(s), loadavg {load_before:.1f}->{load_after:.1f}] "
         f"normal users: {u['requests']} requests, {u['errors']} errors, p50 {u['p50_ms']} ms, "
         f"p99 {u['p99_ms']} ms (without the flood just before: p50 {q.get('p50_ms')} ms, "
         f"p99 {q.get('p99_ms')} ms) | flood {args.flood_rate:.0f}/s: {f['requests']} sent, "
