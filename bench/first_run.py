@@ -73,7 +73,7 @@ def make_checkout(source: str, dest: Path) -> str:
 def make_run_queues_the_demo(repo: Path) -> bool:
     """Whether the clone's ``make run`` starts the processes at once with the demo as a job."""
     text = (repo / "Makefile").read_text(encoding="utf-8")
-    m = re.search(r"^run:.*?\n((?:\t.*\n|\s*\n)+)", text, re.M)
+    m = re.search(r"^run:(?![^\n]*=)[^\n]*\n((?:\t.*\n|\s*\n)+)", text, re.M)  # not a run: VAR = ...
     recipe = m.group(1) if m else ""
     return "demo" in recipe and ("--queue" in recipe or "demo_load" in recipe)
 

@@ -162,7 +162,7 @@ def content_hash(title: str, text: str) -> str:
 
 
 def build_faiss(
-    vectors: np.ndarray, *, exact_max: int, hnsw_m: int = 32, ef_construction: int = 64, ef_search: int = 96
+    vectors: np.ndarray, *, exact_max: int, hnsw_m: int = 32, ef_construction: int = 64, ef_search: int = 384
 ) -> tuple[object, str]:
     """An exact inner-product index up to ``exact_max`` rows, HNSW above it."""
     n, dim = vectors.shape

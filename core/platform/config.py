@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         64, ge=8, description="HNSW build-time search depth (approximate index only)."
     )
     kb_hnsw_ef_search: int = Field(
-        96, ge=8, description="HNSW query-time search depth: higher is slower and more exact."
+        384, ge=8, description="HNSW query-time search depth: higher is slower and more exact."
     )
     kb_search_k: int = Field(5, ge=1, le=50, description="Chunks the responder retrieves.")
     kb_score_floor: float = Field(

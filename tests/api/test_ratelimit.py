@@ -223,3 +223,29 @@ def test_a_chat_session_over_its_limit_is_refused_before_any_database_or_model_w
         _assert_429(r)
         assert "chat session" in r.json()["detail"]
         assert getattr(app.state, "embedder", None) is None and getattr(app.state, "scrubber", None) is None
+
+
+def test_with_an_address_limit_turned_off_an_address_is_not_queued_either():
+    """A group whose address limits are set empty (a load test, a trusted proxy in front) has no
+    one-at-a-time cap: many requests of one address run side by side."""
+    release = asyncio.Event()
+    running: list[str] = []
+
+    async def slow_route(scope, receive, send):
+        running.append(scope["client"][0])
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    limits = Limits.from_settings(Settings(_env_file=None, rate_limit_chat="", rate_limit_public="5/minute"))
+    app = RateLimitMiddleware(slow_route, limits)
+
+    async def scenario():
+        calls = [asyncio.create_task(_asgi_call(app, "203.0.113.5")) for _ in range(6)]
+        while len(running) < 6:
+            await asyncio.sleep(0)
+        release.set()
+        return [s for s, _ in await asyncio.gather(*calls)]
+
+    assert asyncio.run(scenario()) == [200] * 6
+    assert app.admitted == {}
