@@ -282,7 +282,7 @@ class Settings(BaseSettings):
 
     # --- public API rate limits (per worker process; `limits` notation, empty turns one off) ---
     rate_limit_chat: str = Field(
-        "1/second;60/minute;600/hour",
+        "10/10 seconds;60/minute;600/hour",
         description="Requests per client address to the chat widget's POST /api/v1/chat (429 with "
         "Retry-After above; limits notation, each window must hold; empty: no limit).",
     )

@@ -57,6 +57,7 @@ def test_customer_chats_and_votes_in_chromium(session, settings):
             fb = page.locator(".sl-fb").first
             assert "Was this helpful?" in fb.inner_text()
 
+            page.wait_for_timeout(1100)  # a customer types; the chat limit is one message a second
             page.fill("#sl-widget input[name=message]", "kids price per child")
             page.click("#sl-widget button[type=submit]")
             page.locator(".sl-answer").nth(1).wait_for(timeout=60_000)
