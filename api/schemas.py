@@ -72,6 +72,9 @@ def _document_clean_text(schema: dict[str, Any]) -> None:
         for option in options:
             if option.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(option):
                 option["pattern"] = TEXT_PATTERN
+            items = option.get("items", {}) if option.get("type") == "array" else {}
+            if items.get("type") == "object" and "properties" not in items:  # a list of free-form objects
+                items["propertyNames"], items["additionalProperties"] = {"pattern": TEXT_PATTERN}, _JSON_VALUE
 
 
 _SCALAR = {"type": ["string", "number", "boolean", "null"], "pattern": TEXT_PATTERN}

@@ -70,8 +70,18 @@ def _wait_active(app: Page, factory, version_id: int, timeout_s: float = 240) ->
     while _active_id(factory) != version_id:
         assert time.monotonic() < deadline, "the queued refresh did not activate a new version"
         time.sleep(2)
-    open_page(app, "Knowledge base")
-    assert metric(app, "Active version") == f"v{version_id}"
+    _wait_page_shows(app, f"v{version_id}")
+
+
+def _wait_page_shows(app: Page, version: str, timeout_s: float = 90) -> None:
+    """Open the page until its tile shows ``version`` (the dashboard caches queries briefly)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        open_page(app, "Knowledge base")
+        if metric(app, "Active version") == version:
+            return
+        assert time.monotonic() < deadline, f"the page still shows {metric(app, 'Active version')}"
+        time.sleep(3)
 
 
 def test_reject_archive_refresh_and_roll_back(app, factory, proposed):
@@ -106,6 +116,5 @@ def test_reject_archive_refresh_and_roll_back(app, factory, proposed):
     app.get_by_role("button", name="Roll back to the previous version").click()
     settle(app)
     assert _active_id(factory) == before
-    open_page(app, "Knowledge base")
-    assert metric(app, "Active version") == f"v{before}"
+    _wait_page_shows(app, f"v{before}")
     screenshot(app, "42-knowledge-rolled-back")
