@@ -232,7 +232,7 @@ def main() -> None:
         "_meta": {
             "chunk_embedder": minilm.model_id,
             "query_embedder": minilm.model_id,
-            "vector_cache": str(cache.folder),
+            "vector_cache": f"<bench cache>/{cache.folder.name}",  # no machine path in the results
             "vectors_in_cache_at_start": len(cache),
             "run_id": run_id,
             "cpus": os.cpu_count(),
