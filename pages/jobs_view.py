@@ -82,6 +82,12 @@ def _queue(user: Actor, kinds: tuple[str, ...], key: str, empty: str) -> None:
     with transaction() as s:
         runs = [r for r in queue.open_runs(s) if not kinds or r["job"] in kinds]
         finished = [] if not kinds else [r for r in queue.list_runs(s, limit=20) if r["job"] in kinds]
+    done = [r for r in finished if r["status"] not in queue.OPEN_STATUSES]
+    # A run that finished since this session last looked (even one queued and finished between
+    # two readings, never seen open) changes what the page shows: read it again.
+    latest = done[0]["id"] if done else None
+    seen = st.session_state.get(f"{key}-last-finished", latest)
+    st.session_state[f"{key}-last-finished"] = latest
     if not runs:
         if empty:
             st.caption(empty)
@@ -90,7 +96,7 @@ def _queue(user: Actor, kinds: tuple[str, ...], key: str, empty: str) -> None:
             st.caption(f"Last {job_name(last['job']).lower()}: run #{last['id']}, "
                        f"{plain(last['status']).lower()} at {when(last['finished_at'])}. "
                        f"{summary_text(last['summary'] or {}, 160)}")
-        if st.session_state.pop(f"{key}-was-busy", False):
+        if st.session_state.pop(f"{key}-was-busy", False) or latest != seen:
             refresh_data()  # the work just finished: show its results on the next run
             st.rerun(scope="app")
         return
