@@ -69,7 +69,14 @@ async def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request; committed when the handler returns without error, before the
-    response is sent (``SessionDep`` has scope ``function``)."""
+    response is sent (``SessionDep`` has scope ``function``).
+
+    A route that writes commits itself before it returns. FastAPI validates a sync route's
+    return value in a worker thread *before* this exit runs, and that thread waits for a free
+    place in the thread pool: a transaction still open there held SQLite's write lock while every
+    place was taken by requests waiting for that same lock (bench/background.py: votes at 50/s
+    beside chats stalled the API for good). The commit here is then a no-op, kept for read
+    routes and as a safety net."""
     session = request.app.state.session_factory()
     try:
         yield session

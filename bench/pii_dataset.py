@@ -35,6 +35,7 @@ DATA_DIR = ROOT / "tests" / "data" / "pii"
 HELDOUT_FILE = DATA_DIR / "heldout_v2.jsonl"
 TUNE_FILE = DATA_DIR / "tune_v2.jsonl"
 DEV_FILE = DATA_DIR / "dev_v3.jsonl"
+DEV4_FILE = DATA_DIR / "dev_v4.jsonl"
 
 HELDOUT_LOCALES = ["en_CA", "en_AU", "en_IE", "nl_BE", "no_NO", "da_DK", "fi_FI", "cs_CZ", "pt_PT",
                    "es_ES", "es_CO", "ig_NG", "zh_CN", "hr_HR", "de_AT"]
@@ -44,6 +45,10 @@ TUNE_LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_MX", "pt_BR", "it_IT", "
 DEV_LOCALES = ["en_NZ", "zu_ZA", "fr_CA", "fr_CH", "de_CH", "nl_NL", "sk_SK", "sl_SI", "et_EE", "lv_LV",
                "lt_LT", "ro_RO", "hu_HU", "es_AR", "es_CL", "zh_TW", "id_ID", "tw_GH", "en_NG", "is_IS",
                "vi_VN", "ga_IE", "ha_NG"]
+# a fourth set (issue 18, third round), with locales none of the three others uses; scored before
+# any change of that round
+DEV4_LOCALES = ["en_KE", "en_PK", "en_TH", "en_BD", "en_MS", "es_CA", "fr_BE", "fr_DZ", "de_LI", "de_LU",
+                "sw", "uz_UZ", "az_AZ", "it_CH", "bs_BA", "mt_MT"]
 ROMANIZED = {"ja_JP", "zh_CN", "zh_TW"}
 
 # Hard negatives: no gold span. Brand names are the demo business's and third parties'.
@@ -387,6 +392,81 @@ def dev_rows(n: int = 800, seed: int = 18_3800) -> list[dict]:
     return rows
 
 
+# --- development generator v4 (issue 18, third round): other locales, frames, seed ------------
+# Customer-support messages to a catering business: bookings, the event's address, call-backs,
+# who is coming. Names and addresses sit at the start, middle and end of sentences, after cues
+# and without, in lower-case context, in lists, in signatures and in capitals.
+DEV4_FRAMES = [
+    "{NAME} here, following up on the {DATE} booking.",
+    "booking under {NAME} please, {SIZE} ppl",
+    "Can you call back {NAME} on {PHONE}? They missed you earlier.",
+    "Callback request: {NAME}, {PHONE}, any time after {TIME}.",
+    "who's coming: {NAME}, {NAMEB} and {NAMEC}",
+    "Guests of honour are {NAME} and {NAMEB}.",
+    "The event will be at {ADDR} on {DATE}.",
+    "event address -> {ADDR}",
+    "Set up in the backyard of {ADDR}, the gate is unlocked.",
+    "Best,\n{NAME}\n{PHONE}",
+    "Warmly,\n{NAME}\n{ADDR}",
+    "- {NAME} ({EMAIL})",
+    "my sister {NAME} is organising it, her email is {EMAIL}",
+    "Please invoice {NAME} at {EMAIL}.",
+    "We're hosting at my parents' place, {ADDR}.",
+    "it's for {NAME}'s retirement, keep it quiet",
+    "{NAME} will greet the chef at the door.",
+    "Last year {NAME} had you cater and raved about it.",
+    "hi it's {NAME} again, any update on the quote?",
+    "Name on the booking: {NAMEU}",
+    "NAME: {NAMEU} / PHONE: {PHONE}",
+    "Drop the extra propane at {ADDR} and ask for {NAME}.",
+    "Our venue changed to {ADDR}. Same time though.",
+    "Send the signed contract to {ADDR}, cc {EMAIL}.",
+    "text me at {PHONE} - {NAME}",
+    "Allergies: {NAME} (shellfish), {NAMEB} (tree nuts).",
+    "Please confirm with my assistant {NAME} on {PHONE}.",
+    "Thank you {NAME} for the quick reply!",
+    "Kids attending: {NAME} and {NAMEB}, both under ten.",
+    "{NAME}'s address is {ADDR} if you need it for the permit.",
+    "so {NAME} and i were thinking {MENU} for everyone",
+    "Could the chef arrive at {ADDR} by {TIME}?",
+    "Card for the deposit is {CARD}.",
+    "the payroll office wants my ssn {SSN} on the W-9",
+    "wire the overpayment back to {IBAN} please",
+    "your booking form keeps rejecting {IP}",
+    "Do you serve {CITY}? We need {MENU} for {SIZE}.",
+    "{BRAND} quoted {PRICE}, can you match that?",
+    "the menu link {URL} is broken for me",
+    "Party on {DATE} at {TIME}, order {ORDER}.",
+    "We'll drive up from {CITY} with {SIZE} kids.",
+    "Is {PRICE} a head right for {SIZE} guests on {DATE}?",
+]
+DEV4_OPENERS = ["", "Hey, ", "Good afternoon, ", "Hi folks, ", "Hello Ember Grill team, ", "", "Hi! "]
+DEV4_CLOSERS = ["", " Thank you!", " Kind regards", " cheers", " Sent from my iPad", ""]
+
+
+def dev4_rows(n: int = 800, seed: int = 18_4800) -> list[dict]:
+    """A development set: locales DEV4_LOCALES, frames DEV4_FRAMES (no other set uses them)."""
+    rng = random.Random(seed)
+    fakers = {loc: _faker(loc, seed + i) for i, loc in enumerate(DEV4_LOCALES)}
+    rows = []
+    for i in range(n):
+        loc = rng.choice(DEV4_LOCALES)
+        f = fakers[loc]
+        parts: list = [rng.choice(DEV4_OPENERS)]
+        for fr in rng.sample(DEV4_FRAMES, rng.choice([1, 2, 2, 3])):
+            values = _values(f, loc, rng)
+            values["NAMEB"] = ("PERSON", person(f, loc, rng))
+            values["NAMEC"] = ("PERSON", person(f, loc, rng))
+            values["NAMEU"] = ("PERSON", person(f, loc, rng).upper())
+            parts += _fill(fr, values) + [rng.choice([" ", " ", "\n"])]
+        parts.append(rng.choice(DEV4_CLOSERS))
+        text, ents = _render(parts)
+        stripped = text.rstrip()
+        rows.append({"id": f"dev-v4-{i:04d}", "split": "dev", "locale": loc,
+                     "text": stripped, "entities": [e for e in ents if e["end"] <= len(stripped)]})
+    return rows
+
+
 def _dump(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
@@ -401,7 +481,8 @@ def main() -> None:
     parser.add_argument("--heldout-only", action="store_true", help="write only the held-out file")
     args = parser.parse_args()
     outputs = [(HELDOUT_FILE, heldout_rows)] + ([] if args.heldout_only else [(TUNE_FILE, tune_rows),
-                                                                               (DEV_FILE, dev_rows)])
+                                                                               (DEV_FILE, dev_rows),
+                                                                               (DEV4_FILE, dev4_rows)])
     bad = False
     for path, make in outputs:
         content = _dump(make())

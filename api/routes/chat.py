@@ -73,6 +73,7 @@ def chat(
     ans = turn.answer(body.message, intent=intent, user=session_id)
     msg = turn.record(cid, ans)
     sig = links.widget_signature(session, settings, msg.id, clock)
+    session.commit()  # before returning: see api.deps.get_session
     return ChatOut(
         conversation_id=cid,
         message_id=msg.id,

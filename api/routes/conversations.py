@@ -66,6 +66,7 @@ def close_conversation(
         channel=key.channel, clock=clock,
     )
     out = conv.outcome
+    session.commit()  # before returning: see api.deps.get_session
     return CloseOut(
         conversation_id=conv.id,
         status=conv.status,

@@ -10,10 +10,11 @@ answer) or a form (the page; an HTML thank-you page with a comment box).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -218,8 +219,10 @@ async def _run(
 ) -> VoteResult:
     """Record one signed vote in its own transaction, in a worker thread."""
 
+    scrubs = bool(comment and comment.strip())
+
     def work() -> VoteResult:
-        scrubber = scrubber_loader() if comment and comment.strip() else None
+        scrubber = scrubber_loader() if scrubs else None
         # a comment is scrubbed inside the transaction (slow): such rare votes wait on SQLite itself
         lock = _vote_lock(request.app.state.engine) if scrubber is None else nullcontext()
         with lock, session_scope(request.app.state.session_factory) as session:
@@ -227,7 +230,22 @@ async def _run(
                 session, settings, mid, vote, sig, comment=comment, scrubber=scrubber, clock=clock
             )
 
-    return await run_in_threadpool(work)
+    # Votes waiting for their turn wait here, on the event loop, not in the thread pool: each
+    # waiting thread would hold one of the pool's places, and a chat that needs one to finish
+    # (and release SQLite's write lock) would wait behind them for good.
+    async with _vote_turn(request) if not scrubs else nullcontext():
+        return await run_in_threadpool(work)
+
+
+def _vote_turn(request: Request) -> AbstractAsyncContextManager:
+    """The event-loop lock votes of this process take before their worker thread (SQLite:
+    one vote transaction at a time anyway); none on PostgreSQL."""
+    if request.app.state.engine.dialect.name != "sqlite":
+        return nullcontext()
+    state = request.app.state
+    if getattr(state, "vote_turns", None) is None:
+        state.vote_turns = {}  # event loop id -> lock (tests run one app on several loops)
+    return state.vote_turns.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
 
 
 class SqliteWriteLock:

@@ -111,6 +111,7 @@ def create_conversation(
         intent=body.intent,
     )
     report = ingest.store_conversations(session, [conv], scrubber, settings, clock, enricher=enricher)
+    session.commit()  # before returning: see api.deps.get_session
     if report.conversation_ids:
         return ConversationOut(
             conversation_id=report.conversation_ids[0], created=True, messages=report.messages_created
@@ -148,6 +149,7 @@ def add_message(
     msg = ingest.add_message(
         session, conversation_id, _message_in(body), scrubber, settings, clock, enricher=enricher
     )
+    session.commit()  # before returning: see api.deps.get_session
     return MessageOut(
         message_id=msg.id,
         conversation_id=conversation_id,

@@ -155,6 +155,7 @@ def chat_completions(
     }
     usage = {"prompt_tokens": ans.tokens_in or 0, "completion_tokens": ans.tokens_out or 0}
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    session.commit()  # the turn is stored before the answer or its stream starts (api.deps.get_session)
     if not body.stream:
         return JSONResponse(
             {
@@ -174,7 +175,6 @@ def chat_completions(
                 "supportloop": extra,
             }
         )
-    session.commit()  # the turn is stored before the stream starts
 
     def events():
         def chunk(delta: dict, finish: str | None = None, **more) -> str:

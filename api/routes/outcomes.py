@@ -55,6 +55,7 @@ def record_outcome(
             status, note = s.status, s.last_error
         except ValidationError as exc:
             note = str(exc)
+    session.commit()  # before returning: see api.deps.get_session
     return OutcomeOut(
         conversation_id=conv.id,
         booking_converted=row.booking_converted,

@@ -133,6 +133,7 @@ async def survey_answer(
             session, settings, token, score, comment,
             scrubber=scrubber() if comment and comment.strip() else None, clock=clock,
         )
+        session.commit()  # in the worker thread: see api.deps.get_session
 
     try:
         await run_in_threadpool(work)

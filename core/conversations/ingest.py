@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.conversations import lifecycle, outcomes
@@ -274,29 +275,48 @@ def add_message(
     conv = session.get(Conversation, conversation_id)
     if conv is None:
         raise NotFound(f"Conversation {conversation_id} does not exist; create it first.")
-    if msg.external_id:
-        existing = session.scalar(
-            select(Message).where(Message.channel == conv.channel, Message.external_id == msg.external_id)
-        )
-        if existing is not None:
-            if existing.conversation_id != conversation_id:
-                raise Conflict(
-                    f"Message {msg.external_id!r} already belongs to conversation "
-                    f"{existing.conversation_id}; message ids must be unique."
-                )
-            return existing
+    existing = _stored_message(session, conv, msg)
+    if existing is not None:
+        return existing
     now = (clock or SystemClock()).now()
     result = scrubber.scrub(msg.content)
     fields = _message_row(msg, conv.channel, result, msg.created_at or now, settings)
     row = Message(conversation_id=conversation_id, **fields)
-    session.add(row)
     conv.updated_at = now
+    session.flush()  # a write first: SQLite's savepoint below then nests in this transaction
+    try:
+        # A savepoint: when a concurrent request stored the same id first (its insert won the
+        # unique constraint), this one is a retry of it, answered like one, not a server error.
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        existing = _stored_message(session, conv, msg)
+        if existing is None:
+            raise
+        return existing
     lifecycle.note_message(conv, row)
     session.flush()
     outcomes.refresh_outcome(session, conv, clock)
     if enricher is not None:
         enrich.enrich_message(session, row.id, enricher, clock)
     return row
+
+
+def _stored_message(session: Session, conv: Conversation, msg: MessageIn) -> Message | None:
+    """The message already stored with ``msg``'s external id in ``conv``'s channel (a retry),
+    None when there is none; Conflict when it belongs to another conversation."""
+    if not msg.external_id:
+        return None
+    existing = session.scalar(
+        select(Message).where(Message.channel == conv.channel, Message.external_id == msg.external_id)
+    )
+    if existing is not None and existing.conversation_id != conv.id:
+        raise Conflict(
+            f"Message {msg.external_id!r} already belongs to conversation "
+            f"{existing.conversation_id}; message ids must be unique."
+        )
+    return existing
 
 
 # --- file imports -------------------------------------------------------------------------

@@ -35,8 +35,14 @@ from typing import Any
 from core.platform.config import Settings, get_settings
 from core.platform.errors import ValidationError
 from core.platform.pii_addresses import extend_address, find_more_addresses, merge_spans
-from core.platform.pii_lexicon import find_capitalised_names, ner_windows, plain_first_word
-from core.platform.pii_names import NameFilter
+from core.platform.pii_lexicon import (
+    find_capitalised_names,
+    is_english,
+    ner_windows,
+    plain_first_word,
+    proper_names,
+)
+from core.platform.pii_names import NameFilter, NameGrower
 from core.platform.pii_phones import find_phones
 from core.platform.pii_recognizers import (
     DOMAIN_WORDS,
@@ -124,7 +130,14 @@ def _clean_ner_person(text: str, s: int, e: int) -> tuple[int, int] | None:
         keep.append(w)
     if not keep:
         return None
+    first = keep[0].group(0)
+    if len(keep) == 1 and is_english(first, inflected=False) and first.lower() not in proper_names() \
+            and _VERB_OBJECT.match(text, s + keep[0].end()):
+        return None  # a verb with its object, not a name: "... 20 ppl Drop the propane at ..."
     return s + keep[0].start(), s + keep[-1].end()
+
+
+_VERB_OBJECT = re.compile(r"[ \t]+(?:the|a|an|my|our|your|it|this|that|these|those|me|us|him|them)\b")
 
 
 # Which type wins an overlap among candidates on the same side of the accept threshold: exact
@@ -265,6 +278,7 @@ class Scrubber:
             nlp.disable_pipe(pipe)
 
         self.names = NameFilter(allow_terms)
+        self.grower = NameGrower(self.names, frozenset(NAME_STOP_WORDS | DOMAIN_WORDS))
         registry = RecognizerRegistry(supported_languages=["en"])
         for rec in (
             SpacyRecognizer(supported_entities=["PERSON"]),
@@ -360,6 +374,7 @@ class Scrubber:
                 s, e = span
             cands.append((r.entity_type, s, e, float(r.score)))
         cands = _drop_inside_addresses(self.names.filter(text, cands), self.accept)
+        cands += self.grower.grow(text, cands, self.accept)
         cands += self._propagate_names(text, cands)
         chosen = _merge_adjacent_names(text, _resolve(_union_names(cands, self.accept), self.accept, text))
         accepted = [Entity(t, s, e, sc) for t, s, e, sc in chosen if sc >= self.accept]

@@ -71,13 +71,15 @@ _TYPES_FIRST = ("Calle|C/|Avenida|Avda\\.?|Av\\.|Paseo|Plaza|Camino|Carrera|Cra\
                 "Borgo|Canale|Incrocio|Contrada|Piazzale|Rotonda|Stretto|Andador|Prolongación|Circuito|"
                 "Corredor|Calzada|Privada|Cerrada|Continuación|Retorno|Periférico|Eje|ul\\.|al\\.|aleja|"
                 "ulica|pl\\.|os\\.|rue|avenue|chemin|Ul\\.|Al\\.|Aleja|Ulica|Pl\\.|plac|Plac|Aleea|Drumul|"
-                "Bulevardul|Calea|Strada|Splaiul|Șoseaua|Soseaua|Intrarea|Piața|Piata|Gang|Gg\\.|Jalan|Jl\\.|"
+                "Bulevardul|Calea|Strada|Splaiul|Șoseaua|Soseaua|Intrarea|Piața|Piata|Gang|Gg\\.|Jalan|Jl\\.|Jln\\.?|"
+                "Lorong|Lrg\\.|Persiaran|Lebuh|Lebuhraya|Soi|Thanon|"
                 "Đường|đường|Phố|phố|Ngõ|Hẻm|Khóm|Số|Peatonal|Eje vial|Ampliación|Pasaje|Diagonal|Camino|"
                 "Avenue|Boulevard|boulevard|Blv\\.|Blvd\\.|Bv\\.|allée|impasse|quai|Rang|rang|chemin|Ob|Stretto|Incrocio|Calle|Carrera|Transversal|Passeig|Carrer|"
                 "Rruga|Bulevar|Ulitsa|Prospekt|Straße|Strasse|Via|Viale|Largo|Vicolo|Piazza|Sokak|Caddesi|Mahallesi")
 _STREET_FIRST_TYPE = re.compile(
     rf"(?<![\w\-])(?:{_TYPES_FIRST})(?![\w])(?:\s+(?:de|del|de la|de las|de los|da|do|dos|das|di|della|"
     rf"du|des|la|le|les|von|van)\b)?(?:\s+{_WORD}){{0,4}}?,?\s*(?:(?i:n[º°o]\.?|no\.|nr\.?)\s*)?\d{{1,5}}[A-Za-z]?"
+    rf"(?:/\d{{1,4}}[A-Za-z]?)?"
     rf"(?:\s*(?:#|No\.?|N[º°])\s*\d{{1,4}}[A-Za-z]?\s*-\s*\d{{1,4}})?(?![\d])")
 # a street name, then its type word in lower case, then the number ("Šerkova ulica 459", "Béke utca 242.")
 _NAME_THEN_TYPE = re.compile(
@@ -94,7 +96,8 @@ _STREET_FIRST_TYPE_NONUM = re.compile(
     rf"(?<![\w\-])(?:{_TYPES_FIRST})(?![\w])(?:\s+(?:de|del|de la|da|do|dos|das|di|du|des|la|le|von|van)\b)?"
     rf"(?:\s+{_CAP}){{1,3}}")
 _INDIAN = re.compile(
-    rf"(?<![\w/])(?:\d{{1,4}}/\d{{1,4}}|H\.\s?No\.?\s*\d{{1,5}}),?\s+{_CAP}(?:\s+{_CAP}){{0,2}}")
+    rf"(?<![\w/])(?:\d{{1,4}}/\d{{1,4}}|(?:H\.\s?No|(?:House|Holding|Plot|Building|Door|Shop)\s+No)\.?\s*\d{{1,5}}),?"
+    rf"\s+{_CAP}(?:\s+{_CAP}){{0,2}}")
 _UNIT_WORDS = (r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Room|Rm|Studio|Fl|Floor|Bldg|Building|Edif|Depto|Dpto|"
                r"Piso|Puerta|Apto|Andar|Sala|Lote|Casa|Bloco|Lgh|H\.\s?No|Trlr|Lot|Interior|Int|Appartamento|Scala|"
                r"Torre|Local|Oficina|Dto|Depto|Piano|Bl|Sc|Ap|Edif|Box|Kamar|Lantai|Blok|Stan)")
@@ -161,13 +164,38 @@ def merge_spans(spans: list[tuple[int, int, float]], text: str) -> list[tuple[in
 _US_STATE_ZIP = re.compile(r"\b[A-Z]{2}\.?,?\s+\d{5}(?:-\d{4})?\b")
 
 
+# pyap normalises the text before matching ("a,b" -> "a, b", runs of spaces -> one, dashes) and
+# gives offsets into ITS text: normalise here the same way, keeping where each character came from
+_PYAP_NORMAL = [(re.compile(r"[ \t]*(?:,[ \t]*)+"), ", "), (re.compile(r" +"), " "),
+                (re.compile("[\u2010-\u2015]"), "-")]
+
+
+def _normalise_for_pyap(text: str) -> tuple[str, list[int]]:
+    """pyap's normalised text and, for each of its characters, the index in ``text``."""
+    index = list(range(len(text)))
+    for rx, repl in _PYAP_NORMAL:
+        out, new_index, last = [], [], 0
+        for m in rx.finditer(text):
+            out.append(text[last:m.start()])
+            new_index += index[last:m.start()]
+            out.append(repl)
+            new_index += [index[min(m.start() + i, m.end() - 1)] for i in range(len(repl))]
+            last = m.end()
+        out.append(text[last:])
+        new_index += index[last:]
+        text, index = "".join(out), new_index
+    return text, index
+
+
 def _pyap(text: str) -> list[tuple[int, int, float]]:
     # reason: pyap compiles large patterns on import; only a scrubber being built needs it
     import pyap
 
+    norm, index = _normalise_for_pyap(text)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        found = [(a.match_start, a.match_end, 0.85) for a in pyap.parse(text, country="US")]
+        found = [(index[a.match_start], index[a.match_end - 1] + 1, 0.85)
+                 for a in pyap.parse(norm, country="US") if a.match_end > a.match_start]
     # pyap sometimes starts at any number far before the street ("838 65 8899 for the form Address
     # is Unit 4173 ..."): start after the last English function word instead
     out = []
@@ -221,10 +249,11 @@ def find_more_addresses(text: str) -> list[tuple[int, int, float]]:
 
 
 _NUMBER_BEFORE = re.compile(
-    r"(?<![\w$#/.,\-])\d{1,6}[A-Za-z]?,?\s+(?:(?:El|La|Los|Las|Le|Les|Del|De|Da|Do)\s+)?$")
+    r"(?<![\w$#/.,\-])(?:(?:(?i:no|house no|lot|plot)\.?\s*)?[A-Za-z]{0,2}-?\d{1,6}[A-Za-z]?(?:-\d{1,4}){0,2}"
+    r"|\d{1,6}[A-Za-z]?),?\s+(?:(?:El|La|Los|Las|Le|Les|Del|De|Da|Do)\s+)?\Z")
 
 
 def _house_number_before(text: str, start: int) -> int:
     """Move a street-first match back over a house number before it ("77 El Camino Real")."""
-    m = _NUMBER_BEFORE.search(text, max(0, start - 16), start)
+    m = _NUMBER_BEFORE.search(text, max(0, start - 24), start)
     return m.start() if m else start

@@ -56,6 +56,8 @@ januar februar marts april maj juni juli august september oktober november decem
 tammikuu helmikuu maaliskuu huhtikuu toukokuu kesäkuu heinäkuu elokuu syyskuu lokakuu marraskuu joulukuu
 január február március április május június július augusztus szeptember október november december
 ianuarie februarie martie aprilie mai iunie iulie august septembrie octombrie noiembrie decembrie
+yanvar fevral mart aprel may iyun iyul avqust avgust sentyabr sentabr oktyabr oktabr noyabr dekabr
+i̇yun i̇yul machi aprili julai agosti septemba oktoba novemba desemba mac ogos disember
 tháng lunes martes miércoles jueves viernes sábado domingo lundi mardi mercredi jeudi vendredi samedi
 dimanche montag dienstag mittwoch donnerstag freitag samstag sonntag segunda terça quarta quinta sexta
 """.split())
@@ -87,6 +89,11 @@ def _capitalised_entries() -> frozenset[str]:
 
     return frozenset(w.lower() for w in get_english_words_set(["web2"], lower=False, alpha=True)
                      if w[:1].isupper())
+
+
+def proper_names() -> frozenset[str]:
+    """Lower-cased words the word list knows only capitalised (Grace, Bill, Paul): proper names."""
+    return _capitalised_entries()
 
 
 def plain_first_word(text: str, start: int, word: str) -> bool:

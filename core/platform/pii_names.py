@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from core.platform.pii_lexicon import MONTH_NAMES
+from core.platform.pii_lexicon import MONTH_NAMES, is_english, proper_names
 
 _URL = re.compile(r"(?:https?://|www\.)\S*|\b[\w.-]+@[\w.-]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|us|"
                   r"uk|de|fr|ly|app|biz|info|example)\b(?:/\S*)?", re.IGNORECASE)
@@ -39,11 +39,15 @@ iPhone Android Samsung Ticketmaster Evite Paperless Calendly Venmo's Zelle's
 """.split()) | {"uber eats", "google maps", "cash app", "apple pay", "google pay", "whole foods",
                 "trader joe's"}
 _PLACE_BEFORE = re.compile(r"(?:\b(?:in|from|near|to|around|outside|of|at|into|toward|towards|via|"
-                           r"downtown|north of|south of|east of|west of|out of)\s+)$", re.IGNORECASE)
+                           r"downtown|north of|south of|east of|west of|out of|serve|serving|cover|covering|"
+                           r"service|visit|visiting)\s+)$", re.IGNORECASE)
+# a form label, not a name: "Allergies: ...", "NAME: ...", "Callback request: ..."
+_LABEL_AFTER = re.compile(r"(?P<words>(?:[ \t]+[a-z]+){0,3})[ \t]*:(?!\d)")
 _STATE_AFTER = re.compile(r"^\s*,?\s*(?:[A-Z]{2}\b|California|Texas|Florida|Oregon|Nevada|Arizona|"
                           r"Washington|New York)")
 _LIST_BEFORE = re.compile(
     r"((?<!\w)[^\W\d_a-z][\w'’.\-]*(?:\s[^\W\d_a-z][\w'’.\-]*)?)\s*(?:,|\bor\b|\band\b)\s*$")
+_CONTACT_WORDS = {"email", "mail", "phone", "cell", "mobile", "tel", "number", "no", "address", "at", "on"}
 UNCERTAIN_SCORE = 0.4
 Candidate = tuple[str, int, int, float]
 
@@ -117,9 +121,90 @@ class NameFilter:
                 continue
             if has_upper and " " not in word and word.islower():
                 continue
+            label = _LABEL_AFTER.match(text, e)
+            if label and ((label.group("words") and " " not in word
+                           and not _CONTACT_WORDS & set(label.group("words").split()))
+                          or (not label.group("words") and all(is_english(w) for w in word.split()))):
+                continue
             if low in self.places and (_PLACE_BEFORE.search(text[max(0, s - 20):s])
                                        or _STATE_AFTER.match(text[e:e + 20])
                                        or self._after_a_place(text[max(0, s - 40):s])):
                 score = min(score, UNCERTAIN_SCORE)
             out.append((t, s, e, score))
+        return out
+
+
+# --- growing found names: adjacent capitalised words, lists ----------------------------------
+_WORD_RIGHT = re.compile(r"[ \t]([^\W\d_][\w'’-]*)")
+_WORD_LEFT = re.compile(r"([^\W\d_][\w'’-]*)[ \t]\Z")
+_LIST_RIGHT = re.compile(r"[ \t]*(?:,[ \t]*(?:and[ \t]+|&[ \t]*)?|and[ \t]+|&[ \t]*|or[ \t]+)"
+                         r"([^\W\d_a-z][\w'’-]*(?:[ \t][^\W\d_a-z][\w'’-]*){0,2})(?![\w'’-])")
+_LIST_LEFT = re.compile(r"(?<![\w'’-])([^\W\d_a-z][\w'’-]*(?:[ \t][^\W\d_a-z][\w'’-]*){0,2})"
+                        r"[ \t]*(?:,|\band|&|\bor)[ \t]*\Z")
+# sentence-opening words that are not part of the name after them ("Call Maria", "Ask Wei")
+_IMPERATIVES = frozenset("call text ask tell email invite thank send book ping contact confirm remind let "
+                         "have get meet welcome congrats congratulations bring pay invoice bill".split())
+LIST_SCORE = 0.7
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'(“")
+    return not before or before[-1] in ".!?:\n" or before.endswith(("--", " -"))
+
+
+class NameGrower:
+    """Grows accepted PERSON candidates: over a capitalised word right before or after them
+    ("Tiffany" + "Schmidt", "Chad" + "George") and over the other items of a list they are in
+    ("Elaine, Jennifer French and Grace": one found name makes the list's items names)."""
+
+    def __init__(self, names: NameFilter, stop: frozenset[str]) -> None:
+        self.names = names
+        self.stop = stop
+
+    def _name_word(self, text: str, s: int, word: str, all_caps: bool) -> bool:
+        low = word.lower().strip("'’")
+        if ("'" in word or "’" in word) and is_english(word):
+            return False  # "I'd", "We're"
+        if not word[0].isupper() or low in self.stop or self.names.never_a_name(word) \
+                or low in _IMPERATIVES or (word.isupper() and len(word) > 1 and not all_caps):
+            return False
+        return not (_sentence_start(text, s) and is_english(word) and low not in proper_names()
+                    and (not is_english(word, inflected=False) or low.endswith(("ing", "ed"))))
+
+    def _run_ok(self, text: str, s: int, run: str) -> bool:
+        words = list(re.finditer(r"[^\W\d_][\w'’-]*", run))
+        return bool(words) and all(self._name_word(text, s + w.start(), w.group(0), run.isupper())
+                                   for w in words) and not self.names._all_allowed(text, s, s + len(run))
+
+    def grow(self, text: str, cands: list[Candidate], accept: float) -> list[Candidate]:
+        found = [c for c in cands if c[0] == "PERSON" and c[3] >= accept]
+        out: list[Candidate] = []
+        seen = {(c[1], c[2]) for c in found}
+        todo = list(found)
+        for _ in range(6):
+            new: list[Candidate] = []
+            for _t, s, e, sc in todo:
+                caps = text[s:e].isupper()
+                ns, ne = s, e
+                for _ in range(2):  # adjacent capitalised words
+                    r = _WORD_RIGHT.match(text, ne)
+                    if r and self._name_word(text, r.start(1), r.group(1), caps):
+                        ne = r.end()
+                    m = _WORD_LEFT.search(text, max(0, ns - 40), ns)
+                    if m and self._name_word(text, m.start(1), m.group(1), caps):
+                        ns = m.start()
+                if (ns, ne) != (s, e) and (ns, ne) not in seen:
+                    new.append(("PERSON", ns, ne, sc))
+                r = _LIST_RIGHT.match(text, ne)
+                if r and self._run_ok(text, r.start(1), r.group(1)):
+                    new.append(("PERSON", r.start(1), r.end(1), LIST_SCORE))
+                m = _LIST_LEFT.search(text, max(0, ns - 60), ns)
+                if m and self._run_ok(text, m.start(1), m.group(1)):
+                    new.append(("PERSON", m.start(1), m.end(1), LIST_SCORE))
+            new = [c for c in self.names.filter(text, new) if (c[1], c[2]) not in seen]
+            if not new:
+                break
+            seen |= {(c[1], c[2]) for c in new}
+            out += new
+            todo = [c for c in new if c[3] >= accept]
         return out

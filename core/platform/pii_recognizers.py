@@ -50,7 +50,7 @@ saturday sunday monday tuesday wednesday thursday friday weekend tomorrow today 
 january february march april may june july august september october november december
 jan feb mar apr jul aug sep sept oct nov dec eve new year years christmas thanksgiving
 yes yeah yep no nope ok okay sure great thanks thank thx ty hi hello hey dear regards best
-cheers sincerely warm kind love xo xoxo ta hiya lol omg pls please sorry wow cool awesome perfect
+cheers sincerely warm warmly kind love xo xoxo ta hiya lol omg pls please sorry wow cool awesome perfect
 looking interested wondering trying hoping planning calling texting writing reaching checking
 going getting having following regarding asking just still also really super very so excited
 available free ready back here good fine glad happy new interested confused curious not
@@ -67,7 +67,7 @@ one two three four five six seven eight nine ten hundred thousand
 _SIGNOFF = (r"(?:thanks(?: so much| again| in advance)?|thank you(?: so much)?|thx|ty|tysm|cheers|"
             r"regards|best regards|kind regards|warm regards|warmest regards|many thanks|sincerely|"
             r"yours truly|best wishes|best|all the best|respectfully|ta|love|xo|xoxo|talk soon|"
-            r"take care|blessings)")
+            r"take care|blessings|warmly|warm wishes|with thanks|yours|cordially|gratefully|rgds|all best)")
 _NAME_WORD = r"[^\W\d_][^\W\d_'’.-]*(?:['’-][^\W\d_]+)*\.?"
 _NAME = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}"
 
@@ -279,6 +279,18 @@ _CUE_RXS = [
     (rf"\b{_SIGNOFF}\s*[,!.]*[ \t]*[-–—,]?[ \t]*(?P<name>{_NAME})\s*[.!]?\s*(?:[^\w\s]\s*)*$", 0.8),
     (rf"(?:^|\s)(?:-|–|—|--)[ \t]*(?P<name>{_NAME})\s*(?:[^\w\s]\s*)*$", 0.8),
     (rf"(?:^|\n)--\s*\n(?P<name>{_NAME})\s*(?:\n|$)", 0.9),
+    # a dash signature before an e-mail in brackets or a line end, or after a phone number
+    (rf"(?:^|\s)(?:-|–|—|--)[ \t]*(?P<name>{_NAME})[ \t]*(?:\(|<|\n)", 0.8),
+    (rf"\d[ \t]+(?:-|–|—|--)[ \t]+(?P<name>{_NAME})", 0.7),
+    # labelled fields: "Name on the booking: X", "Guest name: X", "Callback request: X"
+    (rf"\b(?:(?:full |first |last |guest |booking |customer |contact |your )?name\b[^:\n]{{0,25}}|"
+     rf"call-?back(?: request)?|call back(?: request)?|point of contact|organi[sz]er|booked by|"
+     rf"on-?site contact)\s*:\s*(?P<name>{_NAME})", 0.85),
+    # who is coming: the first name of a list (the scrubber extends a found name over its list)
+    (rf"\b(?:who's coming|who is coming|attending|attendees|guest list|guests of hono(?:u)?r(?: are| is)?|"
+     rf"allergies|kids|children|invited)\s*:?[ \t]+(?P<name>{_NAME})", 0.7),
+    (rf"\b(?:call back|ring back|get back to|call|text|ring|invoice|bill|remind|confirm with|check with|"
+     rf"coordinate with|thank you|thanks|greet|congratulate)[ \t]+(?P<name>{_NAME})", 0.65),
     (rf"(?:^|[.!?]\s+|\n)(?P<rname>{_NAME})[ \t]+here\b", 0.8),
     (rf"\b(?:my|our)\s+(?:husband|wife|partner|spouse|son|daughter|mom|mother|dad|father|friend|"
      rf"coworker|co-worker|colleague|boss|manager|sister|brother|fianc[eé]e?|assistant|neighbor|"

@@ -2,6 +2,7 @@
 parsing of the public pages."""
 
 import asyncio
+import time
 from collections import Counter
 from urllib.parse import parse_qs, urlparse
 
@@ -185,7 +186,7 @@ def test_an_address_runs_one_request_at_a_time_two_wait_and_the_refused_are_not_
         await send({"type": "http.response.body", "body": b"{}"})
 
     limits = Limits.from_settings(Settings(_env_file=None, rate_limit_chat="5/minute"))
-    app = RateLimitMiddleware(slow_route, limits)
+    app = RateLimitMiddleware(slow_route, limits, pace=0)  # pacing: the next test
     assert (app.concurrent, app.waiting) == (CONCURRENT_PER_ADDRESS, WAITING_PER_ADDRESS) == (1, 2)
 
     async def scenario():
@@ -208,6 +209,40 @@ def test_an_address_runs_one_request_at_a_time_two_wait_and_the_refused_are_not_
     assert after == [200, 200, 429]
     assert most == {"203.0.113.5": 1, "198.51.100.7": 1}  # never two of one address at once
     assert app.admitted == {} and app.turns == {}  # nothing left behind
+
+
+def test_an_address_chats_are_paced_over_the_window_not_refused_and_others_do_not_wait():
+    """``2/second`` admits its two chats half a second apart: a second message sent at once
+    waits its turn (answered, not refused); another address is not held up by that pace."""
+    starts: list[tuple[str, float]] = []
+
+    async def route(scope, receive, send):
+        starts.append((scope["client"][0], time.monotonic()))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    limits = Limits.from_settings(Settings(_env_file=None, rate_limit_chat="2/second;60/minute"))
+    assert limits.chat_pace() == 0.5
+    assert Limits.from_settings(Settings(_env_file=None)).chat_pace() == 1.0  # 10/10 seconds
+    assert Limits.from_settings(Settings(_env_file=None, rate_limit_chat="5/minute")).chat_pace() == 1.0
+    assert Limits.from_settings(Settings(_env_file=None, rate_limit_chat="")).chat_pace() == 0.0
+    app = RateLimitMiddleware(route, limits)
+
+    async def scenario():
+        first = asyncio.create_task(_asgi_call(app, "203.0.113.5"))
+        second = asyncio.create_task(_asgi_call(app, "203.0.113.5"))
+        await asyncio.sleep(0.05)
+        other = await _asgi_call(app, "198.51.100.7")  # while the second one waits its turn
+        return [s for s, _ in await asyncio.gather(first, second)], other[0]
+
+    same, other = asyncio.run(scenario())
+    assert same == [200, 200] and other == 200
+    t = {}
+    for address, at in starts:
+        t.setdefault(address, []).append(at)
+    assert t["203.0.113.5"][1] - t["203.0.113.5"][0] >= 0.45  # paced half a second apart
+    assert t["198.51.100.7"][0] < t["203.0.113.5"][1]  # the other address went first
+    assert app.admitted == {}
 
 
 def test_a_chat_session_over_its_limit_is_refused_before_any_database_or_model_work(settings, tmp_path):

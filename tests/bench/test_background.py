@@ -18,8 +18,6 @@ pytestmark = pytest.mark.bench
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=False, reason="issue 15: the quick background run sometimes hangs waiting "
-                   "for a phase to end (seen once in three full-suite runs); cause not found yet")
 def test_quick_background_run_has_the_documented_shape(tmp_path):
     out = tmp_path / "background.json"
     result = background.main(["--quick", "--quiet", "--out", str(out)])

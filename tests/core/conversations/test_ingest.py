@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -202,6 +203,34 @@ def test_add_message_scrubs_sets_first_response_and_is_idempotent(session, setti
     assert conv.first_response_at == T0 + dt.timedelta(seconds=45)
     assert conv.outcome.first_response_time_seconds == 45 and conv.outcome.total_cost_usd == 0.01
     assert len(conv.messages) == 2
+
+
+def test_concurrent_add_message_with_one_id_is_a_retry_not_an_error(db, session, settings, scrubber):
+    """Two requests append the same message id at once: the one that loses the unique
+    constraint answers with the winner's message (as a retry does), not an IntegrityError."""
+    cid = store_conversations(session, [_conv("a")], scrubber, settings).conversation_ids[0]
+    session.commit()
+    msg = MessageIn("user", "are you open on sunday?", external_id="dup-1")
+    first = add_message(session, cid, msg, scrubber, settings)  # inserted, not committed yet
+    second: dict = {}
+
+    def other_request() -> None:
+        with db.session() as s:
+            try:
+                second["id"] = add_message(s, cid, msg, scrubber, settings).id
+                s.commit()
+            except Exception as exc:  # noqa: BLE001 - the test reports what it got
+                second["error"] = exc
+
+    worker = threading.Thread(target=other_request)
+    worker.start()
+    worker.join(0.5)  # it waits on the first insert's lock (row lock / SQLite write lock)
+    assert worker.is_alive(), second
+    session.commit()
+    worker.join(30)
+    assert second == {"id": first.id}
+    stored = select(func.count()).select_from(Message).where(Message.external_id == "dup-1")
+    assert session.scalar(stored) == 1
 
 
 def test_add_message_failures(session, settings, scrubber):
