@@ -219,6 +219,7 @@ def kb_refresh(force: bool, actor: str | None, as_json: bool, queued: bool, wait
             reason="refresh from the command line",
             force=force,
             progress=True,
+            checkpoint=s.commit,
         )
     click.echo(json.dumps(rep.as_dict(), indent=2, default=str) if as_json else rep.summary())
 

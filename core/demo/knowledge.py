@@ -77,4 +77,6 @@ def load_demo_knowledge(
         import_questions(
             session, eval_records, actor=actor, source=DEMO_SOURCE, file="demo_eval.jsonl", clock=clock
         )
-    return weekly_refresh(session, embedder, settings, clock, actor=actor, reason="demo knowledge base")
+    session.commit()  # before the refresh embeds: no write lock held meanwhile
+    return weekly_refresh(session, embedder, settings, clock, actor=actor, reason="demo knowledge base",
+                          checkpoint=session.commit)

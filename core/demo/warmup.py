@@ -54,6 +54,7 @@ from core.review import queue as review
 STEPS = ("knowledge base", "answers linked to the chunks they quote", "enrichment", "votes and held drafts",
          "review queue and knowledge gaps", "alert rules and metrics")
 VOTE_BATCH = 100  # votes per committed batch
+LINK_BATCH = 200  # conversations whose answers are linked to chunks per committed batch
 
 
 def run_learning_loop(
@@ -126,31 +127,42 @@ def _link_answers(session: Session, settings: Settings, clock: Clock) -> int:
                ~exists().where(MessageChunk.message_id == Message.id))
         .order_by(Message.id)
     ).all()
-    links, uses = [], Counter()
-    outcomes: dict[int, tuple[bool, int | None]] = {}  # conversation -> (booked, csat)
     quoted: dict[str, int | None] = {}  # answer text -> the chunk it quotes (answers repeat)
+    by_conversation: dict[int, list[tuple[int, int]]] = {}  # conversation -> [(message, chunk)]
+    outcomes: dict[int, tuple[bool, int | None]] = {}  # conversation -> (booked, csat)
     for mid, conv_id, raw, redacted, booked, csat in rows:
         text = raw or redacted or ""
         if text not in quoted:
             quoted[text] = next((c.id for c in chunks if c.text in text), None)
-        cid = quoted[text]
-        if cid is None:
+        if quoted[text] is None:
             continue
-        links.append({"message_id": mid, "chunk_id": cid, "rank": 1, "score": 1.0, "used": True})
-        uses[cid] += 1
+        by_conversation.setdefault(conv_id, []).append((mid, quoted[text]))
         if booked or csat:
             outcomes[conv_id] = (bool(booked), csat or None)
-    if links:
+    # committed per batch of conversations (links, use counts and credits together), so the
+    # write lock is never held for long; a batch committed is not linked again
+    convs, used, linked = sorted(by_conversation), set(), 0
+    for i in range(0, len(convs), LINK_BATCH):
+        batch = convs[i: i + LINK_BATCH]
+        links = [{"message_id": mid, "chunk_id": cid, "rank": 1, "score": 1.0, "used": True}
+                 for conv_id in batch for mid, cid in by_conversation[conv_id]]
+        uses = Counter(link["chunk_id"] for link in links)
         session.execute(insert(MessageChunk.__table__), links)
         for chunk in session.scalars(select(Chunk).where(Chunk.id.in_(list(uses)))):
             chunk.times_retrieved = (chunk.times_retrieved or 0) + uses[chunk.id]
             chunk.times_used_in_response = (chunk.times_used_in_response or 0) + uses[chunk.id]
         session.flush()
-        for conv_id, (booked, csat) in sorted(outcomes.items()):
-            scoring.record_conversation_feedback(session, conv_id, csat, booked, settings=settings,
-                                                 clock=clock)
-        scoring.rescore(session, list(uses), settings)
-    return len(links)
+        for conv_id in batch:
+            if conv_id in outcomes:
+                booked, csat = outcomes[conv_id]
+                scoring.record_conversation_feedback(session, conv_id, csat, booked, settings=settings,
+                                                     clock=clock)
+        session.commit()
+        used.update(uses)
+        linked += len(links)
+    if used:
+        scoring.rescore(session, sorted(used), settings)
+    return linked
 
 
 def _votes(session: Session, settings: Settings, rng: random.Random, clock: Clock,

@@ -26,11 +26,17 @@ A refresh, like a manual activation, needs the ``manage_kb`` right; the job runn
 ``core.platform.actors.SYSTEM``.
 
 Everything happens in the caller's transaction: a failure anywhere leaves the previous
-active version in place (at worst an unreferenced index file remains on disk).
+active version in place (at worst an unreferenced index file remains on disk). A caller on a
+live database (the job runner, ``kb refresh``) passes ``checkpoint=session.commit``: the
+refresh then commits what it wrote before each long stage (embedding, evaluating the
+candidate), so SQLite's write lock is never held while it computes; a failure after a
+checkpoint leaves what was committed (hand-offs archived, vectors cached, a candidate version
+that was built but not gated) and the previous active version serving.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -391,19 +397,26 @@ def set_aside_proposals(
     return proposals, archived, held
 
 
+def _no_checkpoint() -> None:
+    """The default checkpoint: nothing (the caller's one transaction)."""
+
+
 def _build_and_gate(
     session: Session, embedder: Embedder, settings, members: list[Chunk], *, actor: Actor, reason: str,
     clock: Clock, progress: bool, hold: str | None, embedded: int = 0,
+    checkpoint: Callable[[], None] = _no_checkpoint,
 ) -> RefreshReport:
     version = build_version(session, embedder, settings, chunks=members, actor=actor, reason=reason,
                             clock=clock, progress=progress)
     version.embedded_count += embedded  # embedded by the dedupe step just before the build
+    checkpoint()  # the candidate row, before the evaluation embeds and searches
     return gate_version(session, version.id, embedder, settings, actor=actor, clock=clock, hold=hold)
 
 
 def _without_culprits(
     session: Session, embedder: Embedder, settings, report: RefreshReport, accepted: list[Chunk],
     members: list[Chunk], *, actor: Actor, reason: str, clock: Clock, progress: bool, hold: str | None,
+    checkpoint: Callable[[], None] = _no_checkpoint,
 ) -> tuple[RefreshReport, list[Chunk]]:
     """After a rejection: charge the lost questions to this refresh's proposals, keep the
     culprits in review with the reason, and gate a candidate without them once more."""
@@ -422,7 +435,8 @@ def _without_culprits(
         report.reasons.append("without the blamed proposals nothing changes, so no new version was built")
         return report, []
     retry = _build_and_gate(session, embedder, settings, rest, actor=actor, clock=clock, progress=progress,
-                            hold=hold, reason=f"{reason} (without proposals {sorted(culprits)})")
+                            hold=hold, reason=f"{reason} (without proposals {sorted(culprits)})",
+                            checkpoint=checkpoint)
     retry.blamed, retry.rejected_candidate_version_id = blamed, report.candidate_version_id
     retry.reasons = [f"candidate {report.candidate_version_id} rejected: " + "; ".join(report.reasons),
                      *retry.reasons]
@@ -439,8 +453,10 @@ def weekly_refresh(
     reason: str = "weekly refresh",
     force: bool = False,
     progress: bool = False,
+    checkpoint: Callable[[], None] = _no_checkpoint,
 ) -> RefreshReport:
-    """Run the whole refresh (see the module docstring; needs ``manage_kb``). Returns the report."""
+    """Run the whole refresh (see the module docstring; needs ``manage_kb``). Returns the report.
+    ``checkpoint()`` is called before each long stage (``session.commit`` on a live database)."""
     require(actor, "manage_kb")
     clock = clock or SystemClock()
     active_chunks = list(
@@ -461,7 +477,9 @@ def weekly_refresh(
         texts.setdefault(c.content_hash, embed_text(c.title, c.text))
     if not active_chunks and not proposals:
         raise NotFound("The knowledge base has no chunks. Import some with `supportloop kb import FILE`.")
+    checkpoint()  # hand-offs archived, flagged proposals held: before the embedding
     vectors, embedded = embed_chunks(session, embedder, texts, clock=clock, progress=progress)
+    checkpoint()  # the new vectors cached
     accepted, updates, archived = dedupe_proposals(
         session, proposals, active_chunks, vectors, settings.kb_dedupe_similarity
     )
@@ -487,7 +505,8 @@ def weekly_refresh(
         raise ValidationError("Every proposal was a duplicate and no chunk is active: nothing to build.")
     else:
         hold = experiment_hold(session) if current is not None else None
-        kw = {"actor": actor, "reason": reason, "clock": clock, "progress": progress, "hold": hold}
+        kw = {"actor": actor, "reason": reason, "clock": clock, "progress": progress, "hold": hold,
+              "checkpoint": checkpoint}
         report = _build_and_gate(session, embedder, settings, members, embedded=embedded, **kw)
         if report.status == RefreshStatus.REJECTED and accepted:
             report, accepted = _without_culprits(session, embedder, settings, report, accepted, members, **kw)

@@ -206,7 +206,8 @@ def kb_refresh(ctx: TaskContext) -> dict[str, Any]:
     refresh stays done."""
     embedder = ctx.embedder()
     with ctx.session() as s:
-        summary = _summary(weekly_refresh(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor))
+        summary = _summary(weekly_refresh(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor,
+                                          checkpoint=s.commit))
     try:
         with ctx.session() as s:
             summary["intents"] = _summary(retrain(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor))

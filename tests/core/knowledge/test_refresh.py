@@ -73,3 +73,25 @@ def test_hand_off_proposals_are_archived_before_the_build(session, settings):
     rep = weekly_refresh(session, emb, st, clock, actor=ADMIN)
     assert rep.handoffs_archived == [legacy.id] and legacy.status == ChunkStatus.ARCHIVED
     assert "hand-off" in legacy.chunk_metadata["archived_reason"] and rep.status == "unchanged"
+
+
+def test_with_checkpoints_a_refresh_commits_before_each_long_stage(db, session, settings):
+    """``checkpoint=session.commit`` (the job runner, ``kb refresh``): what the refresh wrote is
+    committed before it embeds and before it evaluates the candidate, so another connection
+    sees it while the refresh still computes (SQLite's write lock is not held meanwhile)."""
+    st, emb = kb_settings(settings), hashing()
+    clock = seed(session)
+    weekly_refresh(session, emb, st, clock, actor=ADMIN)
+    session.commit()
+    _proposal(session, "Parking: the chef parks in your driveway or on the street.", "Parking", clock)
+    seen: list[tuple[int, int]] = []
+
+    def checkpoint() -> None:
+        session.commit()
+        with db.session() as other:  # what another connection can read at this point
+            seen.append((other.query(KBVersion).count(), other.query(Chunk).count()))
+
+    rep = weekly_refresh(session, emb, st, clock, actor=ADMIN, checkpoint=checkpoint)
+    assert rep.status == "activated"
+    assert len(seen) == 3  # before embedding, after it, and with the candidate built
+    assert seen[0][0] == 1 and seen[-1][0] == 2  # the candidate row was committed before its gate
