@@ -7,6 +7,11 @@
 
 SIGTERM and SIGINT are handled in every mode (``jobs.runner``): the current run ends
 ``cancelled`` or ``failed`` with the reason and its lock is released; the exit code is then 143.
+
+The runner lowers its own CPU priority (``nice`` +10, ``RUNNER_NICENESS``) when it starts: a
+fine-tune, an enrichment back-fill or a refresh uses every core it gets, and the API and the
+dashboard on the same machine must still answer at once (bench/background.py). On a machine of
+its own the runner loses nothing by it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 
 from core.ops.jobkinds import default_kinds
@@ -52,6 +58,17 @@ def demo_kinds() -> tuple[JobKind, ...]:
     return (JobKind("demo_load", module.demo_load, "Load the demo business (conversations, KB, warm-up)."),)
 
 
+RUNNER_NICENESS = 10  # added to the runner's nice value: long work yields the CPU to the API
+
+
+def lower_priority(increment: int = RUNNER_NICENESS) -> int:
+    """Lower this process's CPU priority by ``increment`` (no-op where ``os.nice`` is missing);
+    returns the nice value now."""
+    if not hasattr(os, "nice"):  # pragma: no cover - Windows
+        return 0
+    return os.nice(increment)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs", description="supportloop job runner")
     mode = parser.add_mutually_exclusive_group()
@@ -83,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{r['name']:<18} {r['schedule']:<34} last: {r['last_status'] or '-':<10} "
                       f"{r['last_started_at'] or '':<27} next: {r['next_due_at'] or '-'}")
             return 0
+        lower_priority()
         extra = demo_kinds() + (tuple(_load_tasks(args.kinds, settings)) if args.kinds else ())
         runner = Runner(ctx, tasks, kinds=default_kinds(tasks, extra),
                         stop_grace_seconds=args.stop_grace, verbose=args.verbose)

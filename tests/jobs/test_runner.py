@@ -18,6 +18,7 @@ from core.ops.schedules import Every, Weekly
 from core.ops.tasks import Task, TaskContext
 from core.platform.clock import FixedClock, SystemClock
 from core.platform.models import JobRun, RunnerHeartbeat
+from jobs.__main__ import RUNNER_NICENESS
 from jobs.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +74,8 @@ def test_sigterm_lets_the_current_job_finish_then_exits(db, tmp_path):
         while not any(r.job == "slow" and r.status == "running" for r in _runs(db)):
             assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
             time.sleep(0.1)
+        # long work yields the CPU: the runner runs at a lower priority than what started it
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, os.nice(0) + RUNNER_NICENESS)
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=60)[0]
     finally:
