@@ -8,6 +8,10 @@ Run: ``.venv/bin/python -m bench.pii_dataset`` writes
 - ``tests/data/pii/tune_v2.jsonl`` from ``tune_rows()``: 900 texts, OTHER locales
   (``TUNE_LOCALES``) and OTHER frames (``TUNE_FRAMES``), written by a separate function. This is
   the set recognizers are developed against.
+- ``tests/data/pii/dev_v3.jsonl`` from ``dev_rows()`` and ``tests/data/pii/dev_v4.jsonl`` from
+  ``dev4_rows()``: development sets with locales and frames of their own (``DEV_LOCALES``,
+  ``DEV4_LOCALES``). To write only dev_v4 without touching the held-out file:
+  ``python -c "from bench.pii_dataset import *; DEV4_FILE.write_text(_dump(dev4_rows()))"``.
 
 Both sets mix personal data (names from many cultures, with middle initials, single given names
 or surnames, titles; national phone formats, extensions, seven-digit local numbers; addresses of

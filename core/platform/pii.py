@@ -41,6 +41,7 @@ from core.platform.pii_lexicon import (
     ner_windows,
     plain_first_word,
     proper_names,
+    sentence_start,
 )
 from core.platform.pii_names import NameFilter, NameGrower
 from core.platform.pii_phones import find_phones
@@ -121,23 +122,30 @@ def _clean_ner_person(text: str, s: int, e: int) -> tuple[int, int] | None:
     words = list(re.finditer(r"[^\s,;:!?()\"]+", text[s:e]))
     keep = []
     for w in words:
-        low = w.group(0).lower().strip(".'’")
+        low = w.group(0).lower().strip(".'’‘")
         if low in DOMAIN_WORDS or low in NAME_STOP_WORDS or any(ch.isdigit() or ch in "@#$/" for ch in low) \
-                or (not keep and plain_first_word(text, s + w.start(), w.group(0))):
+                or (not keep and plain_first_word(text, s + w.start(), w.group(0))
+                    and not _SAYS.match(text, s + w.end())):  # "Wright says hi": a cue agrees
             if keep:
                 break
             continue
         keep.append(w)
     if not keep:
         return None
-    first = keep[0].group(0)
-    if len(keep) == 1 and is_english(first, inflected=False) and first.lower() not in proper_names() \
-            and _VERB_OBJECT.match(text, s + keep[0].end()):
-        return None  # a verb with its object, not a name: "... 20 ppl Drop the propane at ..."
+    first, at = keep[0].group(0), s + keep[0].start()
+    if len(keep) == 1 and is_english(first, inflected=False) and (
+            (first.lower() not in proper_names() and _VERB_OBJECT.match(text, at + len(first)))
+            or (sentence_start(text, at) and _VERB_OBJECT_OPENING.match(text, at + len(first)))):
+        return None  # a verb with its object, not a name: "... 20 ppl Drop the propane", "Bill to card"
     return s + keep[0].start(), s + keep[-1].end()
 
 
+_SAYS = re.compile(r"[ \t]+(?:asked|texted|emailed|e-mailed|phoned|booked|paid|wants|wanted|said|says|"
+                   r"mentioned|suggested|confirmed|organi[sz]ed|arranged|called|took|referred|recommended|"
+                   r"told|sent|gave)\b")
 _VERB_OBJECT = re.compile(r"[ \t]+(?:the|a|an|my|our|your|it|this|that|these|those|me|us|him|them)\b")
+_VERB_OBJECT_OPENING = re.compile(r"[ \t]+(?:the|my|our|your|it|this|that|me|us|them|to[ \t]+(?:the|my|our|"
+                                  r"this|that|me|us|card|account|company|office))\b")
 
 
 # Which type wins an overlap among candidates on the same side of the accept threshold: exact
@@ -210,7 +218,7 @@ def _no_context_enhancer() -> Any:
     return NoContextEnhancer()
 
 
-_INITIAL_AND_SURNAME = re.compile(r"(?:\.|[ \t]+[A-Z]\.)[ \t]+[^\W\d_a-z][\w'’-]+")
+_INITIAL_AND_SURNAME = re.compile(r"(?:\.|[ \t]+[A-Z]\.)[ \t]+[^\W\d_a-z][\w'’‘-]+")
 
 
 def _merge_adjacent_names(text: str, chosen: list[tuple[str, int, int, float]]):
@@ -401,14 +409,14 @@ class Scrubber:
         words = set()
         for t, s, e, sc in cands:
             if t == "PERSON" and sc >= self.accept:
-                for w in re.findall(r"[^\W\d_][\w'’-]+", text[s:e]):
+                for w in re.findall(r"[^\W\d_][\w'’‘-]+", text[s:e]):
                     if w.lower() not in NAME_STOP_WORDS and w.lower() not in DOMAIN_WORDS and len(w) > 1:
                         words.add(w)
         if not words:
             return []
         lowercase_text = not any(ch.isupper() for ch in text)
         alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        rx = re.compile(rf"(?<![\w'’-])(?:{alt})(?![\w'’-])", re.IGNORECASE if lowercase_text else 0)
+        rx = re.compile(rf"(?<![\w'’‘-])(?:{alt})(?![\w'’‘-])", re.IGNORECASE if lowercase_text else 0)
         return [("PERSON", m.start(), m.end(), 0.75) for m in rx.finditer(text)]
 
 

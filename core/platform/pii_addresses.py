@@ -44,8 +44,8 @@ _USPS = ("Alley Annex Arcade Avenue Bayou Beach Bend Bluff Bluffs Bottom Bouleva
          "Villages Ville Vista Walk Walks Wall Way Ways Well Wells Rise Close Parade Esplanade Quay Wharf "
          "Grange Chase Croft Drove Gate Hey Lea Nook Wynd Circuit Nagar Ganj Marg Chowk Colony Zila "
          "Umgwaqo Ithafa Indawo Ulica Utca Cesta Ulice Trg Tér Út Utca Sor Köz Körút Rang Chemin").split()
-_WORD = r"[^\W\d_][\w'’.\-]*"
-_CAP = r"[^\W\d_a-z][\w'’.\-]*"
+_WORD = r"[^\W\d_][\w'’‘.\-]*"
+_CAP = r"[^\W\d_a-z][\w'’‘.\-]*"
 _NUMBER_FIRST = re.compile(
     rf"(?<![\w$#/.,\-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?,?\s+(?:{_CAP}\s+){{0,3}}?"
     rf"(?i:{'|'.join(_USPS)})\b\.?", re.UNICODE)
@@ -57,9 +57,9 @@ _ENDINGS = ("straße|strasse|str\\.|gasse|weg|platz|allee|damm|ufer|steig|gade|v
             "plein|dreef|lei|baan|steenweg|kade|gracht|singel|steeg|boulevard|ring|tie|katu|allé|kuja|polku|väylä|kaari|rinne|"
             "ulica|ul\\.|utca|cesta|ulice|třída|náměstí|nábřeží|sokak|caddesi|cad\\.|sk\\.")
 _TYPE_WORDS = ("(?:Allé|Alle|Vej|Gade|Weg|Straße|Gasse|Platz|Plads|Torg|Vei|Veg|Laan|Straat|Plein|Katu"
-               "|[^\\W\\d_a-z][\\w'’]*-(?:Ring|Weg|Platz|Straße|Allee|Gasse))")
+               "|[^\\W\\d_a-z][\\w'’‘]*-(?:Ring|Weg|Platz|Straße|Allee|Gasse))")
 _STREET_FIRST_ENDING = re.compile(
-    rf"(?<![\w\-])(?:{_CAP}[ \-]){{0,3}}(?:[^\W\d_a-z][\w'’\-]{{2,}}?(?i:{_ENDINGS})|{_TYPE_WORDS})(?![\w])"
+    rf"(?<![\w\-])(?:{_CAP}[ \-]){{0,3}}(?:[^\W\d_a-z][\w'’‘\-]{{2,}}?(?i:{_ENDINGS})|{_TYPE_WORDS})(?![\w])"
     rf"(?:\s+{_CAP}){{0,2}}\s+(?:n[º°o]\.?\s*)?\d{{1,5}}[a-zA-Z]?(?:\s?[-/]\s?\d{{1,5}}[a-zA-Z]?)?(?![\d])")
 _TYPES_FIRST = ("Calle|C/|Avenida|Avda\\.?|Av\\.|Paseo|Plaza|Camino|Carrera|Cra\\.?|Cl\\.|Diagonal|"
                 "Transversal|"
@@ -92,6 +92,18 @@ _NAME_NUMBER_POSTCODE = re.compile(
     rf"(?<![\w\-]){_CAP}(?:\s+{_WORD}){{0,3}}?\s+\d{{1,5}}[A-Za-z]?(?:\s?[/\-]\s?\d{{1,5}}[A-Za-z]?)?\.?,?\s+"
     rf"(?:{_CAP}(?:\s+{_WORD}){{0,2}},\s+){{0,2}}"
     rf"(?:(?:[A-Z]{{1,2}}-)?(?:\d{{4,5}}|\d{{3}}\s\d{{2}})\s+{_CAP}|\d{{4}}\s?[A-Z]{{2}},?\s+{_CAP}|\d{{6,7}}(?![\w]))")
+# a house number, then a street type written first and the street's name ("6 đường Bạch Đằng",
+# "9/72/480 Hẻm Trần Quốc Toản", "12 Calle Mayor"): no number after the name is needed
+_NUMBER_TYPE_FIRST = re.compile(
+    rf"(?<![\w$#/.,\-])\d{{1,5}}[A-Za-z]?(?:/\d{{1,4}}){{0,3}},?\s+(?P<type>{_TYPES_FIRST})(?![\w])"
+    rf"(?:\s+{_CAP}){{1,4}}")
+# divisions, a street with its type word after the name, house and flat parts (Azerbaijani, Uzbek,
+# Russian style): "Samux ray., Milabad qəs., Ə.ORUCƏLİYEV küçəsi, b. 2, m. 246"
+_POSTFIX_STREET = re.compile(
+    rf"(?P<div>(?:{_CAP}\s+(?:ray\.|rayonu|şəhəri|ş\.|qəs\.|qəsəbəsi|k\.|kəndi|tumani|shahri|r-n|obl\.),\s+)+)?"
+    rf"(?<![\w\-])[^\W\d_a-z][\w.’‘'\-]*(?:\s+[^\W\d_a-z][\w.’‘'\-]*){{0,2}}\s+"
+    rf"(?:küçəsi|küç\.|prospekti|pr\.|döngəsi|dalanı|şossesi|ko[‘'’]chasi|mahallasi|ulitsa|ul\.|sokak|sokağı)"
+    rf"(?P<parts>(?:,\s*(?:b|m|ev|d|kv|mən|uy|xonadon)\.\s*\d{{1,5}}[A-Za-z]?)+)?")
 _STREET_FIRST_TYPE_NONUM = re.compile(
     rf"(?<![\w\-])(?:{_TYPES_FIRST})(?![\w])(?:\s+(?:de|del|de la|da|do|dos|das|di|du|des|la|le|von|van)\b)?"
     rf"(?:\s+{_CAP}){{1,3}}")
@@ -110,9 +122,12 @@ _CJK = re.compile(
 _CJK_MARK = re.compile(r"[都道府県省市区县町村路街号番號巷弄段樓楼里鄉乡鎮镇縣丁目]")
 
 # what may follow a street: a unit, a postcode with a city, or ", City, ST 12345"
-_CITY_WORD = r"[^\W\d_a-z][\w'’.\-]*"  # digits too: postcodes of other shapes ("D02 X285")
-_CITY = rf"{_CITY_WORD}(?:\s+(?:(?:de|del|do|da|dos|la|le|los|las|sur|am|an|der|im|upon|on|" \
-        rf"lui|na|pri|pod|nad|y|e|di|en|bei|ob|v|u)\s+)*{_CITY_WORD}){{0,4}}"
+_CITY_WORD = r"[^\W\d_a-z][\w'’‘.\-]*"  # digits too: postcodes of other shapes ("D02 X285")
+_CITY_LINK = (r"(?:de|del|do|da|dos|la|le|los|las|sur|am|an|der|im|upon|on|lui|na|pri|pod|nad|y|e|di|en|bei|"
+              r"ob|v|u)")
+# after a Romance link word the next word may be in lower case ("San Abel los altos")
+_CITY = rf"{_CITY_WORD}(?:\s+(?:{_CITY_LINK}\s+)*{_CITY_WORD}" \
+        rf"|\s+(?:los|las|de|del|della|di|da|dos|das|la|le|sur)\s+(?:{_CITY_LINK}\s+)*[^\W\d_][\w'’‘.\-]*){{0,4}}"
 # words of administrative divisions written before their name, in lower case
 _DIVISION = (r"(?:phường|xã|tỉnh|quận|huyện|thành phố|tp\.|thị xã|thị trấn|comuna|región|provincia|"
              r"departamento|kota|kabupaten|kecamatan|kelurahan|distrito|município|municipio|colonia|col\.|"
@@ -127,6 +142,7 @@ _TAIL = re.compile(
     rf"|(?i:{_DIVISION})\s+{_CITY}"                                              # tỉnh An Giang
     rf"|(?:{_POSTCODE})(?:\s+{_CITY})?"                                         # postcode [city]
     rf"|{_CITY}(?:\s*(?:,|/)?\s*(?:[A-Z]{{2,4}})\b)?(?:\s*[,\-]?\s*(?:{_POSTCODE}))?"  # city [ST] [zip]
+    rf"|[A-Z]\.\s?[A-Z]{{2,4}}(?:\s*[,\-]?\s*(?:{_POSTCODE}))?"                    # Q. ROO 31976
     rf"|\([A-Z]{{2}}\)|\d{{1,5}}[A-Za-z]?\.?|[A-Z]{{2,4}}\.?|\d[A-Z]{{2}}"          # (province), number, ST
     rf")(?![\w])")
 # a capitalised word starting a new clause, not a city
@@ -229,6 +245,12 @@ def find_more_addresses(text: str) -> list[tuple[int, int, float]]:
                                                 or not _plain_street(m.group(0))):
                 continue  # "Table for 12, 10000 Thanks"
             out.append((m.start(), extend_address(text, m.end()), 0.8))
+    for m in _POSTFIX_STREET.finditer(text):
+        if m.group("div") or m.group("parts"):
+            out.append((m.start(), extend_address(text, m.end()), 0.75))
+    for m in _NUMBER_TYPE_FIRST.finditer(text):
+        if m.group("type").lower() not in ("via", "pl.", "os.", "al."):  # "paid 20 Via Zelle"
+            out.append((m.start(), extend_address(text, m.end()), 0.8))
     for m in _INDIAN.finditer(text):
         out.append((m.start(), extend_address(text, m.end()), 0.75))
     for m in _STREET_FIRST_TYPE_NONUM.finditer(text):
@@ -250,7 +272,7 @@ def find_more_addresses(text: str) -> list[tuple[int, int, float]]:
 
 _NUMBER_BEFORE = re.compile(
     r"(?<![\w$#/.,\-])(?:(?:(?i:no|house no|lot|plot)\.?\s*)?[A-Za-z]{0,2}-?\d{1,6}[A-Za-z]?(?:-\d{1,4}){0,2}"
-    r"|\d{1,6}[A-Za-z]?),?\s+(?:(?:El|La|Los|Las|Le|Les|Del|De|Da|Do)\s+)?\Z")
+    r"|\d{1,6}[A-Za-z]?(?:/\d{1,4}){0,3}),?\s+(?:(?:El|La|Los|Las|Le|Les|Del|De|Da|Do)\s+)?\Z")
 
 
 def _house_number_before(text: str, start: int) -> int:

