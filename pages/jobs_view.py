@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.ops import queue
 from core.platform.actors import Actor
@@ -71,6 +72,12 @@ def finished_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
 PROGRESS = st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent")
 
 
+def _fragment_run() -> bool:
+    """Whether this script run is a fragment's own (its 2-second refresh), not the whole page."""
+    ctx = get_script_run_ctx()
+    return bool(ctx and ctx.fragment_ids_this_run)
+
+
 @st.fragment(run_every="2s")
 def live_queue(user: Actor, kinds: tuple[str, ...] = (), key: str = "queue", empty: str = "") -> None:
     """Queued and running runs (only ``kinds`` when given) with progress and cancel."""
@@ -83,11 +90,8 @@ def _queue(user: Actor, kinds: tuple[str, ...], key: str, empty: str) -> None:
         runs = [r for r in queue.open_runs(s) if not kinds or r["job"] in kinds]
         finished = [] if not kinds else [r for r in queue.list_runs(s, limit=20) if r["job"] in kinds]
     done = [r for r in finished if r["status"] not in queue.OPEN_STATUSES]
-    # A run that finished since this session last looked (even one queued and finished between
-    # two readings, never seen open) changes what the page shows: read it again.
-    latest = done[0]["id"] if done else None
-    seen = st.session_state.get(f"{key}-last-finished", latest)
-    st.session_state[f"{key}-last-finished"] = latest
+    latest = done[0]["id"] if done else None  # the newest finished run this view follows
+    st.session_state.setdefault(f"{key}-last-finished", latest)
     if not runs:
         if empty:
             st.caption(empty)
@@ -96,8 +100,15 @@ def _queue(user: Actor, kinds: tuple[str, ...], key: str, empty: str) -> None:
             st.caption(f"Last {job_name(last['job']).lower()}: run #{last['id']}, "
                        f"{plain(last['status']).lower()} at {when(last['finished_at'])}. "
                        f"{summary_text(last['summary'] or {}, 160)}")
-        if st.session_state.pop(f"{key}-was-busy", False) or latest != seen:
-            refresh_data()  # the work just finished: show its results on the next run
+        # Work ended since this view last looked (also a run queued and finished between two
+        # readings, never seen open): the fragment's own refresh reruns the whole page to show
+        # its results. A whole-page run leaves that to it: stopping a page run here would lose
+        # the click that started it (a button further down the page).
+        ended = st.session_state.get(f"{key}-was-busy") or latest != st.session_state[f"{key}-last-finished"]
+        if ended and _fragment_run():
+            st.session_state[f"{key}-was-busy"] = False
+            st.session_state[f"{key}-last-finished"] = latest
+            refresh_data()
             st.rerun(scope="app")
         return
     st.session_state[f"{key}-was-busy"] = True

@@ -113,6 +113,7 @@ def test_reject_archive_refresh_and_roll_back(app, factory, proposed):
     assert "{" not in body and "refresh_completed" not in body
     screenshot(app, "41-knowledge-refreshed")
 
+    settle(app)  # the page reruns as a whole once it has seen the refresh end
     app.get_by_role("button", name="Roll back to the previous version").click()
     settle(app)
     assert _active_id(factory) == before
