@@ -55,7 +55,7 @@ from core.ops import queue
 from core.platform.actors import SYSTEM
 from core.platform.config import Settings
 from core.platform.db import make_engine, session_factory, session_scope, upgrade
-from core.platform.models import JobRun, ReviewItem
+from core.platform.models import Conversation, JobRun, Message, ReviewItem
 from core.platform.statuses import FinetuneProvider, ReviewKind, ReviewStatus, Vote
 from core.review import decisions
 from core.training.builder import build_dataset
@@ -317,11 +317,16 @@ def run_phase(name: str, load: Load, factory, jobs: list[tuple[str, dict]], min_
 
 
 def approved_dataset(factory, settings: Settings, quiet: bool) -> int | None:
-    """An admin approves the open review items (at most APPROVE_MAX), a dataset of the approved
-    examples is built and approved; its id (None when there is nothing to train on)."""
+    """An admin approves the open review items of the demo's conversations (at most
+    APPROVE_MAX; the benchmark's own chats, down-voted at random, are left: before the demo KB
+    was loaded their answers were hand-offs, which never become examples), a dataset of the
+    approved examples is built and approved; its id (None when there is nothing to train on)."""
     with session_scope(factory) as s:
-        items = s.scalars(select(ReviewItem.id).where(ReviewItem.status == ReviewStatus.OPEN,
-                                                      ReviewItem.kind == ReviewKind.REVIEW)
+        items = s.scalars(select(ReviewItem.id)
+                          .join(Message, Message.id == ReviewItem.message_id)
+                          .join(Conversation, Conversation.id == Message.conversation_id)
+                          .where(ReviewItem.status == ReviewStatus.OPEN, ReviewItem.kind == ReviewKind.REVIEW,
+                                 Conversation.external_id.like("demo-%"))
                           .order_by(ReviewItem.id).limit(APPROVE_MAX)).all()
         for item_id in items:
             decisions.approve(s, item_id, SYSTEM, settings=settings)
