@@ -15,7 +15,8 @@ through phases of at least ``--phase-seconds`` (60) each, a phase lasting until 
 2. demo: the full demo load (job ``demo_load``);
 3. finetune: a local fine-tune with default settings (job ``finetune``, provider local) on
    the demo's approved examples: before the phase (not measured) an admin approves the open
-   review items (``core.review.decisions``), a dataset is built and approved;
+   review items (``core.review.decisions``), a dataset is built and approved (the full demo
+   yields about 120 examples, so the launch minimum is set to ``FINETUNE_MIN_EXAMPLES``);
 4. refresh: a refresh of the demo KB (job ``kb_refresh``);
 5. all: the three together (the demo load with another seed, so it stores new conversations).
 
@@ -68,6 +69,7 @@ SECRET = "bench-background-" + "x" * 32
 TARGETS = {"errors": 0, "chat_p99_ms": 1000.0, "vote_p99_ms": 100.0}
 RUNNERS = 3
 APPROVE_MAX = 300  # review items an admin approves before the fine-tune phase
+FINETUNE_MIN_EXAMPLES = 100  # SUPPORTLOOP_DATASET_MIN_EXAMPLES of the runs (default 200)
 
 
 def free_port() -> int:
@@ -188,6 +190,9 @@ def env_for(url: str, data_dir: Path, port: int) -> dict:
         # the load comes from one address and one session per chat: no per-address limits
         SUPPORTLOOP_RATE_LIMIT_PUBLIC="", SUPPORTLOOP_RATE_LIMIT_CHAT="",
         SUPPORTLOOP_RATE_LIMIT_CHAT_SESSION="",
+        # the full demo yields about 120 approved examples, fewer than a launch asks for by
+        # default (200); the fine-tune itself runs with its default settings
+        SUPPORTLOOP_DATASET_MIN_EXAMPLES=str(FINETUNE_MIN_EXAMPLES),
         HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="",
         TOKENIZERS_PARALLELISM="false",
     )

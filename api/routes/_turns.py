@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from core.answering import responder, routing
 from core.conversations import ingest
 from core.conversations.schemas import ConversationIn, MessageIn
+from core.enrichment import enrich
 from core.platform.clock import Clock
 from core.platform.config import Settings
 from core.platform.errors import NotFound
@@ -41,16 +42,22 @@ class Turn:
                 channel=channel, external_user_id=user, channel_metadata=metadata or {}, messages=[message]
             )
             report = ingest.store_conversations(
-                self.session, [conv], self.scrubber, self.settings, self.clock, enricher=self.enricher
+                self.session, [conv], self.scrubber, self.settings, self.clock
             )
             conversation_id = report.conversation_ids[0]
+            stored = None
         else:
-            ingest.add_message(
-                self.session, conversation_id, message, self.scrubber, self.settings, self.clock,
-                enricher=self.enricher,
+            stored = ingest.add_message(
+                self.session, conversation_id, message, self.scrubber, self.settings, self.clock
             )
         # the question is logged whatever happens next; committing here releases SQLite's write
-        # lock before the answer is computed, so votes and other turns never wait on it
+        # lock before the models run (enrichment, then the answer), so votes and other turns
+        # never wait on it while this one computes
+        self.session.commit()
+        if stored is None:
+            enrich.enrich_conversations(self.session, [conversation_id], self.enricher, self.clock)
+        else:
+            enrich.enrich_message(self.session, stored.id, self.enricher, self.clock)
         self.session.commit()
         return conversation_id
 
@@ -77,8 +84,11 @@ class Turn:
             )
 
     def record(self, conversation_id: int, answer: responder.Answer) -> Message:
-        """Store ``answer`` as the conversation's next assistant message (and any shadow answer)."""
-        return routing.record_answer(
+        """Store ``answer`` as the conversation's next assistant message (and any shadow answer),
+        committed before it is enriched (its tone score embeds it) in a transaction of its own."""
+        msg = routing.record_answer(
             self.session, conversation_id, answer, clock=self.clock, scrubber=self.scrubber,
-            settings=self.settings, enricher=self.enricher,
+            settings=self.settings,
         )
+        self.session.commit()
+        return enrich.enrich_message(self.session, msg.id, self.enricher, self.clock)

@@ -35,6 +35,7 @@ from api.schemas import (
 )
 from core.conversations import ingest
 from core.conversations.schemas import ConversationIn, MessageIn
+from core.enrichment import enrich
 from core.platform.errors import NotFound
 from core.platform.models import Conversation
 
@@ -110,8 +111,11 @@ def create_conversation(
         assigned_agent=body.assigned_agent,
         intent=body.intent,
     )
-    report = ingest.store_conversations(session, [conv], scrubber, settings, clock, enricher=enricher)
-    session.commit()  # before returning: see api.deps.get_session
+    report = ingest.store_conversations(session, [conv], scrubber, settings, clock)
+    session.commit()  # stored before the models run: no write lock held while they do
+    if report.conversation_ids:
+        enrich.enrich_conversations(session, report.conversation_ids, enricher, clock)
+        session.commit()  # before returning: see api.deps.get_session
     if report.conversation_ids:
         return ConversationOut(
             conversation_id=report.conversation_ids[0], created=True, messages=report.messages_created
@@ -146,9 +150,9 @@ def add_message(
     if conv is None:
         raise NotFound(f"Conversation {conversation_id} does not exist; create it first.")
     key.require(conv.channel)
-    msg = ingest.add_message(
-        session, conversation_id, _message_in(body), scrubber, settings, clock, enricher=enricher
-    )
+    msg = ingest.add_message(session, conversation_id, _message_in(body), scrubber, settings, clock)
+    session.commit()  # stored before the models run: no write lock held while they do
+    enrich.enrich_message(session, msg.id, enricher, clock)
     session.commit()  # before returning: see api.deps.get_session
     return MessageOut(
         message_id=msg.id,

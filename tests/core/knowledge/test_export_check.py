@@ -12,7 +12,7 @@ from core.platform.statuses import ChunkStatus
 from tests.factories import ADMIN, REVIEWER
 from tests.factories.knowledge import hashing, kb_settings, seed
 
-FLAGGED = "The chef trained with Miles Young for years."  # the scrubber leaves "Miles"; the check does not
+FLAGGED = "The chef trained under Rice for years."  # the scrubber leaves "Rice"; the check does not
 
 
 def test_flagged_proposal_is_held_and_export_refused_until_approved(session, settings):
@@ -28,7 +28,7 @@ def test_flagged_proposal_is_held_and_export_refused_until_approved(session, set
     knowledge.export_checked(session, settings=st)  # the active KB alone passes
     with pytest.raises(ValidationError) as err:
         knowledge.export_checked(session, statuses=("active", "proposed"), settings=st)
-    assert f"chunk {proposal.id}: PERSON" in str(err.value) and "Miles" not in str(err.value)
+    assert f"chunk {proposal.id}: PERSON" in str(err.value) and "Rice" not in str(err.value)
 
     with pytest.raises(PermissionDenied):
         knowledge.approve_chunk_text(session, proposal.id, actor=REVIEWER)

@@ -23,9 +23,9 @@ from core.training.datasets import (
 from tests.factories import ADMIN, REVIEWER
 from tests.factories.training import add_example
 
-# the scrubber redacts the surname but leaves "Miles" (an English word); the independent export
+# the scrubber leaves "Rice" (an English word, no cue before it); the independent export
 # check takes it for a name, so this answer needs an admin's approval to leave
-FLAGGED = "The chef trained with Miles Young for years and arrives an hour early."
+FLAGGED = "The chef trained under Rice for years and arrives an hour early."
 
 
 def _build(session, settings, scrubber, clock):
@@ -53,12 +53,12 @@ def test_build_refuses_then_admin_approval_lets_it_in(session, settings, scrubbe
     with pytest.raises(ValidationError) as err:
         export_dataset(session, settings, second.id, tmp_path / "out", actor=ADMIN)
     msg = str(err.value)
-    assert "PERSON" in msg and "line " in msg and "Miles" not in msg
+    assert "PERSON" in msg and "line " in msg and "Rice" not in msg
     assert not list((tmp_path / "out").glob("*.jsonl"))
     version = get_dataset(session, second.id)
     split, line = next(
         (split, n) for split, path in dataset_paths(settings, version).items()
-        for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "Miles" in row
+        for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "Rice" in row
     )
     assert f"({split}.jsonl)" in msg and f"line {line}: PERSON" in msg
     approve_line(session, settings, second.id, split, line, actor=ADMIN)
