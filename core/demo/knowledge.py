@@ -23,6 +23,7 @@ from core.knowledge.evaluation import import_questions
 from core.knowledge.refresh import RefreshReport, weekly_refresh
 from core.platform.actors import SYSTEM, Actor
 from core.platform.clock import Clock
+from core.platform.db import commit_batch
 from core.platform.models import EvaluationQuestion
 from core.platform.services import Embedder
 from core.platform.statuses import ChunkSource
@@ -79,4 +80,4 @@ def load_demo_knowledge(
         )
     session.commit()  # before the refresh embeds: no write lock held meanwhile
     return weekly_refresh(session, embedder, settings, clock, actor=actor, reason="demo knowledge base",
-                          checkpoint=session.commit)
+                          checkpoint=lambda: commit_batch(session))

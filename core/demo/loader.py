@@ -25,7 +25,7 @@ from core.demo.conversations import generate_conversations
 from core.demo.warmup import run_learning_loop
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
-from core.platform.db import is_empty
+from core.platform.db import commit_batch, is_empty
 from core.platform.embeddings import Embedder
 from core.platform.models import Conversation
 from core.platform.progress import NO_PROGRESS, Progress, check_cancelled
@@ -134,7 +134,7 @@ def load_demo(
         check_cancelled(progress)
         batch = convs[i: i + batch_size]
         res = store_conversations(session, batch, memo, settings, clock)
-        session.commit()
+        commit_batch(session)
         report.unsafe_messages += res.unsafe_messages
         report.scrub_seconds += res.scrub_seconds
         progress.report(min(total, i + batch_size), total, "storing the demo conversations")

@@ -29,6 +29,7 @@ from core.ops.rollup import rollup
 from core.platform.actors import SYSTEM
 from core.platform.clock import Clock, FixedClock, SystemClock
 from core.platform.config import Settings
+from core.platform.db import commit_batch
 from core.platform.embeddings import Embedder
 from core.platform.models import (
     Chunk,
@@ -53,7 +54,7 @@ from core.review import queue as review
 
 STEPS = ("knowledge base", "answers linked to the chunks they quote", "enrichment", "votes and held drafts",
          "review queue and knowledge gaps", "alert rules and metrics")
-VOTE_BATCH = 100  # votes per committed batch
+VOTE_BATCH = 20  # votes per committed batch (each vote is several statements)
 LINK_BATCH = 200  # conversations whose answers are linked to chunks per committed batch
 
 
@@ -77,7 +78,7 @@ def run_learning_loop(
     out: dict = {}
 
     def step(k: int) -> None:
-        session.commit()
+        commit_batch(session)
         check_cancelled(progress)
         progress.report(k, len(STEPS), f"warm-up {k + 1}/{len(STEPS)}: {STEPS[k]}")
 
@@ -90,7 +91,7 @@ def run_learning_loop(
     enricher = enrich.get_enricher(settings, embedder)
 
     def enriched(done: int, total: int) -> None:
-        session.commit()
+        commit_batch(session)
         check_cancelled(progress)
         progress.report(done, total, f"warm-up 3/{len(STEPS)}: enrichment (messages)")
 
@@ -100,7 +101,8 @@ def run_learning_loop(
     out["votes"] = _votes(session, settings, random.Random(seed), clock, progress)
     out["held_drafts"] = _held_drafts(session, settings, clock)
     step(4)
-    out["review_reasons"] = review.refresh_queue(session, settings, clock, actor=SYSTEM)
+    out["review_reasons"] = review.refresh_queue(session, settings, clock, actor=SYSTEM,
+                                                 checkpoint=lambda: commit_batch(session))
     session.commit()
     out["gaps"] = gaps.refresh_gaps(session, embedder, settings, clock, actor=SYSTEM).gaps
     step(5)
@@ -157,7 +159,7 @@ def _link_answers(session: Session, settings: Settings, clock: Clock) -> int:
                 booked, csat = outcomes[conv_id]
                 scoring.record_conversation_feedback(session, conv_id, csat, booked, settings=settings,
                                                      clock=clock)
-        session.commit()
+        commit_batch(session)
         used.update(uses)
         linked += len(links)
     if used:
@@ -198,7 +200,7 @@ def _votes(session: Session, settings: Settings, rng: random.Random, clock: Cloc
                     settings=settings, clock=FixedClock(when))
         n += 1
         if n % VOTE_BATCH == 0:
-            session.commit()
+            commit_batch(session)
             check_cancelled(progress)
     return n
 

@@ -17,6 +17,7 @@ from core.experiments.analysis import compare_performance
 from core.experiments.cycle import CycleOutcome, embedding_finetune_cycle
 from core.ops.queue import JobKind
 from core.ops.tasks import Task, TaskContext, _summary, kb_refresh, warm_scrubber
+from core.platform.db import commit_batch
 from core.platform.errors import SupportloopError, ValidationError
 from core.platform.progress import Progress, check_cancelled
 from core.platform.statuses import FinetuneProvider, FinetuneStatus
@@ -154,7 +155,7 @@ def enrich_backfill_job(ctx: TaskContext, params: dict[str, Any], progress: Prog
     with ctx.session() as s:
 
         def step(done: int, total: int) -> None:
-            s.commit()  # each batch of whole conversations is committed before the next starts
+            commit_batch(s)  # each batch of whole conversations is committed before the next starts
             progress.report(done, total, "enriching messages")
             check_cancelled(progress)
 

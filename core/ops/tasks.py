@@ -53,7 +53,7 @@ from core.platform import events, notify
 from core.platform.actors import SYSTEM, Actor, require
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
-from core.platform.db import session_scope
+from core.platform.db import commit_batch, session_scope
 from core.platform.embeddings import get_embedder
 from core.platform.errors import NotFound
 from core.platform.pii import get_scrubber
@@ -189,7 +189,7 @@ def enrich_missing(ctx: TaskContext) -> dict[str, Any]:
     enricher = get_enricher(ctx.settings, ctx.embedder())
     with ctx.session() as s:
         report = backfill(s, enricher, only_missing=True, clock=ctx.clock,
-                          progress=lambda _done, _total: s.commit())
+                          progress=lambda _done, _total: commit_batch(s))
     return {"messages": report.messages, "conversations": report.conversations}
 
 
@@ -207,7 +207,7 @@ def kb_refresh(ctx: TaskContext) -> dict[str, Any]:
     embedder = ctx.embedder()
     with ctx.session() as s:
         summary = _summary(weekly_refresh(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor,
-                                          checkpoint=s.commit))
+                                          checkpoint=lambda: commit_batch(s)))
     try:
         with ctx.session() as s:
             summary["intents"] = _summary(retrain(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor))
@@ -237,7 +237,8 @@ def gaps_refresh(ctx: TaskContext) -> dict[str, Any]:
 def review_refresh(ctx: TaskContext) -> dict[str, Any]:
     """Queue the answers an admin should look at (down votes, low confidence, flags...)."""
     with ctx.session() as s:
-        return {"reasons_added": refresh_queue(s, ctx.settings, ctx.clock, actor=ctx.actor)}
+        added = refresh_queue(s, ctx.settings, ctx.clock, actor=ctx.actor, checkpoint=lambda: commit_batch(s))
+        return {"reasons_added": added}
 
 
 def delivery_retry(ctx: TaskContext) -> dict[str, Any]:

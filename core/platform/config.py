@@ -497,7 +497,7 @@ class Settings(BaseSettings):
         "voice's own examples.",
     )
     enrich_batch_size: int = Field(
-        256, ge=1, description="Messages enriched per batch by `supportloop enrich` and the back-fill."
+        64, ge=1, description="Messages enriched per committed batch by `enrich` and the back-fill."
     )
     gaps_days: int = Field(
         28, ge=7, description="Days of customer questions the knowledge-gap clustering looks at."

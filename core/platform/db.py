@@ -2,11 +2,13 @@
 PostgreSQL the real database; both go through the same code.
 
 The caller owns the transaction: core functions take a ``Session`` and never commit,
-``session_scope`` commits once at the end or rolls everything back.
+``session_scope`` commits once at the end or rolls everything back. Long work that commits in
+batches does so with ``commit_batch`` (see there).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +45,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        @event.listens_for(engine, "before_cursor_execute")
+        def _note_write(conn, _cursor, statement, _params, _context, _many) -> None:  # pragma: no cover
+            if "write_started" not in conn.info and statement.lstrip()[:6].upper() in _WRITES:
+                conn.info["write_started"] = time.monotonic()  # SQLite's write lock is taken here
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _note_end(conn) -> None:  # pragma: no cover - trivial
+            conn.info.pop("write_started", None)
+
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
@@ -51,6 +63,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions on ``engine`` whose objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+MAX_WRITER_PAUSE_S = 0.1  # SQLite's busy handler sleeps at most 100 ms between two tries
+
+
+def commit_batch(session: Session) -> None:
+    """Commit one batch of long work, then, on SQLite, pause as long as the batch held the
+    write lock (at most ``MAX_WRITER_PAUSE_S``). A writer that waited for the lock meanwhile
+    (a vote, a chat turn) sleeps in SQLite's busy handler and tries again only after its
+    sleep: without the pause the next batch takes the lock first, and the API's writes starve
+    behind a long job (bench/background.py). On PostgreSQL it only commits."""
+    started = None
+    if session.get_bind().dialect.name == "sqlite" and session.in_transaction():
+        started = session.connection().info.get("write_started")
+    session.commit()
+    if started is not None:
+        time.sleep(min(MAX_WRITER_PAUSE_S, time.monotonic() - started) + 0.002)
 
 
 @contextmanager

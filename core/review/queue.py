@@ -20,6 +20,7 @@ import datetime as dt
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -68,6 +69,7 @@ REASON_WEIGHTS = {
     Reason.POOR_CHUNK: 2.0,
     Reason.FLAGGED: 3.0,
 }
+FLAG_BATCH = 25  # reasons added between two checkpoints of refresh_queue
 DEMAND_DAYS = 30
 
 
@@ -224,13 +226,15 @@ def _flagged_answer_ids(session: Session, since: dt.datetime) -> set[int]:
 
 
 def refresh_queue(
-    session: Session, settings: Settings, clock: Clock | None = None, days: int = 30, *, actor: Actor
+    session: Session, settings: Settings, clock: Clock | None = None, days: int = 30, *, actor: Actor,
+    checkpoint: Callable[[], None] | None = None,
 ) -> int:
     """Scan the assistant messages of the last ``days`` days and queue those with a down
     vote, a low confidence, an escalated conversation, a low CSAT, a stale chunk, or a
     profanity/abuse flag on the answer or on the question it answers (``flagged``).
     ``actor`` needs the review right (the runner acts as ``SYSTEM``). Returns how many reasons
-    were newly added."""
+    were newly added. ``checkpoint()`` (``session.commit`` on a live database) is called after
+    every ``FLAG_BATCH`` reasons added, so the write lock is never held for long."""
     require(actor, "review")
     now = (clock or SystemClock()).now()
     since = now - dt.timedelta(days=days)
@@ -280,6 +284,8 @@ def refresh_queue(
         for reason in sorted(reasons - existing.get(mid, set())):
             flag_message(session, mid, reason, actor=actor, clock=clock, counter=counter)
             added += 1
+            if checkpoint is not None and added % FLAG_BATCH == 0:
+                checkpoint()
     return added
 
 
