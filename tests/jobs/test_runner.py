@@ -18,7 +18,7 @@ from core.ops.schedules import Every, Weekly
 from core.ops.tasks import Task, TaskContext
 from core.platform.clock import FixedClock, SystemClock
 from core.platform.models import JobRun, RunnerHeartbeat
-from jobs.__main__ import RUNNER_NICENESS
+from jobs.__main__ import RUNNER_NICENESS, leave_a_core
 from jobs.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,3 +142,15 @@ def test_signal_handler_sets_stop(db, settings, signame):
     runner = Runner(TaskContext(db.factory, settings, FixedClock(dt.datetime(2026, 3, 16))), [])
     runner.request_stop(getattr(signal, signame), None)
     assert runner.stopping
+
+
+def test_the_runner_leaves_a_core_to_the_api(monkeypatch):
+    """Models in the runner compute on all cores but one unless OMP_NUM_THREADS says otherwise."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert leave_a_core() == 3 and os.environ["OMP_NUM_THREADS"] == "3"
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # set by the operator: kept
+    assert leave_a_core() == 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert leave_a_core() == 1  # one core: it still computes
