@@ -8,14 +8,11 @@
 SIGTERM and SIGINT are handled in every mode (``jobs.runner``): the current run ends
 ``cancelled`` or ``failed`` with the reason and its lock is released; the exit code is then 143.
 
-On PostgreSQL the runner lowers its own CPU priority (``nice`` +10, ``RUNNER_NICENESS``) when it
-starts: a fine-tune, an enrichment back-fill or a refresh uses every core it gets, and the API
-and the dashboard on the same machine must still answer at once (bench/background.py). Not on
-SQLite: there a runner at low priority that holds the single write lock, even for a short
-transaction, is starved of CPU by the API's busy threads while every API write waits for that
-lock (a priority inversion: votes waited 3.3 s instead of 2.9 s in the benchmark's demo phase).
-On every database the runner's models compute on all cores but one (``OMP_NUM_THREADS``, unless
-it is set): a fine-tune on every core left the API's votes queueing (p99 720 ms beside it).
+The runner's models compute on all cores but one (``OMP_NUM_THREADS``, unless it is set): a
+fine-tune on every core left the API's votes queueing (p99 720 ms beside it,
+bench/background.py). The runner keeps its normal CPU priority: at a lower one it was starved
+while it held a lock the API's writes wait for (SQLite's write lock, PostgreSQL's row locks on
+the KB chunks every answer counts on), a priority inversion (chat p99 1.3 s on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -62,22 +59,11 @@ def demo_kinds() -> tuple[JobKind, ...]:
     return (JobKind("demo_load", module.demo_load, "Load the demo business (conversations, KB, warm-up)."),)
 
 
-RUNNER_NICENESS = 10  # added to the runner's nice value: long work yields the CPU to the API
-
-
 def leave_a_core() -> int:
     """Let torch (loaded later, when a model is) use all cores but one, unless OMP_NUM_THREADS is
     set; returns the thread count it will use."""
     threads = max(1, (os.cpu_count() or 2) - 1)
     return int(os.environ.setdefault("OMP_NUM_THREADS", str(threads)))
-
-
-def lower_priority(increment: int = RUNNER_NICENESS) -> int:
-    """Lower this process's CPU priority by ``increment`` (no-op where ``os.nice`` is missing);
-    returns the nice value now."""
-    if not hasattr(os, "nice"):  # pragma: no cover - Windows
-        return 0
-    return os.nice(increment)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{r['name']:<18} {r['schedule']:<34} last: {r['last_status'] or '-':<10} "
                       f"{r['last_started_at'] or '':<27} next: {r['next_due_at'] or '-'}")
             return 0
-        if engine.dialect.name == "postgresql":
-            lower_priority()
         extra = demo_kinds() + (tuple(_load_tasks(args.kinds, settings)) if args.kinds else ())
         runner = Runner(ctx, tasks, kinds=default_kinds(tasks, extra),
                         stop_grace_seconds=args.stop_grace, verbose=args.verbose)
