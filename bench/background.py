@@ -333,8 +333,7 @@ def approved_dataset(factory, settings: Settings, quiet: bool) -> int | None:
                           .where(ReviewItem.status == ReviewStatus.OPEN, ReviewItem.kind == ReviewKind.REVIEW,
                                  Conversation.external_id.like("demo-%"))
                           .order_by(ReviewItem.id).limit(APPROVE_MAX)).all()
-    for item_id in items:  # one decision at a time, as an admin clicks them
-        with session_scope(factory) as s:
+        for item_id in items:
             decisions.approve(s, item_id, SYSTEM, settings=settings)
     from core.platform.pii import get_scrubber  # reason: loads the PII model; only here
 
