@@ -448,8 +448,24 @@ DEV4_OPENERS = ["", "Hey, ", "Good afternoon, ", "Hi folks, ", "Hello Ember Gril
 DEV4_CLOSERS = ["", " Thank you!", " Kind regards", " cheers", " Sent from my iPad", ""]
 
 
+# Faker draws dates (month names too) between 1970 and NOW: a set regenerated later differs. dev_v4
+# fixes "now" so that a regeneration gives the same file whenever it runs.
+DEV4_NOW = 1_795_000_000  # 2026-11-18 UTC
+
+
 def dev4_rows(n: int = 800, seed: int = 18_4800) -> list[dict]:
     """A development set: locales DEV4_LOCALES, frames DEV4_FRAMES (no other set uses them)."""
+    from unittest import mock  # reason: only this generator needs it
+
+    from faker.providers.date_time import Provider as DateTimeProvider  # reason: as _faker
+
+    parse_end = DateTimeProvider._parse_end_datetime.__func__
+    fixed = classmethod(lambda cls, value=None: DEV4_NOW if value is None else parse_end(cls, value))
+    with mock.patch.object(DateTimeProvider, "_parse_end_datetime", fixed):
+        return _dev4_rows(n, seed)
+
+
+def _dev4_rows(n: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     fakers = {loc: _faker(loc, seed + i) for i, loc in enumerate(DEV4_LOCALES)}
     rows = []

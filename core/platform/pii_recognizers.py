@@ -197,6 +197,9 @@ def find_addresses(text: str) -> list[tuple[int, int, float]]:
         if not _plain_words(words):
             # a stop word inside: retry on the tail of the name (e.g. "at 12 Oak St" is fine)
             continue
+        caps = {w[0].isupper() for w in words if not w[0].isdigit()}
+        if m.group("suffix").islower() and (len(caps) > 1 or any("'" in w or "’" in w for w in words)):
+            continue  # "14 ppl We'll drive": prose, not "12 oak st" nor "12 Oak drive"
         end = m.end()
         while True:  # "Cedar Ridge Avenue": the lazy match stopped at "Ridge"
             more = _MORE_SUFFIX.match(text, end)
@@ -331,6 +334,9 @@ _CUE_RXS = [
      rf"(?P<name>{_NAME})", 0.9),
 ]
 _CUES = [(re.compile(rx, re.IGNORECASE), score) for rx, score in _CUE_RXS]
+# a cue whose name comes first is tried at every word: test its words after the name first (cheap)
+_CUE_TAILS = {rx: re.compile(rx.pattern.split("(?P<rname>" + _NAME + ")", 1)[1], re.IGNORECASE)
+              for rx, _score in _CUES if "rname" in rx.groupindex}
 
 
 # words of DOMAIN_WORDS that are also common given names or surnames: after a cue, written with a
@@ -386,6 +392,8 @@ def find_context_names(text: str) -> list[tuple[int, int, float]]:
     out = []
     for rx, score in _CUES:
         right = "rname" in rx.groupindex
+        if right and not _CUE_TAILS[rx].search(text):
+            continue
         for m in rx.finditer(text):
             g = "rname" if right else "name"
             span = _name_tokens(text, m.start(g), m.end(g), lowercase_text, from_right=right)

@@ -66,6 +66,20 @@ def test_pyap_offsets_point_into_the_original_text(scrubber):
     ("Best,\nMontserrat Villalonga\n+52 241052800\n", "+52 241052800"),
     ("Callback request: Biel Madrid, +1-701-551-5896x5759, any time after 6:30.", "+1-701-551-5896x5759"),
     ("ask for Ulug‘bek at 29050 Ulug‘bekov Key Suite 464", "Ulug‘bek"),
+    ("ask for Ulug‘bek at 29050 Ulug‘bekov Key Suite 464", "29050 Ulug‘bekov Key Suite 464"),
+    ("at Calle Querétaro 770 764, San Abel los altos, VER 26413-5106 ok",
+     "Calle Querétaro 770 764, San Abel los altos, VER 26413-5106"),
+    ("Peatonal Saint Kitts y Nevis 165 Interior 513, San Leonel los bajos, Q. ROO 31976-9315",
+     "Peatonal Saint Kitts y Nevis 165 Interior 513, San Leonel los bajos, Q. ROO 31976-9315"),
+    ("We're at 6 đường Bạch Đằng, Xã Hòa Bình, tỉnh Thanh Hóa today",
+     "6 đường Bạch Đằng, Xã Hòa Bình, tỉnh Thanh Hóa"),
+    ("Venue: Samux ray., Milabad qəs., Ə.ORUCƏLİYEV küçəsi, b. 2, m. 246",
+     "Samux ray., Milabad qəs., Ə.ORUCƏLİYEV küçəsi, b. 2, m. 246"),
+    ("Crespo will bring the birthday cake.", "Crespo"),
+    ("Can Erika pick up the leftovers?", "Erika"),
+    ("Put it under Medina, not me.", "Medina"),
+    ("Contact person: Ada, mobile 428.357.7920x034.", "Ada"),
+    ("Hi! so David and i were thinking garlic butter shrimp", "David"),
     ("Venue: House No. 47, NazirDanga Center, Rangpur, 5777",
      "House No. 47, NazirDanga Center, Rangpur, 5777"),
 ])
@@ -89,11 +103,27 @@ def test_dev4_kinds_are_redacted(scrubber, text, value):
     "Do you cover Monterey? Google Maps was recommended.",
     "We're based near Sonoma, about an hour out.",
     "Any dates left? booking for May 5th, 20 guests",
+    "Vallejo is fine for 33 people at $2487.00?",
+    "Coming from Sonoma and Sonoma, two cars.",
+    "Visiting West Rolftown on September 1, can OpenTable come to the hotel?",
+    "We're based near Saint Joly, about an hour out.",
+    "Visiting Napa on Tháng Mười 26, 2027?",
+    "keep it quiet Name on the booking: see the form",
+    "Is Napa still available on the 5th?",
 ])
 def test_labels_months_verbs_places_are_not_names(scrubber, text):
     res = scrubber.scrub(text)
     names = [text[e.start:e.end] for e in res.entities if e.type == "PERSON"]
     assert names in ([], ["Xochitl"]), (text, res.text)
+
+
+def test_prose_is_no_street_and_lower_case_streets_are():
+    from core.platform.pii_recognizers import find_addresses
+
+    assert find_addresses("Is $60 ok for 14 ppl We'll drive up from Chico") == []
+    assert find_addresses("I paid 20 Via Zelle") == []
+    text = "Hi, we are at 12 oak street, come by"
+    assert [text[s:e].rstrip(".") for s, e, _ in find_addresses(text)] == ["12 oak street"]
 
 
 def test_found_names_grow_only_over_name_words(scrubber):
