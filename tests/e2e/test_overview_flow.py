@@ -7,9 +7,8 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.factories.browser import metric, open_page, screenshot, settle
+from tests.factories.browser import metric, open_page, pick_option, screenshot, settle
 
 pytestmark = pytest.mark.browser
 
@@ -19,20 +18,9 @@ TRUNCATED_JS = """() => [...document.querySelectorAll(
 
 
 def _pick(app: Page, label: str, option: str) -> None:
-    """Choose ``option`` in the (last) Streamlit selectbox labelled ``label``; the list is opened
-    again until it offers the option (a rerun may replace the list while it opens)."""
+    """Choose ``option`` in the (last) Streamlit selectbox labelled ``label``."""
     box = app.get_by_label(label, exact=True).last
-    choice = app.get_by_role("option", name=option, exact=True).first
-    for _ in range(10):
-        if box.get_attribute("aria-expanded") != "true":
-            box.click()
-        try:
-            choice.wait_for(timeout=3000)
-            break
-        except PlaywrightTimeoutError:
-            box.press("Escape")
-            app.wait_for_timeout(500)
-    choice.click()
+    pick_option(app, box, option)
     expect(box).to_have_attribute("aria-expanded", "false")
 
 

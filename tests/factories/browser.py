@@ -99,19 +99,25 @@ def options(page: Page, label: str) -> list[str]:
 def choose(page: Page, label: str, option: str, within: Locator | None = None) -> None:
     """Pick ``option`` (its full text) in the selectbox ``label`` and wait for the rerun; the list
     is opened again until it offers the option (a rerun may replace the list while it opens)."""
-    box = selectbox(page, label, within)
+    pick_option(page, selectbox(page, label, within), option)
+    settle(page)
+
+
+def pick_option(page: Page, box: Locator, option: str) -> None:
+    """Open the selectbox ``box`` and click ``option``; both are tried again when a rerun of the
+    page (a job it follows ended) replaces the list while it opens or as it is clicked."""
     choice = page.get_by_role("option", name=option, exact=True).first
     for _ in range(10):
         if box.get_attribute("aria-expanded") != "true":
             box.click()
         try:
             choice.wait_for(timeout=3000)
-            break
+            choice.click(timeout=5000)
+            return
         except PlaywrightTimeoutError:
             box.press("Escape")
             page.wait_for_timeout(500)
-    choice.click()
-    settle(page)
+    raise AssertionError(f"the option {option!r} could not be chosen")
 
 
 def chosen(page: Page, label: str) -> str:
