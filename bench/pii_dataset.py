@@ -12,6 +12,9 @@ Run: ``.venv/bin/python -m bench.pii_dataset`` writes
   ``dev4_rows()``: development sets with locales and frames of their own (``DEV_LOCALES``,
   ``DEV4_LOCALES``). To write only dev_v4 without touching the held-out file:
   ``python -c "from bench.pii_dataset import *; DEV4_FILE.write_text(_dump(dev4_rows()))"``.
+- ``tests/data/pii/dev_v5.jsonl`` from ``dev5_rows()`` (issue 18, fourth round): locales
+  ``DEV5_LOCALES`` (Philippine, generic and romanised Cyrillic/Greek ones) and frames
+  ``DEV5_FRAMES`` no other set uses; written and scored before any change of that round.
 
 Both sets mix personal data (names from many cultures, with middle initials, single given names
 or surnames, titles; national phone formats, extensions, seven-digit local numbers; addresses of
@@ -40,6 +43,7 @@ HELDOUT_FILE = DATA_DIR / "heldout_v2.jsonl"
 TUNE_FILE = DATA_DIR / "tune_v2.jsonl"
 DEV_FILE = DATA_DIR / "dev_v3.jsonl"
 DEV4_FILE = DATA_DIR / "dev_v4.jsonl"
+DEV5_FILE = DATA_DIR / "dev_v5.jsonl"
 
 HELDOUT_LOCALES = ["en_CA", "en_AU", "en_IE", "nl_BE", "no_NO", "da_DK", "fi_FI", "cs_CZ", "pt_PT",
                    "es_ES", "es_CO", "ig_NG", "zh_CN", "hr_HR", "de_AT"]
@@ -487,6 +491,193 @@ def _dev4_rows(n: int, seed: int) -> list[dict]:
     return rows
 
 
+# --- development generator v5 (issue 18, fourth round): other locales, frames, seed ------------
+# Customer-support messages to a catering business, written afresh: bookings, the event's
+# address, call-backs, invoices, complaints. Addresses mid sentence, after a comma, over several
+# lines, with a unit or a named building, without a postcode, or a unit part on its own; names
+# alone (a given name or a surname) inside a sentence, with particles or initials.
+# ("it", "pt" and "nl" are left out: Faker gives them it_IT's, pt_PT's and nl_NL's data, which other
+# sets use)
+DEV5_LOCALES = ["en_PH", "fil_PH", "tl_PH", "en", "de", "es", "ru_RU", "uk_UA", "el_GR", "bg_BG", "mk_MK"]
+# Cyrillic and Greek output is romanised (letter by letter, as people write their names in Latin
+# script); Faker has no romanised names for these locales
+TRANSLITERATED = {"ru_RU", "uk_UA", "el_GR", "bg_BG", "mk_MK"}
+_TRANSLIT = dict(zip(
+    "абвгґдеёєжзиіїйклмнопрстуфхцчшщъыьэюяѓќљњџѕјαβγδεζηθικλμνξοπρστςυφχψωάέήίόύώϊϋΐΰ",
+    ["a", "b", "v", "g", "g", "d", "e", "yo", "ye", "zh", "z", "i", "i", "yi", "y", "k", "l", "m", "n",
+     "o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya",
+     "gj", "kj", "lj", "nj", "dzh", "dz", "j",
+     "a", "v", "g", "d", "e", "z", "i", "th", "i", "k", "l", "m", "n", "x", "o", "p", "r", "s", "t",
+     "s", "y", "f", "ch", "ps", "o", "a", "e", "i", "i", "o", "y", "o", "i", "y", "i", "y"], strict=True))
+
+
+def romanise(text: str) -> str:
+    out = []
+    for ch in text:
+        low = ch.lower()
+        lat = _TRANSLIT.get(low)
+        if lat is None:
+            out.append(ch)
+        else:
+            out.append(lat.capitalize() if ch != low and lat else lat)
+    return "".join(out)
+
+
+class _Romanised:
+    """A Faker whose strings come back in Latin letters."""
+
+    def __init__(self, f) -> None:  # noqa: ANN001
+        self._f = f
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        attr = getattr(self._f, name)
+        if not callable(attr):
+            return attr
+        return lambda *a, **k: (lambda v: romanise(v) if isinstance(v, str) else v)(attr(*a, **k))
+
+
+class _PhilippinePhones:
+    """Faker's Philippine locales have no phone provider: mobile and Manila landline formats."""
+
+    def __init__(self, f, rng: random.Random) -> None:  # noqa: ANN001
+        self._f, self._rng = f, rng
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._f, name)
+
+    def phone_number(self) -> str:
+        return self._f.numerify(self._rng.choice(["+63 9## ### ####", "09##-###-####", "(02) 8###-####",
+                                                 "0917 ### ####", "+632 8### ####"]))
+
+    def msisdn(self) -> str:
+        return self._f.numerify("63917#######")
+
+
+DEV5_FRAMES = [
+    "Hi, this is {NAME} from the {DATE} wedding tasting, can someone ring me back?",
+    "The reception is at {ADDR}, not the church.",
+    "please deliver to {ADDR} and leave the trays with {NAME}",
+    "Our new address, for the invoice:\n{ADDRML}",
+    "We moved the party to {ADDRNP}, same time.",
+    "Is parking easy near {ADDR}? {NAME} is worried about the van.",
+    "It's {UNIT}, buzz twice and {NAME} will let you in.",
+    "{NAME} booked us for {SIZE} guests but only {SIZE} came, and we paid {PRICE}.",
+    "I spoke to {NAMEG} yesterday and she said the quote would come today.",
+    "Please make the invoice out to {NAME}, {ADDR}.",
+    "The invoice #{SIZE} still shows {NAME} instead of {NAMEB}.",
+    "Complaint: the chef arrived late at {ADDR} and {NAME} had to wait outside.",
+    "My husband {NAMEG} will pick up the deposit receipt.",
+    "Could {NAMES} call me on {PHONE} before {TIME}?",
+    "We are in {BUILDING}, {ADDRNP}, the lobby guard will ask for your name.",
+    "Venue: {ADDR} (back entrance).",
+    "Thanks again,\n{NAME}\n{ADDRML}",
+    "Regards, {NAME} | {PHONE} | {EMAIL}",
+    "Kindly send the menu card to {NAMEP} at {EMAIL}.",
+    "Our coordinator is {NAMEI}; the florist is {NAMEB}.",
+    "we're at {ADDR} — the blue gate, next to the bakery",
+    "Ask for {NAMES} at reception, she has the guest list.",
+    "{NAMEG} loved the {MENU} last time, can we have it again?",
+    "Last time the driver went to {ADDRNP} by mistake, please note the right one: {ADDR}.",
+    "Callback for {NAME} please, number is {PHONE}.",
+    "the billing address is {ADDR} but the food goes to {ADDRNP}",
+    "Dietary notes: {NAMEG} is vegan, {NAMES} can't have nuts.",
+    "Refund to {IBAN}, account holder {NAME}.",
+    "Charge the balance to {CARD} please.",
+    "Tax form needs SSN {SSN} apparently?",
+    "Your site logged me out from {IP} twice.",
+    "{CITY} is fine for us, we can drive there with {SIZE} people.",
+    "Do you cater in {CITY} on {DATE}? About {SIZE} people, {MENU} and {MENU}.",
+    "I saw your ad on {BRAND}, is {PRICE} per head still right?",
+    "The link {URL} goes nowhere.",
+    "Booking {ORDER} for {DATE} at {TIME}: please add {SIZE} kids' meals.",
+    "{CITY} was lovely last year, {BRAND} reviews were spot on.",
+    "Please confirm the {DATE} tasting with {NAMEP}.",
+    "Send the chef to {UNIT}, {ADDRNP}.",
+    "From {NAMEI} ({PHONE}): the hall at {ADDR} opens at {TIME}.",
+]
+DEV5_OPENERS = ["", "Good day! ", "Hello po, ", "Hi there, ", "Dear Ember Grill, ", "", "Hey! ",
+                "Re: booking - "]
+DEV5_CLOSERS = ["", " Salamat!", " Best regards", " Thank you po.", " -- sent from Gmail", ""]
+DEV5_BUILDINGS = ["Tower", "Residences", "Building", "Plaza", "Suites", "Heights", "Court", "House"]
+DEV5_NOW = 1_796_000_000  # 2026-11-30 UTC: dates drawn as dev_v4 draws them
+
+
+def _dev5_person(f, loc: str, rng: random.Random, style: str = "") -> str:  # noqa: ANN001
+    first, last = _first_last(f, loc)
+    if style == "given":
+        return first
+    if style == "surname":
+        return last
+    if style == "particle":
+        particle = rng.choice(["van der", "de la", "dos", "von", "de", "del", "van", "di", "da"])
+        return f"{first} {particle} {last}"
+    if style == "initials":
+        return rng.choice([f"{first[0]}. {last}", f"{first[0]}.{rng.choice('ABCDJMPRS')}. {last}",
+                           f"{first} {rng.choice('ABCDJMPRS')}. {rng.choice('ABCDJMPRS')}. {last}",
+                           f"Ma. {first} {last}", f"{first} {last} Jr."])
+    return person(f, loc, rng)
+
+
+def _dev5_address(f, loc: str, rng: random.Random, style: str = "") -> str:  # noqa: ANN001
+    if style == "multiline":
+        return f.address()
+    if style == "nopostcode":
+        return f"{f.street_address()}, {f.city()}"
+    if style == "unit":
+        return rng.choice([f.numerify("Unit ##"), f.numerify("Apt. ###"), f.numerify("Room ###"),
+                           f.numerify("Flat #B"), f.numerify("#F, Unit ##"), f.numerify("Suite ###"),
+                           f.numerify("Block # Lot ##")])
+    return address(f, loc, rng)
+
+
+def dev5_rows(n: int = 800, seed: int = 18_5800) -> list[dict]:
+    """A development set: locales DEV5_LOCALES, frames DEV5_FRAMES (no other set uses them)."""
+    from unittest import mock  # reason: only this generator needs it
+
+    from faker.providers.date_time import Provider as DateTimeProvider  # reason: as _faker
+
+    parse_end = DateTimeProvider._parse_end_datetime.__func__
+    fixed = classmethod(lambda cls, value=None: DEV5_NOW if value is None else parse_end(cls, value))
+    with mock.patch.object(DateTimeProvider, "_parse_end_datetime", fixed):
+        return _dev5_rows(n, seed)
+
+
+def _dev5_rows(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    fakers = {}
+    for i, loc in enumerate(DEV5_LOCALES):
+        f = _faker(loc, seed + i)
+        if loc in TRANSLITERATED:
+            f = _Romanised(f)
+        if loc.endswith("_PH"):
+            f = _PhilippinePhones(f, rng)
+        fakers[loc] = f
+    rows = []
+    for i in range(n):
+        loc = rng.choice(DEV5_LOCALES)
+        f = fakers[loc]
+        parts: list = [rng.choice(DEV5_OPENERS)]
+        for fr in rng.sample(DEV5_FRAMES, rng.choice([1, 2, 2, 3])):
+            values = _values(f, loc, rng)
+            values["NAMEB"] = ("PERSON", _dev5_person(f, loc, rng))
+            values["NAMEG"] = ("PERSON", _dev5_person(f, loc, rng, "given"))
+            values["NAMES"] = ("PERSON", _dev5_person(f, loc, rng, rng.choice(["given", "surname"])))
+            values["NAMEP"] = ("PERSON", _dev5_person(f, loc, rng, "particle"))
+            values["NAMEI"] = ("PERSON", _dev5_person(f, loc, rng, "initials"))
+            values["ADDRML"] = ("STREET_ADDRESS", _dev5_address(f, loc, rng, "multiline"))
+            values["ADDRNP"] = ("STREET_ADDRESS", _dev5_address(f, loc, rng, "nopostcode"))
+            values["UNIT"] = ("STREET_ADDRESS", _dev5_address(f, loc, rng, "unit"))
+            values["BUILDING"] = ("STREET_ADDRESS", f"{f.last_name()} {rng.choice(DEV5_BUILDINGS)}"
+                                  + rng.choice(["", f" {rng.randint(1, 9)}"]))
+            parts += _fill(fr, values) + [rng.choice([" ", " ", "\n"])]
+        parts.append(rng.choice(DEV5_CLOSERS))
+        text, ents = _render(parts)
+        stripped = text.rstrip()
+        rows.append({"id": f"dev-v5-{i:04d}", "split": "dev", "locale": loc,
+                     "text": stripped, "entities": [e for e in ents if e["end"] <= len(stripped)]})
+    return rows
+
+
 def _dump(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
@@ -502,7 +693,8 @@ def main() -> None:
     args = parser.parse_args()
     outputs = [(HELDOUT_FILE, heldout_rows)] + ([] if args.heldout_only else [(TUNE_FILE, tune_rows),
                                                                                (DEV_FILE, dev_rows),
-                                                                               (DEV4_FILE, dev4_rows)])
+                                                                               (DEV4_FILE, dev4_rows),
+                                                                               (DEV5_FILE, dev5_rows)])
     bad = False
     for path, make in outputs:
         content = _dump(make())
