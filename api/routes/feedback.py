@@ -238,14 +238,26 @@ async def _run(
 
 
 def _vote_turn(request: Request) -> AbstractAsyncContextManager:
-    """The event-loop lock votes of this process take before their worker thread (SQLite:
-    one vote transaction at a time anyway); none on PostgreSQL."""
-    if request.app.state.engine.dialect.name != "sqlite":
-        return nullcontext()
+    """What votes of this process wait on, on the event loop, before they take a worker thread.
+    SQLite: a lock (one vote transaction at a time anyway). PostgreSQL: a semaphore of the
+    connection pool's steady size (votes run side by side there; without a cap a burst of them
+    takes every pooled connection and chats time out waiting for one)."""
+    engine = request.app.state.engine
     state = request.app.state
     if getattr(state, "vote_turns", None) is None:
         state.vote_turns = {}  # event loop id -> lock (tests run one app on several loops)
-    return state.vote_turns.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+    key = id(asyncio.get_running_loop())
+    if key not in state.vote_turns:
+        sqlite = engine.dialect.name == "sqlite"
+        state.vote_turns[key] = asyncio.Lock() if sqlite else asyncio.Semaphore(_vote_slots(engine))
+    return state.vote_turns[key]
+
+
+def _vote_slots(engine: Engine) -> int:
+    """Votes in flight at once on a pooled database: the pool's steady size (5 by default),
+    leaving its overflow to chats and the dashboard's reads."""
+    size = getattr(engine.pool, "size", None)
+    return max(1, int(size())) if callable(size) else 5
 
 
 class SqliteWriteLock:

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from api.main import create_app
 from core.feedback import links
@@ -157,3 +157,46 @@ def test_concurrent_widget_votes_through_the_api_count_once(db, settings):
         rows = s.execute(select(Feedback.vote)).scalars().all()
         assert len(rows) == 1
         assert s.get(ConversationOutcome, ids[0]).down_votes == (1 if rows[0] == "down" else 0)
+
+
+def test_a_burst_of_votes_never_holds_more_connections_than_the_pool_keeps(db, settings):
+    """40 votes at once through one app (one event loop): on PostgreSQL at most the pool's steady
+    size run at once, so chats always find a connection; on SQLite one at a time."""
+    with db.session() as s:
+        answers = [make_answer(s, channel="web", user=f"visitor-burst-{i}")[2] for i in range(40)]
+        votes = [(a.id, links.widget_signature(s, settings, a.id)) for a in answers]
+    with TestClient(create_app(settings.model_copy(update={"rate_limit_public": ""}))) as c:
+        engine = c.app.state.engine
+        held, most = [0], [0]
+        guard = threading.Lock()
+
+        def checkout(*_):
+            with guard:
+                held[0] += 1
+                most[0] = max(most[0], held[0])
+
+        def checkin(*_):
+            with guard:
+                held[0] -= 1
+
+        event.listen(engine, "checkout", checkout)
+        event.listen(engine, "checkin", checkin)
+        statuses = []
+        barrier = threading.Barrier(len(votes))
+
+        def vote(message_id, sig):
+            barrier.wait()
+            r = c.post("/api/v1/ai/feedback", json={"message_id": message_id, "vote": "down", "sig": sig})
+            statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=vote, args=v) for v in votes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+    assert statuses == [200] * len(votes)
+    assert 1 <= most[0] <= (1 if engine.dialect.name == "sqlite" else engine.pool.size())
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Feedback)) == len(votes)
