@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 import warnings
 
+from core.platform.pii_lexicon import MONTH_NAMES, is_english
+from core.platform.pii_names import place_names
 from core.platform.pii_recognizers import NAME_STOP_WORDS
 
 # USPS street suffixes (full names; abbreviations are in core.platform.pii_recognizers).
@@ -47,7 +49,8 @@ _USPS = ("Alley Annex Arcade Avenue Bayou Beach Bend Bluff Bluffs Bottom Bouleva
 _WORD = r"[^\W\d_][\w'’‘.\-]*"
 _CAP = r"[^\W\d_a-z][\w'’‘.\-]*"
 _NUMBER_FIRST = re.compile(
-    rf"(?<![\w$#/.,\-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?,?\s+(?:{_CAP}\s+){{0,3}}?"
+    rf"(?<![\w$#/.,\-])\d{{1,6}}(?:st|nd|rd|th|[A-Za-z])?(?:-\d{{1,4}}|-[A-Z](?![\w]))?,?\s+"
+    rf"(?:(?:{_CAP}|\d{{1,3}}(?:st|nd|rd|th))\s+){{0,3}}?"
     rf"(?i:{'|'.join(_USPS)})\b\.?", re.UNICODE)
 _FRENCH = re.compile(
     rf"(?<![\w$#/.,\-])\d{{1,5}}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|impasse|allée|"
@@ -61,7 +64,10 @@ _TYPE_WORDS = ("(?:Allé|Alle|Vej|Gade|Weg|Straße|Gasse|Platz|Plads|Torg|Vei|Ve
 _STREET_FIRST_ENDING = re.compile(
     rf"(?<![\w\-])(?:{_CAP}[ \-]){{0,3}}(?:[^\W\d_a-z][\w'’‘\-]{{2,}}?(?i:{_ENDINGS})|{_TYPE_WORDS})(?![\w])"
     rf"(?:\s+{_CAP}){{0,2}}\s+(?:n[º°o]\.?\s*)?\d{{1,5}}[a-zA-Z]?(?:\s?[-/]\s?\d{{1,5}}[a-zA-Z]?)?(?![\d])")
-_TYPES_FIRST = ("Calle|C/|Avenida|Avda\\.?|Av\\.|Paseo|Plaza|Camino|Carrera|Cra\\.?|Cl\\.|Diagonal|"
+_TYPES_FIRST = ("Calle|C/|Avenida|Avda\\.?|Av\\.?|(?<!\\.)R\\.|Paseo|Pasadizo|Acceso|Bajada|Carretera|"
+                "Travesía|Senda|"
+                "Plazuela|Polígono|Rampa|Escalinata|Callejuela|Costanilla|Sector|Vía|Praceta|Calçada|"
+                "Plaza|Camino|Carrera|Cra\\.?|Cl\\.|Diagonal|"
                 "Transversal|"
                 "Circunvalación|Callejón|Pasaje|Ronda|Rambla|Glorieta|Cuesta|Alameda|Urbanización|Vial|"
                 "Rua|Travessa|Largo|Praça|Estrada|Rodovia|Alameda|Viela|Vila|Beco|Via|Viale|Piazza|Corso|"
@@ -89,9 +95,10 @@ _NAME_THEN_TYPE = re.compile(
 # any street name, a house number, then a postcode and a town: "Ilica 12, 10000 Zagreb", "Na Pankráci
 # 12, 140 00 Praha" (the postcode and town make it an address whatever the street is called)
 _NAME_NUMBER_POSTCODE = re.compile(
-    rf"(?<![\w\-]){_CAP}(?:\s+{_WORD}){{0,3}}?\s+\d{{1,5}}[A-Za-z]?(?:\s?[/\-]\s?\d{{1,5}}[A-Za-z]?)?\.?,?\s+"
+    rf"(?<![\w\-]){_CAP}(?:\s+{_WORD}){{0,3}}?\s+\d{{1,5}}[A-Za-z]?(?:\s?[/\-]\s?\d{{1,5}}[A-Za-z]?)?\.?,{{0,2}}\s+"
     rf"(?:{_CAP}(?:\s+{_WORD}){{0,2}},\s+){{0,2}}"
-    rf"(?:(?:[A-Z]{{1,2}}-)?(?:\d{{4,5}}|\d{{3}}\s\d{{2}})\s+{_CAP}|\d{{4}}\s?[A-Z]{{2}},?\s+{_CAP}|\d{{6,7}}(?![\w]))")
+    rf"(?:(?:[A-Z]{{1,2}}-|TK\s)?(?:\d{{4,5}}|\d{{3}}\s\d{{2}})\s+{_CAP}|\d{{4}}\s?[A-Z]{{2}},?\s+{_CAP}"
+    rf"|\d{{6,7}}(?![\w]))")
 # a house number, then a street type written first and the street's name ("6 đường Bạch Đằng",
 # "9/72/480 Hẻm Trần Quốc Toản", "12 Calle Mayor"): no number after the name is needed
 _NUMBER_TYPE_FIRST = re.compile(
@@ -104,6 +111,16 @@ _POSTFIX_STREET = re.compile(
     rf"(?<![\w\-])[^\W\d_a-z][\w.’‘'\-]*(?:\s+[^\W\d_a-z][\w.’‘'\-]*){{0,2}}\s+"
     rf"(?:küçəsi|küç\.|prospekti|pr\.|döngəsi|dalanı|şossesi|ko[‘'’]chasi|mahallasi|ulitsa|ul\.|sokak|sokağı)"
     rf"(?P<parts>(?:,\s*(?:b|m|ev|d|kv|mən|uy|xonadon)\.\s*\d{{1,5}}[A-Za-z]?)+)?")
+_SLAVIC_TYPES = (r"(?:vulytsya|vulitsya|vul\.|prospekt|prosp\.|pr-t|ploshcha|ploshchad|pl\.|naberezhna|"
+                 r"naberezhnaya|nab\.|shose|shosse|sh\.|skver|park|provulok|prov\.|pereulok|per\.|bulvar|bul\.|"
+                 r"bulv\.|uzviz|alleya|alleia|all\.|ul\.|ulitsa|ulitza|ulica|proyezd|proezd|pr\.|tupik|kvartal|"
+                 r"kv-l|mkr\.|mikrorayon|zh\.k\.|bulevard|blvd\.|trg|ploshtad|pl\.)")
+_SLAVIC_PLACE = r"(?:(?:g|s|p|k|m|st|pos|klkh|smt|selo|misto|khutir|selishche|gr|grad|obl)\.?\s+" \
+                rf"{_CAP}(?:[ \-]{_CAP})?(?:\s+\([^)\n]{{1,20}}\))?,\s+)"
+_SLAVIC = re.compile(
+    rf"(?<![\w\-]){_SLAVIC_PLACE}?(?i:{_SLAVIC_TYPES})\s+(?:[\w'’‘.\-]+\s+){{0,3}}?[\w'’‘.\-]+,?\s+"
+    rf"(?i:bud|d|dom|bl|b|nr|no)\.\s*\d{{1,4}}[A-Za-z]?(?:[/\-]\d{{1,4}})?"
+    rf"(?:,?\s+(?i:kv|k|str|korp|ap|et|vkh|pod)\.\s*\d{{1,4}}[A-Za-z]?(?:/\d{{1,4}})?)*(?![\w])")
 _STREET_FIRST_TYPE_NONUM = re.compile(
     rf"(?<![\w\-])(?:{_TYPES_FIRST})(?![\w])(?:\s+(?:de|del|de la|da|do|dos|das|di|du|des|la|le|von|van)\b)?"
     rf"(?:\s+{_CAP}){{1,3}}")
@@ -114,6 +131,17 @@ _UNIT_WORDS = (r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Room|Rm|Studio|Fl|Floor|Bl
                r"Piso|Puerta|Apto|Andar|Sala|Lote|Casa|Bloco|Lgh|H\.\s?No|Trlr|Lot|Interior|Int|Appartamento|Scala|"
                r"Torre|Local|Oficina|Dto|Depto|Piano|Bl|Sc|Ap|Edif|Box|Kamar|Lantai|Blok|Stan)")
 _UNIT_ALONE = re.compile(rf"(?<![\w])(?:{_UNIT_WORDS})\.?\s*#?\s*\d{{1,5}}[A-Za-z]?(?![\w])", re.IGNORECASE)
+# Philippine lots ("Block 05 Lot 47", "Blk 3", "B25 L24") and floors of a named building ("11th Floor
+# Davis Tower", "10F Robertson Suites Tower 1")
+_LOT = re.compile(r"(?<![\w])(?:(?:Block|Blk\.?)\s*\d{1,3}[A-Za-z]?(?:,?\s*Lot\s*\d{1,4}[A-Za-z]?)?"
+                  r"|B\d{1,3}\s+L\d{1,4})(?![\w])")
+_BUILDING_TYPES = (r"(?:Tower|Towers|Residences|Residence|Building|Bldg\.?|Plaza|Suites|Heights|Court|House|"
+                   r"Condominium|Condominiums|Condo|Mansion|Mansions|Place|Centre|Center|Apartments|Hall|Complex)")
+_FLOOR = re.compile(
+    rf"(?<![\w])(?:\d{{1,3}}(?:st|nd|rd|th)\s+(?i:floor|flr\.?|fl\.?)|\d{{1,3}}F|(?i:floor|flr\.?)\s*\d{{1,3}}),?"
+    rf"\s+(?:{_CAP}\s+){{1,3}}?{_BUILDING_TYPES}(?:\s+\d{{1,3}})?(?![\w])")
+# a named building right before an address ("We are in Wilson Court, 12 Oak St"): joins it
+_BUILDING = re.compile(rf"(?<![\w\-])(?:{_CAP}\s+){{1,3}}?{_BUILDING_TYPES}(?:\s+\d{{1,3}})?,?\s*\Z")
 _MILITARY = re.compile(
     r"(?<![\w])(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{1,5}|(?:USNS|USS|USNV|USCGC)(?:\s+[A-Z][a-z]+)?"
     r"|(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{5}(?:-\d{4})?)(?![\w])")
@@ -131,7 +159,8 @@ _CITY = rf"{_CITY_WORD}(?:\s+(?:{_CITY_LINK}\s+)*{_CITY_WORD}" \
 # words of administrative divisions written before their name, in lower case
 _DIVISION = (r"(?:phường|xã|tỉnh|quận|huyện|thành phố|tp\.|thị xã|thị trấn|comuna|región|provincia|"
              r"departamento|kota|kabupaten|kecamatan|kelurahan|distrito|município|municipio|colonia|col\.|"
-             r"barangay|brgy\.|okres|obec|powiat|gmina|district|county)")
+             r"barangay|brgy\.|okres|obec|powiat|gmina|district|county|khutir|selo|selishche|misto|smt|"
+             r"TK|T\.K\.|g\.|s\.|p\.|k\.|d\.|st\.|pos\.|klkh|m\.)")
 _POSTCODE = (r"\d{4}\s?[A-Z]{2}(?![\w])|(?:[A-Z]{1,2}-)?\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|\d{6,8}|\d{3}\s\d{2}"
              r"|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}"
              r"|[A-Z]\d[A-Z]\s?\d[A-Z]\d")
@@ -257,6 +286,12 @@ def find_more_addresses(text: str) -> list[tuple[int, int, float]]:
         end = extend_address(text, m.end())
         if re.search(rf"(?:{_POSTCODE})", text[m.end():end]):
             out.append((m.start(), end, 0.75))
+    for rx in (_SLAVIC, _FLOOR, _LOT):
+        for m in rx.finditer(text):
+            out.append((m.start(), extend_address(text, m.end()), 0.75))
+    for m in _NAME_NUMBER_TOWN.finditer(text):
+        if _street_then_town(m):
+            out.append((m.start(), extend_address(text, m.end()), 0.75))
     for m in _UNIT_ALONE.finditer(text):
         out.append((m.start(), extend_address(text, m.end()), 0.75))
     for m in _MILITARY.finditer(text):
@@ -267,7 +302,35 @@ def find_more_addresses(text: str) -> list[tuple[int, int, float]]:
     # pyap costs ~1.5 ms a text: run it only where a US "ST 12345" tail is present
     if _US_STATE_ZIP.search(text):
         out += _pyap(text)
-    return [(_house_number_before(text, s), e, sc) for s, e, sc in out]
+    out = [(_house_number_before(text, s), e, sc) for s, e, sc in out]
+    return out + _buildings_before(text, out)
+
+
+def _buildings_before(text: str, spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """A named building right before an address joins it ("in Wilson Court, 12 Oak Street")."""
+    found = []
+    for s, _e, sc in spans:
+        m = _BUILDING.search(text, max(0, s - 60), s)
+        if m and m.group(0).split()[0].lower() not in NAME_STOP_WORDS:
+            found.append((m.start(), s, sc))
+    return found
+
+
+# a street name and house number, then a comma and a known town (GeoNames), no postcode:
+# "Prokopiou 45, Kalamata", "Danistraat 69, Dordrecht"
+_NAME_NUMBER_TOWN = re.compile(
+    rf"(?<![\w\-])(?P<street>{_CAP}(?:\s+{_WORD}){{0,3}}?)\s+\d{{1,4}}[A-Za-z]?(?:[/\-]\d{{1,4}})?,\s+"
+    rf"(?P<town>{_CAP}(?:[ \-]{_CAP})?)(?![\w])")
+
+
+def _street_then_town(m: re.Match) -> bool:
+    words = re.findall(r"[^\W\d_][\w'’‘]*", m.group("street"))
+    if not _plain_street(m.group("street")) or any(w.lower() in MONTH_NAMES for w in words):
+        return False
+    if not any(w[:1].isupper() and not is_english(w.lower()) and w.lower() not in NAME_STOP_WORDS
+               for w in words):
+        return False  # "Table 12, Napa", "March 5, Fresno"
+    return m.group("town").lower() in place_names()
 
 
 _NUMBER_BEFORE = re.compile(

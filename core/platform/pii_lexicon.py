@@ -62,6 +62,13 @@ i̇yun i̇yul machi aprili julai agosti septemba oktoba novemba desemba mac ogos
 tháng giêng chạp mười sáu tám bảy chín
 lunes martes miércoles jueves viernes sábado domingo lundi mardi mercredi jeudi vendredi samedi
 dimanche montag dienstag mittwoch donnerstag freitag samstag sonntag segunda terça quarta quinta sexta
+enero pebrero marso abril mayo hunyo hulyo agosto setyembre oktubre nobyembre disyembre
+yanuari fevruari mart april may yuni yuli avgust septemvri oktomvri noemvri dekemvri
+yanvarya fevralya marta aprelya iyunya iyulya avgusta sentyabrya oktyabrya noyabrya dekabrya
+sichen lyutyi lyutyy berezen kviten traven cherven lypen lipen serpen veresen zhovten lystopad listopad hruden
+ianouarios fevrouarios martios aprilios maios iounios ioulios avgoustos septemvrios oktovrios noemvrios
+dekemvrios ianouariou fevrouariou martiou apriliou maiou iouniou iouliou avgoustou septemvriou oktovriou
+noemvriou dekemvriou
 """.split())
 _CONTRACTIONS = {"re", "d", "m", "ll", "ve", "s", "t", "clock"}
 _SUFFIXES = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("es", ""),
@@ -72,7 +79,14 @@ _CHAT = {"hiya", "heya", "hola", "ciao", "merci", "danke", "gracias", "obrigado"
          "btw", "fyi", "asap", "ok", "okay", "pls", "plz", "thx", "yay", "lol", "omg", "xoxo", "fwiw",
          "imo", "tbh", "greetings", "idk", "np", "wifi", "ps", "re", "fw", "fwd", "attn", "dm", "dms",
          "pm", "am",
-         "p.s", "e.g", "i.e", "etc", "vs", "aka", "rsvp", "faq", "faqs", "url", "gluten", "vegan"}
+         "p.s", "e.g", "i.e", "etc", "vs", "aka", "rsvp", "faq", "faqs", "url", "gluten", "vegan",
+         # thanks and greetings of other languages, and the Filipino politeness particle
+         "salamat", "maraming", "po", "opo", "grazie", "prego", "spasibo", "blagodarya", "dyakuyu",
+         "efharisto",
+         "kiitos", "tack", "takk", "dank", "dankjewel", "bedankt", "dziękuję", "dekuji", "děkuji", "hvala",
+         "köszönöm", "mulțumesc", "shukran", "arigato", "xiexie", "namaste", "kamsahamnida",
+         "gracies", "graças", "mabuhay", "kumusta", "privet", "zdravstvuyte", "yassou", "geia", "kalimera",
+         "servus", "moin", "hallo", "salut", "bonjour", "buenos", "buenas", "bom", "boa"}
 
 
 @lru_cache(maxsize=1)

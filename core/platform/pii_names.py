@@ -217,6 +217,13 @@ _LIST_LEFT = re.compile(r"(?<![\w'’‘-])([^\W\d_a-z][\w'’‘-]*(?:[ \t][^\W
 _IMPERATIVES = frozenset("call text ask tell email invite thank send book ping contact confirm remind let "
                          "have get meet welcome congrats congratulations bring pay invoice bill".split())
 LIST_SCORE = 0.7
+# initials or an abbreviated given name right before a found name ("J.A. Black", "A. Zobel", "Ma. Lindsay
+# Nguyen"), and the lower-case particles of a surname ("de Bruin", "van 't Erve")
+_INITIALS_LEFT = re.compile(
+    r"(?<![\w.'’‘-])(?:(?:[A-Z]\.[ \t]?){1,3}|(?:Ma|Wm|Jos|Chas|Thos|Md|Mohd|Muh)\.[ \t])\Z")
+_PARTICLES_LEFT = re.compile(
+    r"(?<![\w'’‘-])(?:(?:van|von)(?:[ \t](?:der|den|de|'t|’t))?|de(?:[ \t]la)?|del|della|"
+    r"di|da|dos|das|du|le|la|ter|ten|zu)[ \t]\Z")
 
 
 class NameGrower:
@@ -261,6 +268,10 @@ class NameGrower:
                         ne = r.end()
                     m = _WORD_LEFT.search(text, max(0, ns - 40), ns)
                     if m and self._name_word(text, m.start(1), m.group(1), caps):
+                        ns = m.start()
+                for rx in (_PARTICLES_LEFT, _INITIALS_LEFT):
+                    m = rx.search(text, max(0, ns - 12), ns)
+                    if m:
                         ns = m.start()
                 if (ns, ne) != (s, e) and (ns, ne) not in seen:
                     new.append(("PERSON", ns, ne, sc))

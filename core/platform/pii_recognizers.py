@@ -45,6 +45,7 @@ bookings deposit invoice quote menu guests guest people adults adult kids kid ch
 miles mile mi minutes minute hours hour dollars dollar plate plates head person per price total
 tax tip gratuity order ref reference visa amex mastercard discover card cc cvv exp ssn dob iban ip
 email e-mail phone cell mobile text number address zip agent caller home inquiry question team
+callback callbacks voicemail reception venue billing
 folks everyone everybody all guys friends there sir madam ma'am again support hr payroll wifi
 saturday sunday monday tuesday wednesday thursday friday weekend tomorrow today tonight
 january february march april may june july august september october november december
@@ -313,9 +314,13 @@ _CUE_RXS = [
     (rf"\b(?:my|our|your|his|her|their)\s+(?:husband|wife|partner|spouse|son|daughter|mom|mother|dad|father|friend|"
      rf"coworker|co-worker|colleague|boss|manager|sister|brother|fianc[eé]e?|assistant|neighbor|"
      rf"cousin|aunt|uncle|planner|boyfriend|girlfriend)(?:'s name is|\s+is|,)?\s+(?P<name>{_NAME})", 0.85),
+    # roles at the event: "Our coordinator is X", "the florist is X", "account holder X"
+    (rf"\b(?:coordinator|florist|photographer|officiant|bride|groom|best man|maid of honou?r|account holder|"
+     rf"card ?holder|emcee|organi[sz]er|point person)(?:\s+is|,|:)?[ \t]+(?P<name>{_NAME})", 0.75),
     (rf"\b(?:talked|spoke|spoken|speaking|chatted|emailed|texted)\s+(?:to|with)\s+(?P<name>{_NAME})", 0.8),
     (rf"\b(?:booking for|reservation for|reserved for|table for|under the name(?: of)?|send it to|"
      rf"deliver it to|addressed to|recommended by|referred by|on behalf of|invoice to|made out to|"
+     rf"invoice out to|"
      rf"paid by|booked by|organi[sz]ed by|hosted by|arranged by|sent by|signed by)"
      rf"\s+(?P<name>{_NAME})", 0.75),
     (rf"\b(?:dr|mr|mrs|ms|miss|mx|prof|sr|sra|herr|frau|mme|mlle)\.?[ \t]+(?P<name>{_NAME})", 0.8),
@@ -325,6 +330,10 @@ _CUE_RXS = [
     (rf"(?P<rname>{_NAME})\s+(?:asked|texted|emailed|e-mailed|phoned|booked|paid|wants|wanted|said|says|"
      rf"mentioned|suggested|confirmed|organi[sz]ed|arranged|called|took)\b",
      0.7),
+    # what only people are or do: "Rita is worried", "Gil loved the Chateaubriand", "Marina can't have nuts"
+    (rf"(?P<rname>{_NAME})\s+(?:loved|loves|enjoyed|adored|is vegan|is vegetarian|is allergic|is pregnant|"
+     rf"is worried|was worried|is nervous|can't (?:have|eat)|cannot (?:have|eat)|can’t (?:have|eat)|"
+     rf"had to wait|has to leave|will let (?:you|us|them) in)\b", 0.7),
     (rf"(?:^|[.!?]\s+|\n)\s*(?:call|text|email|e-mail|ask|tell|contact|ping|phone)\s+(?P<name>{_NAME})", 0.7),
     (rf"(?:^|\n)\s*(?:caller|customer|client)\s*:\s*(?:(?:yes|yeah|sure|ok|okay|hi)[,.]?\s+)?"
      rf"(?:it's\s+|its\s+|this is\s+)?(?P<name>{_NAME})\s*(?:[.,!]\s*(?:thanks|thank you)?[.!]?)?\s*(?:\n|$)",
