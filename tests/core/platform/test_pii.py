@@ -254,7 +254,7 @@ def test_heldout_targets_met(scrubber):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 18: names + street addresses recall on held-out v2 is "
-                   "below 0.90 (0.890 measured; see docs/pii.md, Quality)")
+                   "below 0.90 (0.899 measured; see docs/pii.md, Quality)")
 def test_heldout_names_addresses_target_met(scrubber):
     from bench.pii import evaluate, targets_missed
 
