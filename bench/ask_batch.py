@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
             build_s = time.perf_counter() - t
             log(f"KB of {len(train)} chunks built in {build_s:.0f}s ({kb_embedder.base.encoded} embedded)")
             cache = IndexCache()
-            cache.active(session, settings)  # the index file is loaded once per process, like the model
+            idx = cache.active(session, settings)  # the index file is loaded once per process, like the model
             minilm.encode(["warm-up"])  # model load and first-call set-up excluded
             load0 = os.getloadavg()
             cpu0, t0 = time.process_time(), time.perf_counter()
@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> dict:
             answered = [a for a in answers if not a.escalated]
             right_answered = sum(a.intent == y for a, y in zip(answers, truth, strict=True)
                                  if not a.escalated)
+            calibration = idx.calibration
         finally:
             session.close()
             engine.dispose()
@@ -142,7 +143,9 @@ def run(args: argparse.Namespace) -> dict:
         "output_lines": len(lines),
         "kb_build_s": round(build_s, 1),
         "settings": {k: getattr(settings, k) for k in (
-            "kb_confidence_method", "kb_search_k", "kb_escalation_threshold", "kb_score_rank_weight")},
+            "kb_confidence_method", "kb_search_k", "kb_escalation_threshold", "kb_score_rank_weight",
+            "kb_score_calibration")},
+        "calibration": calibration.as_dict() if calibration else None,
         "embedder": minilm.model_id,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "torch_threads": _torch_threads()},

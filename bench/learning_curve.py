@@ -83,9 +83,11 @@ def bench_settings(tmp: Path, args: argparse.Namespace, name: str = "learning"):
         "openai_base_url": "",
     }
     if name == "out_of_scope":  # the settings tuned for out-of-scope questions (else the defaults)
-        return Settings(**infra, **(getattr(args, "oos_settings", None) or {}))
+        tuned = getattr(args, "oos_settings", None)
+        return Settings(**infra, **({**tuned, "kb_score_calibration": "off"} if tuned else {}))
     return Settings(
         **infra,
+        kb_score_calibration="off",  # tuned floor and ceiling, not the KB version's calibration
         kb_score_floor=args.floor,
         kb_score_ceiling=args.ceiling,
         kb_confidence_method=args.method,

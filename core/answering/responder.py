@@ -44,8 +44,9 @@ from sqlalchemy.orm import Session
 from core.conversations import lifecycle, outcomes
 from core.enrichment import enrich
 from core.knowledge import scoring
+from core.knowledge.calibration import decision_settings
 from core.knowledge.confidence import decide, escalates
-from core.knowledge.index import DEFAULT_CACHE, IndexCache, SearchHit, ranked_hits
+from core.knowledge.index import DEFAULT_CACHE, IndexCache, KBIndex, SearchHit, ranked_hits
 from core.platform import events
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationError
@@ -203,7 +204,7 @@ def answer(
     question = question.strip()
     idx = (index_cache or DEFAULT_CACHE).active(session, settings)
     hits = ranked_hits(session, [idx.search(embedder, question, settings.kb_search_k)], settings)[0]
-    result = _decided_answer(question, hits, idx.version_id, settings, intent)
+    result = _decided_answer(question, hits, idx, settings, intent)
     _chat_if_configured(question, result, settings)
     result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
     return result
@@ -231,9 +232,11 @@ def _context(hits: list[SearchHit], answering_id: int, n: int) -> list[SearchHit
 
 
 def _decided_answer(
-    question: str, hits: list[SearchHit], version_id: int | None, settings, intent: str | None
+    question: str, hits: list[SearchHit], idx: KBIndex, settings, intent: str | None
 ) -> Answer:
-    """The extractive answer (or hand-off) that ``core.knowledge.confidence.decide`` picks from hits."""
+    """The extractive answer (or hand-off) that ``core.knowledge.confidence.decide`` picks from
+    hits, with the score calibration of the version searched (``core.knowledge.calibration``)."""
+    settings = decision_settings(settings, idx.calibration)
     d = decide(hits, settings)
     result = Answer(
         text=ESCALATION_TEXT,
@@ -241,7 +244,7 @@ def _decided_answer(
         escalated=True,
         retrieved=[(h.chunk_id, h.external_id, h.score) for h in hits],
         used_chunk_ids=[],
-        kb_version_id=version_id,
+        kb_version_id=idx.version_id,
         model_used=EXTRACTIVE_MODEL,
         latency_ms=0.0,
         intent=intent or d.category,
@@ -278,7 +281,7 @@ def answer_batch(
     clean = [q.strip() for q in questions]
     scores, positions = idx.search_vectors(embedder.encode(clean), settings.kb_search_k)
     hits = ranked_hits(session, [idx.hits(scores[i], positions[i]) for i in range(len(clean))], settings)
-    out = [_decided_answer(q, h, idx.version_id, settings, None) for q, h in zip(clean, hits, strict=True)]
+    out = [_decided_answer(q, h, idx, settings, None) for q, h in zip(clean, hits, strict=True)]
     if chat:
         for q, a in zip(clean, out, strict=True):
             _chat_if_configured(q, a, settings)

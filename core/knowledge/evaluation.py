@@ -44,6 +44,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.knowledge.calibration import decision_settings
 from core.knowledge.confidence import decide, escalates
 from core.knowledge.index import KBIndex
 from core.platform.actors import Actor, require
@@ -248,10 +249,11 @@ def evaluate(index: KBIndex, questions: Sequence[EvaluationQuestion], embedder: 
     rr_sum = 0.0
     misses = []
     per_q: dict[str, list] = {"question_ids": [], "hit_at_1": [], "served": [], "top_chunk_ids": []}
+    decided_with = decision_settings(settings, index.calibration)
     for i, q in enumerate(questions):
         hits = index.hits(scores[i], positions[i])
-        decision = decide(hits[: settings.kb_search_k], settings)
-        esc = escalates(decision.confidence, settings)
+        decision = decide(hits[: settings.kb_search_k], decided_with)
+        esc = escalates(decision.confidence, decided_with)
         per_q["question_ids"].append(q.id)
         top = [h.chunk_id for h in hits[:TOP_K]]
         if not esc and decision.position is not None:  # the chunk that answers comes first

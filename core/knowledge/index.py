@@ -34,6 +34,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.knowledge.calibration import Calibration
 from core.knowledge.scoring import retrieval_priors
 from core.platform.errors import NotFound, SupportloopError, ValidationError
 from core.platform.models import KBVersion
@@ -80,15 +81,18 @@ class SearchHit:
 
 
 class KBIndex:
-    """A loaded KB version: the FAISS index and its rows."""
+    """A loaded KB version: the FAISS index, its rows and the score calibration measured on it
+    when it was built (``core.knowledge.calibration``; None: the fixed settings apply)."""
 
-    def __init__(self, version_id: int | None, model_id: str, kind: str, index, rows: list[Row]):
+    def __init__(self, version_id: int | None, model_id: str, kind: str, index, rows: list[Row],
+                 calibration: Calibration | None = None):
         self.version_id = version_id
         self.model_id = model_id
         self.kind = kind
         self.index = index
         self.rows = rows
         self.dim = index.d
+        self.calibration = calibration
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -192,9 +196,10 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def write_index_file(
-    index_dir: Path, index, kind: str, model_id: str, rows: list[Row]
+    index_dir: Path, index, kind: str, model_id: str, rows: list[Row], calibration: Calibration | None = None
 ) -> tuple[str, str, int]:
-    """Write a version's index file atomically. Returns (file name, sha256, size)."""
+    """Write a version's index file atomically (with its score calibration, when measured).
+    Returns (file name, sha256, size)."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     header = json.dumps(
@@ -205,6 +210,7 @@ def write_index_file(
             "kind": kind,
             "columns": ["chunk_id", "external_id", "content_hash", "title", "text", "category"],
             "rows": [[r.chunk_id, r.external_id, r.content_hash, r.title, r.text, r.category] for r in rows],
+            "calibration": calibration.as_dict() if calibration else None,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -264,7 +270,8 @@ def read_index_file(
         raise IndexFileError(
             f"The index file of {label} is damaged ({path}): {index.ntotal} vectors for {len(rows)} rows."
         )
-    return KBIndex(version_id, header["model_id"], header["kind"], index, rows)
+    return KBIndex(version_id, header["model_id"], header["kind"], index, rows,
+                   Calibration.from_dict(header.get("calibration")))
 
 
 class IndexCache:

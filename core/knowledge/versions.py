@@ -22,9 +22,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from core.knowledge.calibration import calibrate
+from core.knowledge.evaluation import active_questions
 from core.knowledge.index import (
     INDEX_SUFFIX,
     TMP_SUFFIX,
+    KBIndex,
     Row,
     build_faiss,
     content_hash,
@@ -203,7 +206,11 @@ def build_version(
         ef_search=settings.kb_hnsw_ef_search,
     )
     rows = [Row(c.id, c.external_id, c.content_hash, c.title, c.text, c.category) for c in chunks]
-    name, checksum, size = write_index_file(settings.index_dir, index, kind, embedder.model_id, rows)
+    built = KBIndex(None, embedder.model_id, kind, index, rows)
+    calibration = calibrate(built, active_questions(session), embedder)
+    name, checksum, size = write_index_file(
+        settings.index_dir, index, kind, embedder.model_id, rows, calibration
+    )
     try:  # no row will point at the file if this fails: remove it now
         parent = active_version(session)
         version = KBVersion(

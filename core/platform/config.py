@@ -132,20 +132,13 @@ class Settings(BaseSettings):
         384, ge=8, description="HNSW query-time search depth: higher is slower and more exact."
     )
     kb_search_k: int = Field(5, ge=1, le=50, description="Chunks the responder retrieves.")
-    kb_score_floor: float = Field(
-        0.25,
-        ge=0,
-        le=1,
-        description="Cosine similarity of the best chunk at which confidence is 0 "
-        "(see docs/knowledge.md, confidence).",
-    )
-    kb_score_ceiling: float = Field(
-        0.65,
-        ge=0,
-        le=1,
-        description="Cosine similarity of the best chunk at which its relevance part of the "
-        "confidence reaches 1.",
-    )
+    kb_score_floor: float = Field(0.25, ge=0, le=1, description="Cosine similarity of the best chunk "
+                                  "at which confidence is 0, for a KB version without calibration.")
+    kb_score_ceiling: float = Field(0.65, ge=0, le=1, description="Cosine similarity of the best chunk at "
+                                    "which its relevance part of the confidence reaches 1 (no calibration).")
+    kb_score_calibration: Literal["auto", "off"] = Field("auto", description="auto: each KB version measures "
+                                                         "its floor and ceiling when built "
+                                                         "(core.knowledge.calibration); off: the fixed ones.")
     kb_margin_scale: float = Field(
         0.08,
         gt=0,
