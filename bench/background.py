@@ -348,6 +348,18 @@ def approved_dataset(factory, settings: Settings, quiet: bool) -> int | None:
     return info.id
 
 
+def _keep_logs(tmp: Path, folder: Path | None) -> list[Path]:
+    """Copy the processes' logs (one per database) out of the run's temporary folder."""
+    if folder is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = []
+    for log in sorted(tmp.glob("*.log")):
+        shutil.copyfile(log, folder / log.name)
+        kept.append(folder / log.name)
+    return kept
+
+
 def run_backend(name: str, url: str, args, tmp: Path) -> dict:
     upgrade(url)
     data_dir = tmp / f"var-{name}"
@@ -433,6 +445,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--note", default="", help="a note stored with the results (e.g. what else ran)")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--logs", type=Path, default=Path(tempfile.gettempdir()) / "supportloop-background-logs",
+                   help="folder the API's and runners' logs are copied to (one per database)")
     args = p.parse_args(argv)
     args.chat_rate = args.chat_rate or (1.0 if args.quick else 5.0)
     args.vote_rate = args.vote_rate or (10.0 if args.quick else 50.0)
@@ -453,7 +467,10 @@ def main(argv: list[str] | None = None) -> dict:
             else:
                 raise SystemExit(f"unknown backend {name!r}")
     finally:
+        kept = _keep_logs(tmp, args.logs)
         shutil.rmtree(tmp, ignore_errors=True)
+    if kept and not args.quiet:
+        print(f"the API's and runners' logs: {', '.join(str(k) for k in kept)}")
     out = args.out or (None if args.quick else RESULTS)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,7 @@ from bench.learning_sim import (  # noqa: E402
 from bench.learning_tune import chunk_title, split, tune  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-VARIANTS = ("learning", "no_score_prior", "votes_only", "static", "ceiling", "out_of_scope")
+VARIANTS = ("learning", "finetune", "no_score_prior", "votes_only", "static", "ceiling", "out_of_scope")
 T0 = dt.datetime(2026, 1, 5, 9, 0)
 DEFAULT_THRESHOLD = 0.7
 
@@ -97,6 +97,33 @@ def bench_settings(tmp: Path, args: argparse.Namespace, name: str = "learning"):
         kb_gate_tolerance=args.gate_tolerance,
         kb_score_rank_weight=0.0 if name == "no_score_prior" else Settings().kb_score_rank_weight,
     )
+
+
+def finetune_in_loop(factory, session, settings, embedder, scrubber, clock, week: int) -> tuple:
+    """The product's embedding fine-tune cycle (``core.experiments.cycle``): a dataset of the
+    approved and corrected answers gathered so far, a local fine-tune of MiniLM on it (default
+    settings), a candidate KB version embedded with the new model, gated on the evaluation set.
+    When the gate passes the simulated admin promotes it: the candidate version becomes active
+    and the new model serves from then on (the product's ``experiments promote`` does the same
+    after a shadow test, which a simulation with a fixed test set does not need). Returns the
+    embedder to go on with and what the cycle did."""
+    from core.experiments.cycle import CycleOutcome, embedding_finetune_cycle
+    from core.knowledge.versions import activate_version
+    from core.platform.actors import SYSTEM
+    from core.platform.embeddings import MiniLMEmbedder
+
+    rep = embedding_finetune_cycle(factory, settings, actor=SYSTEM, scrubber=scrubber, base_embedder=embedder,
+                                   clock=clock, start=False)
+    facts = {"week": week, "outcome": str(rep.outcome), "examples": rep.examples, "gate": rep.gate,
+             **{k: rep.details.get(k) for k in ("pairs", "steps", "train_seconds", "candidate", "active")}}
+    if rep.outcome != CycleOutcome.CANDIDATE_OFFERED:
+        facts["reason"] = rep.reason
+        return embedder, facts
+    activate_version(session, rep.kb_version_id, settings, actor=SYSTEM, clock=clock,
+                     reason=f"embedding fine-tune of week {week} promoted")
+    session.commit()
+    path = Path(settings.data_dir) / "models" / rep.model_id.removeprefix("local:")
+    return MemoEmbedder(MiniLMEmbedder(path, model_id=rep.model_id, batch_size=128)), facts
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -175,7 +202,7 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
     from core.platform.db import make_engine, session_factory, upgrade
 
     started = time.perf_counter()
-    learns = name in ("learning", "no_score_prior", "votes_only", "out_of_scope")
+    learns = name in ("learning", "finetune", "no_score_prior", "votes_only", "out_of_scope")
     oos = set(oos_intents) if name == "out_of_scope" else None
     at_defaults = None
     with tempfile.TemporaryDirectory(prefix=f"lc-{name}-") as tmpdir:
@@ -189,10 +216,11 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
         customers = Customers(args.vote_share, args.noise, args.seed)
         agents = Agents()
         admins = None
-        if name in ("learning", "no_score_prior", "out_of_scope"):
+        if name in ("learning", "finetune", "no_score_prior", "out_of_scope"):
             admins = Admins(args.budget)
         elif name == "votes_only":
             admins = Admins(args.budget, only_reasons={"down_vote"})
+        finetunes: list[dict] = []
         try:
             kb_rows = list(range(len(data.train))) if name == "ceiling" else plan.seeds
             knowledge.import_chunks(session, seed_records(data, kb_rows, "b77"), actor=SYSTEM,
@@ -278,6 +306,12 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
                         why = "; ".join(rep_r.reasons)
                         log(f"  [{name}] week {week}: candidate rejected by the gate: {why}")
                     session.commit()
+                if name == "finetune" and week in args.finetune_weeks:
+                    clock.set(week_start + dt.timedelta(days=6, hours=20))
+                    embedder, facts = finetune_in_loop(session_factory(engine), session, settings, embedder,
+                                                       scrubber, clock, week)
+                    finetunes.append(facts)
+                    log(f"  [{name}] week {week}: embedding fine-tune {facts}")
                 from core.knowledge.versions import active_version
 
                 chunks = active_version(session).chunk_count
@@ -299,14 +333,16 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
     out = dict(curves)
     if at_defaults is not None:
         out["at_product_defaults"] = at_defaults
+    if name == "finetune":
+        out["finetunes"] = finetunes
     out["people"] = {k: v for k, v in vars(counters).items() if k != "extra"}
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
 
 # --- plot -------------------------------------------------------------------------------------------
-COLORS = {"learning": "#1f77b4", "votes_only": "#ff7f0e", "static": "#7f7f7f", "ceiling": "#2ca02c",
-          "no_score_prior": "#9467bd", "out_of_scope": "#d62728"}
+COLORS = {"learning": "#1f77b4", "finetune": "#17becf", "votes_only": "#ff7f0e", "static": "#7f7f7f",
+          "ceiling": "#2ca02c", "no_score_prior": "#9467bd", "out_of_scope": "#d62728"}
 
 
 def plot(result: dict, path: Path) -> None:
@@ -361,6 +397,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ceiling", type=float, default=None, help="kb_score_ceiling (tuned)")
     p.add_argument("--no-tune", action="store_true", help="no tuning: vote, k 10, temperature 0.05, "
                    "threshold 0.7 unless given")
+    p.add_argument("--finetune-weeks", default="6,10", help="weeks after whose refresh the finetune variant "
+                   "runs the embedding fine-tune cycle (at most two)")
     p.add_argument("--val-share", type=float, default=0.1, help="share of each intent's training questions "
                    "held out as the validation split (tuning only)")
     p.add_argument("--oos-intents", type=int, default=20, help="intents held out as out-of-scope in the "
@@ -395,6 +433,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.test_limit = args.test_limit or 300
         args.budget = min(args.budget, 20)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    args.finetune_weeks = sorted({int(w) for w in str(args.finetune_weeks).split(",") if w.strip()})
+    if len(args.finetune_weeks) > 2:
+        p.error("--finetune-weeks: at most two fine-tunes in the 12 weeks")
     bad = [v for v in args.variants if v not in VARIANTS]
     if bad:
         p.error(f"unknown variant(s) {bad}; use {', '.join(VARIANTS)}")
@@ -429,6 +470,20 @@ def summarise(result: dict) -> dict:
             "target_containment_at_precision_met": bool(
                 v["containment"][-1] >= TARGETS["containment"] and prec >= TARGETS["precision"]),
         })
+    f = result["variants"].get("finetune")
+    if f:  # the learning loop with the embedding fine-tune cycle in it
+        live = [x for x in f["live_containment"] if x is not None]
+        out["finetune"] = {
+            "final_accuracy": f["accuracy"][-1],
+            "first_week_accuracy_0_93": next((w for w, a in zip(result["weeks"], f["accuracy"], strict=True)
+                                              if a >= TARGETS["accuracy"]), None),
+            "average_live_containment": round(float(np.mean(live)), 4) if live else None,
+            "final_containment": f["containment"][-1],
+            "final_answered_precision": f["answered_precision"][-1],
+            "final_containment_at_p95": f["containment_at_p95"][-1],
+            "labels_consumed": f["labels_consumed"][-1],
+            "finetunes": f.get("finetunes", []),
+        }
     nv = result["variants"].get("no_score_prior")
     if v and nv:
         def avg_live(x: dict) -> float:

@@ -28,7 +28,8 @@ def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("lc") / "learning_curve.json"
     learning_curve.main([
         "--intents", "5", "--weeks", "2", "--per-week", "12", "--test-limit", "30", "--budget", "8",
-        "--embedder", "hashing", "--scrubber", "none", "--threshold", "0.3", "--quiet", "--out", str(out),
+        "--embedder", "hashing", "--scrubber", "none", "--threshold", "0.3", "--finetune-weeks", "2",
+        "--quiet", "--out", str(out),
     ])
     return out
 
@@ -37,8 +38,12 @@ def test_json_has_the_documented_shape(result):
     data = json.loads(result.read_text())
     assert data["threshold"] == 0.3
     assert data["weeks"] == [0, 1, 2]
-    assert set(data["variants"]) == {"learning", "no_score_prior", "static", "votes_only", "ceiling",
-                                     "out_of_scope"}
+    assert set(data["variants"]) == {"learning", "finetune", "no_score_prior", "static", "votes_only",
+                                     "ceiling", "out_of_scope"}
+    # the fine-tune cycle ran after week 2's refresh; 24 questions are too few examples to train on
+    (cycle,) = data["variants"]["finetune"]["finetunes"]
+    assert cycle["week"] == 2 and cycle["outcome"] == "skipped" and "examples" in cycle["reason"]
+    assert data["summary"]["finetune"]["finetunes"] == [cycle]
     assert len(data["variants"]["out_of_scope"]["oos_escalation"]) == 3
     assert set(data["summary"]) >= {"out_of_scope", "score_prior_effect", "labels_consumed", "targets"}
     tuning = data["config"]["tuning"]
