@@ -102,41 +102,72 @@ def _right(row: Any, q: EvaluationQuestion) -> bool:
     return row.category == q.intent.strip().lower()
 
 
-def question_scores(index: Any, questions: Sequence[EvaluationQuestion], embedder: Embedder) -> list[float]:
-    """Best-chunk scores of the evaluation questions whose best chunk is right."""
+@dataclass
+class Probe:
+    """The calibration's query vectors, embedded before a build writes anything (SQLite's write
+    lock is not held while the model runs): the checkable evaluation questions and, when there
+    are too few of those, a sample of the chunks' titles (``positions`` in build order)."""
+
+    questions: list[EvaluationQuestion]
+    question_vectors: np.ndarray | None
+    positions: list[int]
+    title_vectors: np.ndarray | None
+
+
+def probe(rows: Sequence[Any], questions: Sequence[EvaluationQuestion], embedder: Embedder, *,
+          seed: int = 0) -> Probe:
+    """Embed what ``measure`` will search, for chunks ``rows`` (each with ``title`` and
+    ``category``, in the order of the index to be built)."""
     usable = [q for q in questions if _checkable(q)]
-    if len(usable) < MIN_SAMPLES or not index.rows:
-        return []
-    scores, positions = index.search_vectors(embedder.encode([q.question for q in usable]), 1)
-    return [float(s[0]) for q, s, p in zip(usable, scores, positions, strict=True)
-            if p[0] >= 0 and _right(index.rows[int(p[0])], q)]
+    qvecs = embedder.encode([q.question for q in usable]) if len(usable) >= MIN_SAMPLES else None
+    titled = [i for i, r in enumerate(rows) if (r.title or "").strip() and (r.category or "").strip()]
+    positions = (sorted(random.Random(seed).sample(titled, min(TITLE_SAMPLE, len(titled))))
+                 if len(titled) >= MIN_SAMPLES else [])
+    tvecs = embedder.encode([rows[i].title for i in positions]) if positions and qvecs is None else None
+    return Probe(usable if qvecs is not None else [], qvecs, positions, tvecs)
 
 
-def title_scores(index: Any, embedder: Embedder, *, seed: int = 0) -> list[float]:
-    """Leave-one-out scores of chunk titles (up to ``TITLE_SAMPLE``) whose nearest other chunk
-    has the same category."""
-    rows = [i for i, r in enumerate(index.rows) if (r.title or "").strip() and (r.category or "").strip()]
-    if len(rows) < MIN_SAMPLES:
+def question_scores(index: Any, p: Probe) -> list[float]:
+    """Best-chunk scores of the evaluation questions whose best chunk is right."""
+    if p.question_vectors is None or not index.rows:
         return []
-    picked = sorted(random.Random(seed).sample(rows, min(TITLE_SAMPLE, len(rows))))
-    scores, positions = index.search_vectors(embedder.encode([index.rows[i].title for i in picked]), 3)
+    scores, positions = index.search_vectors(p.question_vectors, 1)
+    return [float(s[0]) for q, s, pos in zip(p.questions, scores, positions, strict=True)
+            if pos[0] >= 0 and _right(index.rows[int(pos[0])], q)]
+
+
+def title_scores(index: Any, p: Probe, embedder: Embedder) -> list[float]:
+    """Leave-one-out scores of the sampled chunk titles whose nearest other chunk has the same
+    category (the titles are embedded now if the probe skipped them)."""
+    if not p.positions:
+        return []
+    vectors = p.title_vectors
+    if vectors is None:  # the evaluation set found too few right matches after all
+        vectors = embedder.encode([index.rows[i].title for i in p.positions])
+    scores, positions = index.search_vectors(vectors, 3)
     out = []
-    for i, srow, prow in zip(picked, scores, positions, strict=True):
-        other = next(((s, int(p)) for s, p in zip(srow, prow, strict=True) if p >= 0 and int(p) != i), None)
+    for i, srow, prow in zip(p.positions, scores, positions, strict=True):
+        other = next(((s, int(q)) for s, q in zip(srow, prow, strict=True) if q >= 0 and int(q) != i), None)
         if other is not None and index.rows[other[1]].category == index.rows[i].category:
             out.append(float(other[0]))
     return out
 
 
-def calibrate(index: Any, questions: Sequence[EvaluationQuestion], embedder: Embedder) -> Calibration | None:
-    """The calibration of a freshly built index (None when too few right matches were found; the
-    fixed settings apply then). Measured whatever ``kb_score_calibration`` says, so a version
-    built while it was off can be served calibrated later; ``decision_settings`` applies it."""
-    for source, scores in (("evaluation", lambda: question_scores(index, questions, embedder)),
-                           ("titles", lambda: title_scores(index, embedder))):
+def measure(index: Any, p: Probe, embedder: Embedder) -> Calibration | None:
+    """The calibration of a freshly built index from its probe (None when too few right matches
+    were found; the fixed settings apply then). Measured whatever ``kb_score_calibration`` says,
+    so a version built while it was off can be served calibrated later; ``decision_settings``
+    applies it."""
+    for source, scores in (("evaluation", lambda: question_scores(index, p)),
+                           ("titles", lambda: title_scores(index, p, embedder))):
         found = scores()
         if len(found) >= MIN_SAMPLES:
             floor = float(np.percentile(found, FLOOR_PERCENTILE))
             ceiling = max(float(np.percentile(found, CEILING_PERCENTILE)), floor + MIN_SPAN)
             return Calibration(round(floor, 4), round(ceiling, 4), source, len(found))
     return None
+
+
+def calibrate(index: Any, questions: Sequence[EvaluationQuestion], embedder: Embedder) -> Calibration | None:
+    """``measure`` with a probe made now (for an index that is already built and written)."""
+    return measure(index, probe(index.rows, questions, embedder), embedder)

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from core.knowledge.calibration import calibrate
+from core.knowledge.calibration import measure, probe
 from core.knowledge.evaluation import active_questions
 from core.knowledge.index import (
     INDEX_SUFFIX,
@@ -190,6 +190,8 @@ def build_version(
             "`supportloop kb import FILE` or propose them with `supportloop kb propose`."
         )
     cleanup_temp_files(settings.index_dir)
+    # the calibration's queries are embedded before anything is written (no write lock held)
+    calibration_probe = probe(chunks, active_questions(session), embedder)
     texts_by_hash: dict[str, str] = {}
     for c in chunks:
         h = content_hash(c.title, c.text)
@@ -207,7 +209,7 @@ def build_version(
     )
     rows = [Row(c.id, c.external_id, c.content_hash, c.title, c.text, c.category) for c in chunks]
     built = KBIndex(None, embedder.model_id, kind, index, rows)
-    calibration = calibrate(built, active_questions(session), embedder)
+    calibration = measure(built, calibration_probe, embedder)
     name, checksum, size = write_index_file(
         settings.index_dir, index, kind, embedder.model_id, rows, calibration
     )
