@@ -372,6 +372,7 @@ def record_answer(
             )
         )
     session.add_all(rows)
+    scoring.lock_chunk_rows(session, seen | used)  # in id order, before any of them is updated
     if seen:
         session.execute(
             update(Chunk)

@@ -55,7 +55,8 @@ from core.review import queue as review
 STEPS = ("knowledge base", "answers linked to the chunks they quote", "enrichment", "votes and held drafts",
          "review queue and knowledge gaps", "alert rules and metrics")
 VOTE_BATCH = 20  # votes per committed batch (each vote is several statements)
-LINK_BATCH = 200  # conversations whose answers are linked to chunks per committed batch
+LINK_BATCH = 50  # conversations whose answers are linked to chunks per committed batch (its chunk
+# row locks are held until the commit: 200 held them about 1.4 s on PostgreSQL, and votes waited)
 
 
 def run_learning_loop(
@@ -150,6 +151,12 @@ def _link_answers(session: Session, settings: Settings, clock: Clock) -> int:
                  for conv_id in batch for mid, cid in by_conversation[conv_id]]
         uses = Counter(link["chunk_id"] for link in links)
         session.execute(insert(MessageChunk.__table__), links)
+        # every chunk the batch will update (use counts, the conversations' credits), locked in id
+        # order first: taken one conversation at a time they could deadlock with a live chat
+        batch_answers = select(Message.id).where(Message.conversation_id.in_(batch),
+                                                 Message.role == MessageRole.ASSISTANT)
+        scoring.lock_chunk_rows(session, scoring.used_chunks_of_messages(session, list(session.scalars(
+            batch_answers))))
         for chunk in session.scalars(select(Chunk).where(Chunk.id.in_(list(uses)))):
             chunk.times_retrieved = (chunk.times_retrieved or 0) + uses[chunk.id]
             chunk.times_used_in_response = (chunk.times_used_in_response or 0) + uses[chunk.id]
@@ -184,7 +191,7 @@ def _votes(session: Session, settings: Settings, rng: random.Random, clock: Cloc
     ).all()
     now = clock.now()
     source = {Channel.EMAIL: FeedbackSource.EMAIL, Channel.WEB: FeedbackSource.WIDGET}
-    n = 0
+    todo = []
     for mid, at, user, channel, reason, csat in rows:
         unhappy = reason == "complaint" or (csat is not None and csat <= 2)
         if unhappy and rng.random() < 0.5:
@@ -194,15 +201,17 @@ def _votes(session: Session, settings: Settings, rng: random.Random, clock: Cloc
         else:
             continue
         when = min(now, at + dt.timedelta(minutes=rng.uniform(1, 90)))
-        if mid in voted:
-            continue
-        record_vote(session, mid, vote, user, source=source.get(channel, FeedbackSource.API),
-                    settings=settings, clock=FixedClock(when))
-        n += 1
-        if n % VOTE_BATCH == 0:
-            commit_batch(session)
-            check_cancelled(progress)
-    return n
+        if mid not in voted:
+            todo.append((mid, vote, user, source.get(channel, FeedbackSource.API), when))
+    for i in range(0, len(todo), VOTE_BATCH):
+        batch = todo[i: i + VOTE_BATCH]
+        # the chunks the batch's votes credit, locked in id order first (see _link_answers)
+        scoring.lock_chunk_rows(session, scoring.used_chunks_of_messages(session, [b[0] for b in batch]))
+        for mid, vote, user, src, when in batch:
+            record_vote(session, mid, vote, user, source=src, settings=settings, clock=FixedClock(when))
+        commit_batch(session)
+        check_cancelled(progress)
+    return len(todo)
 
 
 def _held_drafts(session: Session, settings: Settings, clock: Clock, limit: int = 5) -> int:

@@ -105,6 +105,29 @@ def used_chunk_ids(session: Session, message_ids: Sequence[int]) -> list[int]:
     return list(session.scalars(q))
 
 
+def lock_chunk_rows(session: Session, chunk_ids: Sequence[int]) -> None:
+    """Lock chunk rows in id order before updating them (PostgreSQL ``SELECT ... FOR UPDATE``;
+    on SQLite the transaction's write lock covers them). A transaction that updates several
+    chunk rows takes all their locks this way first: a single ``UPDATE ... WHERE id IN (...)``
+    locks rows in the order the plan visits them, and a batch that updates chunks conversation
+    by conversation collects locks in no order at all, so two of them could each wait for the
+    other (PostgreSQL's deadlock detector then kills one: a demo load failed that way while
+    chats were answered)."""
+    ids = sorted({int(i) for i in chunk_ids})
+    if ids and session.get_bind().dialect.name != "sqlite":
+        session.execute(select(Chunk.id).where(Chunk.id.in_(ids)).order_by(Chunk.id).with_for_update())
+
+
+def used_chunks_of_messages(session: Session, message_ids: Sequence[int]) -> list[int]:
+    """The chunks the given answers used (what crediting those answers updates)."""
+    if not message_ids:
+        return []
+    return sorted(set(session.scalars(
+        select(MessageChunk.chunk_id).where(MessageChunk.message_id.in_(list(message_ids)),
+                                            MessageChunk.used.is_(True))
+    )))
+
+
 def _apply_feedback(
     session: Session,
     chunk_ids: list[int],
@@ -117,6 +140,7 @@ def _apply_feedback(
 ) -> list[int]:
     if not chunk_ids:
         return []
+    lock_chunk_rows(session, chunk_ids)
     now = (clock or SystemClock()).now()
     values: dict[str, Any] = {"last_user_feedback_at": now}
     if count_delta or rating_delta:
@@ -143,6 +167,7 @@ def rescore(session: Session, chunk_ids: Sequence[int], settings: Settings | Non
     """Recompute the performance score of ``chunk_ids`` from their (flushed) counters."""
     if not chunk_ids:
         return
+    lock_chunk_rows(session, chunk_ids)
     prior = prior_weight(settings)
     for chunk in session.scalars(
         select(Chunk).where(Chunk.id.in_(list(chunk_ids))).execution_options(populate_existing=True)
