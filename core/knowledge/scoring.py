@@ -115,7 +115,11 @@ def lock_chunk_rows(session: Session, chunk_ids: Sequence[int]) -> None:
     chats were answered)."""
     ids = sorted({int(i) for i in chunk_ids})
     if ids and session.get_bind().dialect.name != "sqlite":
-        session.execute(select(Chunk.id).where(Chunk.id.in_(ids)).order_by(Chunk.id).with_for_update())
+        # FOR NO KEY UPDATE, the lock an UPDATE of these columns takes: FOR UPDATE would also
+        # conflict with the key-share locks that inserting message_chunk rows (foreign keys)
+        # takes on the chunks, and chats insert those in rank order (deadlocks, seen)
+        lock = select(Chunk.id).where(Chunk.id.in_(ids)).order_by(Chunk.id).with_for_update(key_share=True)
+        session.execute(lock)
 
 
 def used_chunks_of_messages(session: Session, message_ids: Sequence[int]) -> list[int]:

@@ -30,7 +30,7 @@ _USED_CHUNKS = (  # locked in id order (PostgreSQL), so concurrent votes never d
         )
     )
     .order_by(_CH.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)  # FOR NO KEY UPDATE: see core.knowledge.scoring.lock_chunk_rows
     .subquery("used_chunk")
 )
 _RATE_CHUNKS = (
