@@ -155,7 +155,7 @@ def _link_answers(session: Session, settings: Settings, clock: Clock) -> int:
         # order first: taken one conversation at a time they could deadlock with a live chat
         batch_answers = select(Message.id).where(Message.conversation_id.in_(batch),
                                                  Message.role == MessageRole.ASSISTANT)
-        scoring.lock_chunk_rows(session, scoring.used_chunks_of_messages(session, list(session.scalars(
+        scoring.lock_chunk_rows(session, scoring.used_chunk_ids(session, list(session.scalars(
             batch_answers))))
         for chunk in session.scalars(select(Chunk).where(Chunk.id.in_(list(uses)))):
             chunk.times_retrieved = (chunk.times_retrieved or 0) + uses[chunk.id]
@@ -206,7 +206,7 @@ def _votes(session: Session, settings: Settings, rng: random.Random, clock: Cloc
     for i in range(0, len(todo), VOTE_BATCH):
         batch = todo[i: i + VOTE_BATCH]
         # the chunks the batch's votes credit, locked in id order first (see _link_answers)
-        scoring.lock_chunk_rows(session, scoring.used_chunks_of_messages(session, [b[0] for b in batch]))
+        scoring.lock_chunk_rows(session, scoring.used_chunk_ids(session, [b[0] for b in batch]))
         for mid, vote, user, src, when in batch:
             record_vote(session, mid, vote, user, source=src, settings=settings, clock=FixedClock(when))
         commit_batch(session)

@@ -106,7 +106,7 @@ def used_chunk_ids(session: Session, message_ids: Sequence[int]) -> list[int]:
 
 
 def lock_chunk_rows(session: Session, chunk_ids: Sequence[int]) -> None:
-    """Lock chunk rows in id order before updating them (PostgreSQL ``SELECT ... FOR UPDATE``;
+    """Lock chunk rows in id order before updating them (PostgreSQL ``SELECT ... FOR NO KEY UPDATE``;
     on SQLite the transaction's write lock covers them). A transaction that updates several
     chunk rows takes all their locks this way first: a single ``UPDATE ... WHERE id IN (...)``
     locks rows in the order the plan visits them, and a batch that updates chunks conversation
@@ -120,16 +120,6 @@ def lock_chunk_rows(session: Session, chunk_ids: Sequence[int]) -> None:
         # takes on the chunks, and chats insert those in rank order (deadlocks, seen)
         lock = select(Chunk.id).where(Chunk.id.in_(ids)).order_by(Chunk.id).with_for_update(key_share=True)
         session.execute(lock)
-
-
-def used_chunks_of_messages(session: Session, message_ids: Sequence[int]) -> list[int]:
-    """The chunks the given answers used (what crediting those answers updates)."""
-    if not message_ids:
-        return []
-    return sorted(set(session.scalars(
-        select(MessageChunk.chunk_id).where(MessageChunk.message_id.in_(list(message_ids)),
-                                            MessageChunk.used.is_(True))
-    )))
 
 
 def _apply_feedback(
