@@ -31,6 +31,9 @@ PLAIN = {
 }
 
 
+# words written in capitals wherever they appear in a key ("kb_prune" -> "KB prune")
+ACRONYMS = {w.lower(): w for w in ("KB", "CSAT", "SMS", "PII", "API", "URL", "IP", "SLA", "JSONL", "FAQ")}
+
 WORD_COLUMNS = {"status", "kind", "channel", "intent", "role", "reason", "state", "severity", "source"}
 
 
@@ -45,7 +48,7 @@ def plain(word: Any) -> str:
         return f"{plain(head)}: {tail.replace('_', ' ')}"
     if text.lower() in PLAIN:
         return PLAIN[text.lower()]
-    spaced = text.replace("_", " ").strip()
+    spaced = " ".join(ACRONYMS.get(w.lower(), w) for w in text.replace("_", " ").split())
     return spaced[:1].upper() + spaced[1:]
 
 

@@ -6,7 +6,16 @@ import re
 
 import pytest
 
-from tests.factories.browser import HELD_ANSWER, HELD_QUESTION, metric, open_page, screenshot, wait_metric
+from tests.factories.browser import (
+    HELD_ANSWER,
+    HELD_QUESTION,
+    metric,
+    not_plain,
+    open_page,
+    page_text,
+    screenshot,
+    wait_metric,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +36,24 @@ def test_login_is_required(dashboard, browser):
     page.close()
 
 
-def test_every_page_renders(app):
+def test_every_page_renders_in_plain_words(app):
+    """Every page and each of its tabs: no exception, no JSON, internal words or machine times."""
     nav = app.locator('[data-testid="stSidebarNav"]')
     for i, title in enumerate(PAGES, start=1):
         assert nav.get_by_role("link", name=title, exact=True).count() == 1, f"{title} missing from the menu"
         open_page(app, title)
         assert app.locator('[data-testid="stException"]').count() == 0, f"{title} raised"
-        screenshot(app, f"{i:02d}-{title.lower().replace(' ', '-')}")
+        name = f"{i:02d}-{title.lower().replace(' ', '-')}"
+        screenshot(app, name)
+        assert not_plain(page_text(app)) == [], (title, not_plain(page_text(app)))
+        tabs = app.get_by_role("tab")
+        for t in range(1, tabs.count()):  # the first tab is open already
+            tab = tabs.nth(t)
+            label = tab.inner_text().strip()
+            tab.click()
+            app.wait_for_timeout(300)
+            assert not_plain(page_text(app)) == [], (title, label, not_plain(page_text(app)))
+            screenshot(app, f"{name}-{label.lower().replace(' ', '-')}")
 
 
 def test_approve_held_draft_refresh_kb_and_roll_back(app):

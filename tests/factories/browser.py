@@ -3,6 +3,7 @@ Streamlit, read metric tiles, take screenshots (test-artifacts/screenshots/, git
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
@@ -61,10 +62,63 @@ def open_page(page: Page, title: str) -> None:
     settle(page)
 
 
+# Streamlit scrolls its main area inside the window, so a "full page" screenshot shows only the
+# first screen: the window is made as tall as that area for the picture, then put back.
+CONTENT_HEIGHT_JS = """() => Math.max(...[...document.querySelectorAll(
+    '[data-testid="stMain"], [data-testid="stMainBlockContainer"], [data-testid="stSidebarContent"]')]
+  .map(e => e.scrollHeight))"""
+
+
 def screenshot(page: Page, name: str) -> None:
-    """Save a full-page screenshot as ``SCREENSHOTS/<name>.png``."""
+    """Save a screenshot of the whole page (everything below the first screen too) as
+    ``SCREENSHOTS/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    size = page.viewport_size
+    height = min(int(page.evaluate(CONTENT_HEIGHT_JS) or 0), 12_000)
+    if size and height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": height + 40})
+        page.wait_for_timeout(300)
+    try:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    finally:
+        if size:
+            page.set_viewport_size(size)
+
+
+# What an admin must never read on a page: JSON, internal words (snake_case statuses and keys),
+# machine timestamps (ISO "T", seconds with microseconds).
+NOT_PLAIN = {
+    "JSON": re.compile(r"[{\[]\s*\"[A-Za-z_]+\"\s*:"),
+    "an internal word": re.compile(r"\b[a-z]+(?:_[a-z]+)+\b"),
+    "a machine timestamp": re.compile(r"\d{4}-\d\d-\d\dT\d\d|\d\d:\d\d:\d\d\.\d+"),
+}
+
+
+def not_plain(text: str, allowed: tuple[str, ...] = ()) -> list[str]:
+    """The pieces of ``text`` an admin should not see, each with what it is (empty when the text
+    is plain words). ``allowed`` are words the test itself typed (a rule's short name)."""
+    found = []
+    for what, pattern in NOT_PLAIN.items():
+        found += [f"{what}: {m.group(0)!r}" for m in pattern.finditer(text) if m.group(0) not in allowed]
+    return found
+
+
+# the visible text of the main area and the sidebar, without the names of Material icons (drawn
+# from ligatures such as "task_alt")
+PAGE_TEXT_JS = """() => [...document.querySelectorAll('[data-testid="stMain"], [data-testid="stSidebar"]')]
+  .map(root => {
+    const icons = [...root.querySelectorAll('span, i')]
+      .filter(e => getComputedStyle(e).fontFamily.includes("Material Symbols"));
+    icons.forEach(i => i.style.setProperty("display", "none"));
+    const text = root.innerText;
+    icons.forEach(i => i.style.removeProperty("display"));
+    return text;
+  }).join("\\n")"""
+
+
+def page_text(page: Page) -> str:
+    """The visible text of the main area and the sidebar (tables drawn on a canvas excluded)."""
+    return page.evaluate(PAGE_TEXT_JS)
 
 
 def metric_value(page: Page, label: str) -> Locator:

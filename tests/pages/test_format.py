@@ -13,6 +13,7 @@ def test_internal_words_become_plain_words():
     assert plain(ConversationStatus.AI) == "Answered by the assistant"
     assert plain("risky_draft") == "Risky draft"
     assert plain("containment_rate") == "Containment rate"
+    assert plain("kb_prune") == "KB prune" and plain("pii_scan_url") == "PII scan URL"
     assert plain("flagged:abuse_words") == "Flagged: abuse words"
     assert plain(None) == plain("") == "–"
     assert plain_list(["down_vote", "low_csat"]) == "Down vote, Low CSAT"
@@ -36,7 +37,7 @@ def test_dicts_and_records_become_table_text_without_json():
     rows = dict_rows(stats)
     assert rows == [
         {"What": "Examples", "Value": "1,234"},
-        {"What": "Left out · Pii", "Value": "3"},
+        {"What": "Left out · PII", "Value": "3"},
         {"What": "Left out · Low rating", "Value": "0.25"},
         {"What": "Status", "Value": "Waiting for approval"},
         {"What": "Models", "Value": "gpt-4o-mini"},
