@@ -229,6 +229,7 @@ def run_local_job(
 
         facts = train_embedding_model(pairs, base_model_path(prod), out_dir, epochs=view.epochs,
                                       batch_size=settings.local_finetune_batch_size,
+                                      learning_rate=settings.local_finetune_learning_rate,
                                       seed=settings.dataset_seed, on_step=on_step)
         stop(force=True)
         embedder = (embedder_loader or (lambda p, m: MiniLMEmbedder(p, model_id=m)))(out_dir, model_id)
