@@ -96,6 +96,7 @@ def bench_settings(tmp: Path, args: argparse.Namespace, name: str = "learning"):
         kb_escalation_threshold=args.threshold,
         kb_gate_tolerance=args.gate_tolerance,
         kb_score_rank_weight=0.0 if name == "no_score_prior" else Settings().kb_score_rank_weight,
+        kb_learn_from_agent_answers=name != "votes_only",  # votes_only learns from the votes alone
     )
 
 
@@ -197,6 +198,7 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
     from core.knowledge.evaluation import import_questions
     from core.knowledge.index import IndexCache
     from core.knowledge.refresh import weekly_refresh
+    from core.learning.agent_answers import propose_agent_answers
     from core.platform.actors import SYSTEM
     from core.platform.clock import FixedClock
     from core.platform.db import make_engine, session_factory, upgrade
@@ -300,6 +302,10 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
                     session.commit()
                 if learns:
                     clock.set(week_start + dt.timedelta(days=6, hours=17))
+                    # what the runner's kb_refresh task does: the agents' replies first, then the refresh
+                    learned = propose_agent_answers(session, settings, actor=SYSTEM, scrubber=scrubber,
+                                                    clock=clock)
+                    counters.agent_answers_proposed += learned.proposed
                     rep_r = weekly_refresh(session, embedder, settings, clock, actor=SYSTEM)
                     refresh = rep_r.status
                     if refresh == "rejected":
@@ -325,8 +331,8 @@ def run_variant(name: str, data: Banking77, plan: Plan, embedder, scrubber, args
                     f"{live_prec if live_prec is None else round(live_prec, 3)}) | test acc "
                     f"{ev['accuracy']:.3f} containment {ev['containment']:.3f} precision "
                     f"{ev['answered_precision']} | refresh {refresh}, {chunks} chunks, labels "
-                    f"{curves['labels_consumed'][-1]}, reviews {counters.reviews}, "
-                    f"{time.perf_counter() - started:.0f}s")
+                    f"{curves['labels_consumed'][-1]}, reviews {counters.reviews}, agents' replies "
+                    f"proposed {counters.agent_answers_proposed}, {time.perf_counter() - started:.0f}s")
         finally:
             session.close()
             engine.dispose()

@@ -199,6 +199,7 @@ class Counters:
     """What the people did (cumulative over the run)."""
 
     agent_answers: int = 0
+    agent_answers_proposed: int = 0  # agents' replies the refresh task proposed as chunks
     votes: int = 0
     down_votes: int = 0
     reviews: int = 0

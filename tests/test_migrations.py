@@ -107,3 +107,29 @@ def test_message_ids_become_unique_per_channel(empty_url):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT channel FROM message WHERE id = 1")).scalar() == "sms"
     engine.dispose()
+
+
+def test_chunks_may_come_from_agent_answers_and_going_back_keeps_them(empty_url):
+    from core.knowledge.chunks import propose_chunk
+    from core.platform.config import Settings
+    from core.platform.db import session_factory
+    from core.platform.pii import get_scrubber
+    from core.platform.statuses import ChunkSource
+    from tests.factories import ADMIN
+
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    with session_factory(engine)() as s:
+        propose_chunk(s, actor=ADMIN, title="Propane grill", text="Our chef brings a propane grill.",
+                      source_type=ChunkSource.AGENT_ANSWER, scrubber=get_scrubber(Settings(_env_file=None)))
+        s.commit()
+    engine.dispose()
+    downgrade(empty_url, "0019_chunk_agent_answer@-1")
+    engine = make_engine(empty_url)
+    with engine.connect() as conn:  # the row is kept, as the old constraint's nearest kind
+        assert conn.execute(text("SELECT source_type FROM chunk")).scalar() == "approved_answer"
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE chunk SET source_type = 'agent_answer'"))
+    engine.dispose()
+    upgrade(empty_url)
+

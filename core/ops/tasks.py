@@ -36,6 +36,7 @@ from core.experiments.lifecycle import check_running_experiments
 from core.knowledge.refresh import weekly_refresh
 from core.knowledge.staleness import flag_stale_chunks
 from core.knowledge.versions import prune_index_files
+from core.learning.agent_answers import propose_agent_answers
 from core.ops import alerts, jobruns, queue
 from core.ops.rollup import rollup
 from core.ops.schedules import (
@@ -200,14 +201,23 @@ def stale_check(ctx: TaskContext) -> dict[str, Any]:
 
 
 def kb_refresh(ctx: TaskContext) -> dict[str, Any]:
-    """Build a new KB version, evaluate it and activate it when it is not worse; then (in its
-    own transaction) retrain the intent classifier on the new KB categories, approved examples
-    and admin corrections. A failed retrain is reported (summary and a warning event); the
-    refresh stays done."""
+    """Propose the agents' replies to handed-off questions as chunks (``kb_learn_from_agent_answers``,
+    committed on their own); build a new KB version, evaluate it and activate it when it is not
+    worse; then (in its own transaction) retrain the intent classifier on the new KB categories,
+    approved examples and admin corrections. A failed retrain is reported (summary and a warning
+    event); the refresh stays done."""
     embedder = ctx.embedder()
+    learned = None
+    if ctx.settings.kb_learn_from_agent_answers:
+        scrubber = warm_scrubber(ctx.settings)
+        with ctx.session() as s:
+            learned = propose_agent_answers(s, ctx.settings, actor=ctx.actor, scrubber=scrubber,
+                                            clock=ctx.clock).as_dict()
     with ctx.session() as s:
         summary = _summary(weekly_refresh(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor,
                                           checkpoint=lambda: commit_batch(s)))
+    if learned is not None:
+        summary["agent_answers"] = learned
     try:
         with ctx.session() as s:
             summary["intents"] = _summary(retrain(s, embedder, ctx.settings, ctx.clock, actor=ctx.actor))

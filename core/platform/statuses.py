@@ -96,6 +96,7 @@ class ChunkSource(StrEnum):
     MANUAL = "manual"
     IMPORTED = "imported"
     APPROVED_ANSWER = "approved_answer"
+    AGENT_ANSWER = "agent_answer"  # a human agent's reply to a handed-off question
 
 
 class KBVersionStatus(StrEnum):

@@ -1,0 +1,141 @@
+"""What a human agent's reply teaches: a handed-off question and the agent's answer to it become a
+KB proposal, without waiting for an admin's review.
+
+When the assistant hands a question off, a person answers it. That reply is the knowledge the KB
+lacked, written by the business itself; before, it reached the KB only when an admin picked the
+conversation from the review queue (a budget of a few hundred a week), and most replies were lost.
+:func:`propose_agent_answers` runs before each weekly refresh (``core.ops.tasks.kb_refresh``)
+when ``kb_learn_from_agent_answers`` is on (the default): for every conversation handed off in the
+last ``kb_agent_answer_days`` days, the agent's first reply and the customer's question before it
+are proposed as a chunk (``core.knowledge.chunks.propose_chunk``: title = the question cleaned of
+greetings, names and contact details; text = the reply; both scrubbed; category = the
+conversation's intent; source ``agent_answer``). The refresh's evaluation gate decides whether
+they go live, and it leaves a proposal that makes the KB worse in the review queue.
+
+Left out, and counted by reason: a reply that is itself a hand-off, escalation or apology text (the
+hand-off detector), a conversation whose customer gave a CSAT below ``review_csat_below``, a
+flagged message (profanity, abuse, a risky draft), a reply or question the scrubber marked unsafe
+for training, and a conversation with no customer question before the reply. A reply is proposed
+once (its message id is the chunk's ``source_message_id``), so running again proposes only new
+replies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from core.knowledge.chunks import propose_chunk
+from core.knowledge.handoff import handoff_reason
+from core.platform.actors import Actor
+from core.platform.clock import Clock, SystemClock
+from core.platform.config import Settings
+from core.platform.errors import ValidationError
+from core.platform.models import Chunk, Conversation, ConversationOutcome, Message
+from core.platform.services import Scrubber
+from core.platform.statuses import ChunkSource, MessageRole
+
+BATCH = 200
+
+
+@dataclass
+class AgentAnswerReport:
+    """What one run proposed and what it left out (reason -> count)."""
+
+    proposed: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"proposed": self.proposed, "left_out": dict(self.left_out)}
+
+
+def _first_replies(session: Session, since: dt.datetime, after_id: int) -> list[Message]:
+    """The first agent message of each conversation handed off since ``since`` whose reply is not
+    a chunk's source yet, in id order from ``after_id``, ``BATCH`` at a time."""
+    first = (
+        select(func.min(Message.id).label("id"))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.role == MessageRole.AGENT, Conversation.escalated_at.is_not(None),
+               Conversation.escalated_at >= since)
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    learned = exists().where(Chunk.source_message_id == Message.id)
+    return list(session.scalars(
+        select(Message).join(first, first.c.id == Message.id)
+        .where(Message.id > after_id, ~learned).order_by(Message.id).limit(BATCH)
+    ))
+
+
+def _question(session: Session, reply: Message) -> Message | None:
+    """The customer's last message before ``reply`` in its conversation."""
+    return session.scalars(
+        select(Message).where(Message.conversation_id == reply.conversation_id, Message.id < reply.id,
+                              Message.role == MessageRole.USER).order_by(Message.id.desc()).limit(1)
+    ).first()
+
+
+def _why_not(session: Session, settings: Settings, reply: Message,
+             question: Message | None) -> str | None:
+    """Why this reply must not become knowledge (None when it may)."""
+    if question is None:
+        return "no customer question before it"
+    if handoff_reason(reply.redacted_content or "") is not None:
+        return "a hand-off or apology text"
+    if reply.flagged or question.flagged:
+        return "flagged"
+    if not (reply.safe_for_training and question.safe_for_training):
+        return "personal data the scrubber was unsure of"
+    csat = session.scalar(select(ConversationOutcome.csat).where(
+        ConversationOutcome.conversation_id == reply.conversation_id))
+    return "low CSAT" if csat is not None and csat < settings.review_csat_below else None
+
+
+def propose_agent_answers(
+    session: Session,
+    settings: Settings,
+    *,
+    actor: Actor,
+    scrubber: Scrubber | None = None,
+    clock: Clock | None = None,
+) -> AgentAnswerReport:
+    """Propose the agents' replies to handed-off questions as KB chunks (see the module
+    docstring); nothing when ``kb_learn_from_agent_answers`` is off. ``actor`` needs
+    ``manage_kb`` (the job runner's ``SYSTEM``). Joins the caller's transaction."""
+    report = AgentAnswerReport()
+    if not settings.kb_learn_from_agent_answers:
+        return report
+    clock = clock or SystemClock()
+    since = clock.now() - dt.timedelta(days=settings.kb_agent_answer_days)
+    left_out: Counter[str] = Counter()
+    after = 0
+    while replies := _first_replies(session, since, after):
+        for reply in replies:
+            after = reply.id
+            question = _question(session, reply)
+            if (why := _why_not(session, settings, reply, question)) is not None:
+                left_out[why] += 1
+                continue
+            try:
+                with session.begin_nested():
+                    chunk = propose_chunk(session, actor=actor, question=question.redacted_content,
+                                          answer=reply.redacted_content, source_message_id=reply.id,
+                                          source_type=ChunkSource.AGENT_ANSWER, scrubber=scrubber,
+                                          clock=clock, metadata={"conversation_id": reply.conversation_id})
+            except ValidationError:
+                left_out["refused by the proposal's checks"] += 1
+                continue
+            if chunk.source_message_id != reply.id:  # the same title and text wait as a proposal
+                left_out["already proposed"] += 1
+                continue
+            report.proposed += 1
+        session.flush()
+    report.left_out = dict(left_out)
+    return report
+
+
+__all__ = ["AgentAnswerReport", "propose_agent_answers"]
