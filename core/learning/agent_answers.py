@@ -1,11 +1,14 @@
 """What a human agent's reply teaches: a handed-off question and the agent's answer to it become a
 KB proposal, without waiting for an admin's review.
 
-When the assistant hands a question off, a person answers it. That reply is the knowledge the KB
-lacked, written by the business itself; before, it reached the KB only when an admin picked the
-conversation from the review queue (a budget of a few hundred a week), and most replies were lost.
-:func:`propose_agent_answers` runs before each weekly refresh (``core.ops.tasks.kb_refresh``)
-when ``kb_learn_from_agent_answers`` is on (the default): for every conversation handed off in the
+When the assistant hands a question off, a person answers it. That reply is often the knowledge
+the KB lacked, written by the business itself; otherwise it reaches the KB only when an admin picks
+the conversation from the review queue (a budget of a few hundred a week). It is opt-in
+(``kb_learn_from_agent_answers``, off by default): agents also write replies that only fit one
+customer ("I've refunded your card"), and nobody reviews these proposals before the gate, which
+measures retrieval, not whether a text is general knowledge. Turn it on where agents answer with
+reusable knowledge. :func:`propose_agent_answers` runs before each weekly refresh
+(``core.ops.tasks.kb_refresh``) when the setting is on: for every conversation handed off in the
 last ``kb_agent_answer_days`` days, the agent's first reply and the customer's question before it
 are proposed as a chunk (``core.knowledge.chunks.propose_chunk``: title = the question cleaned of
 greetings, names and contact details; text = the reply; both scrubbed; category = the
@@ -13,7 +16,8 @@ conversation's intent; source ``agent_answer``). The refresh's evaluation gate d
 they go live, and it leaves a proposal that makes the KB worse in the review queue.
 
 Left out, and counted by reason: a reply that is itself a hand-off, escalation or apology text (the
-hand-off detector), a conversation whose customer gave a CSAT below ``review_csat_below``, a
+hand-off detector), a reply addressed to a named person (its redacted text holds ``<PERSON>``:
+written for one customer), a conversation whose customer gave a CSAT below ``review_csat_below``, a
 flagged message (profanity, abuse, a risky draft), a reply or question the scrubber marked unsafe
 for training, and a conversation with no customer question before the reply. A reply is proposed
 once (its message id is the chunk's ``source_message_id``), so running again proposes only new
@@ -40,6 +44,7 @@ from core.platform.services import Scrubber
 from core.platform.statuses import ChunkSource, MessageRole
 
 BATCH = 200
+PERSON = "<PERSON>"  # the scrubber's placeholder for a name
 
 
 @dataclass
@@ -86,6 +91,8 @@ def _why_not(session: Session, settings: Settings, reply: Message,
         return "no customer question before it"
     if handoff_reason(reply.redacted_content or "") is not None:
         return "a hand-off or apology text"
+    if PERSON in (reply.redacted_content or ""):  # "Hi <PERSON>, I've refunded your card": for one customer
+        return "addressed to a person"
     if reply.flagged or question.flagged:
         return "flagged"
     if not (reply.safe_for_training and question.safe_for_training):

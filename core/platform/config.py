@@ -164,8 +164,8 @@ class Settings(BaseSettings):
         description="Vote method: a chunk's vote weighs exp((score - best score) / this); smaller "
         "values trust the nearest chunks more.",
     )
-    kb_learn_from_agent_answers: bool = Field(True, description="Before each weekly refresh, propose every "
-                                              "human agent's reply to a handed-off question as a KB chunk.")
+    kb_learn_from_agent_answers: bool = Field(False, description="Before each weekly refresh, propose each "
+                                              "agent's reply to a handed-off question as a chunk (opt-in).")
     kb_agent_answer_days: int = Field(30, ge=1, le=365, description="How far back (days of hand-offs) "
                                       "agents' replies are looked for.")
     kb_gate_tolerance: float = Field(0.0, ge=0, le=1, description="How much worse than the active KB version "

@@ -36,7 +36,8 @@ def scrubber():
 
 @pytest.fixture
 def st(settings):
-    s = kb_settings(settings)
+    assert settings.kb_learn_from_agent_answers is False  # opt-in
+    s = kb_settings(settings).model_copy(update={"kb_learn_from_agent_answers": True})
     s.ensure_dirs()
     return s
 
@@ -80,6 +81,8 @@ def test_what_must_not_become_knowledge_is_left_out_with_its_reason(session, st,
     _handed_off(session, st, scrubber, ("user", "Can I change my booking date?"),
                 ("agent", "I've passed this to our team and someone will get back to you shortly."))
     _handed_off(session, st, scrubber, ("agent", "Hello! Following up on your event."))  # no question
+    _handed_off(session, st, scrubber, ("user", "Can I get a refund for the late chef?"),
+                ("agent", "Hi Maria, I've issued a partial refund of $50 to your card."))  # for one customer
     low = _handed_off(session, st, scrubber, ("user", "Do you serve lobster?"),
                       ("agent", "Yes, lobster tail is an upgrade at twenty dollars a guest."))
     learning.record_csat(session, low, 1, clock, settings=st)
@@ -89,7 +92,7 @@ def test_what_must_not_become_knowledge_is_left_out_with_its_reason(session, st,
     report = propose_agent_answers(session, st, actor=ADMIN, scrubber=scrubber, clock=clock)
     assert report.proposed == 0
     assert report.left_out == {"a hand-off or apology text": 1, "no customer question before it": 1,
-                               "low CSAT": 1}
+                               "addressed to a person": 1, "low CSAT": 1}
     assert _proposals(session) == []
 
     off = st.model_copy(update={"kb_learn_from_agent_answers": False})
