@@ -11,8 +11,10 @@ reusable knowledge. :func:`propose_agent_answers` runs before each weekly refres
 (``core.ops.tasks.kb_refresh``) when the setting is on: for every conversation handed off in the
 last ``kb_agent_answer_days`` days, the agent's first reply and the customer's question before it
 are proposed as a chunk (``core.knowledge.chunks.propose_chunk``: title = the question cleaned of
-greetings, names and contact details; text = the reply; both scrubbed; category = the
-conversation's intent; source ``agent_answer``). The refresh's evaluation gate decides whether
+greetings, names and contact details; text = the reply; both scrubbed; source ``agent_answer``;
+category = that of a chunk with the same text, else the conversation's intent when an admin set
+it, else ``general``: never the classifier's unreviewed guess, which would file the answer under
+a wrong topic). The refresh's evaluation gate decides whether
 they go live, and it leaves a proposal that makes the KB worse in the review queue.
 
 Left out, and counted by reason: a reply that is itself a hand-off, escalation or apology text (the
@@ -41,7 +43,7 @@ from core.platform.config import Settings
 from core.platform.errors import ValidationError
 from core.platform.models import Chunk, Conversation, ConversationOutcome, Message
 from core.platform.services import Scrubber
-from core.platform.statuses import ChunkSource, MessageRole
+from core.platform.statuses import ChunkSource, ChunkStatus, MessageRole
 
 BATCH = 200
 PERSON = "<PERSON>"  # the scrubber's placeholder for a name
@@ -74,6 +76,31 @@ def _first_replies(session: Session, since: dt.datetime, after_id: int) -> list[
         select(Message).join(first, first.c.id == Message.id)
         .where(Message.id > after_id, ~learned).order_by(Message.id).limit(BATCH)
     ))
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _known_texts(session: Session) -> dict[str, str]:
+    """Normalised text -> category of the active and proposed chunks (an agent's canned reply is
+    often a KB text word for word)."""
+    rows = session.execute(select(Chunk.text, Chunk.category).where(
+        Chunk.status.in_((ChunkStatus.ACTIVE, ChunkStatus.PROPOSED))).order_by(Chunk.id))
+    known: dict[str, str] = {}
+    for text, category in rows:
+        known.setdefault(_norm(text), category)
+    return known
+
+
+def _category(session: Session, reply: Message, known: dict[str, str]) -> str:
+    """The topic of a reply: that of a chunk with the same text; else the conversation's intent
+    when an admin set it; else ``general``. The classifier's guess is not used: unreviewed, a
+    wrong topic would make the chunk answer other questions."""
+    if (same := known.get(_norm(reply.redacted_content or ""))) is not None:
+        return same
+    conv = session.get(Conversation, reply.conversation_id)
+    return conv.intent if conv.intent and conv.intent_source == "admin" else "general"
 
 
 def _question(session: Session, reply: Message) -> Message | None:
@@ -119,6 +146,7 @@ def propose_agent_answers(
     clock = clock or SystemClock()
     since = clock.now() - dt.timedelta(days=settings.kb_agent_answer_days)
     left_out: Counter[str] = Counter()
+    known = _known_texts(session)
     after = 0
     while replies := _first_replies(session, since, after):
         for reply in replies:
@@ -131,6 +159,7 @@ def propose_agent_answers(
                 with session.begin_nested():
                     chunk = propose_chunk(session, actor=actor, question=question.redacted_content,
                                           answer=reply.redacted_content, source_message_id=reply.id,
+                                          category=_category(session, reply, known),
                                           source_type=ChunkSource.AGENT_ANSWER, scrubber=scrubber,
                                           clock=clock, metadata={"conversation_id": reply.conversation_id})
             except ValidationError:

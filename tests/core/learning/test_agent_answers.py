@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core.conversations import ingest, schemas
+from core.enrichment import intents
 from core.knowledge.versions import activate_version, build_version
 from core.learning import loop as learning
 from core.learning.agent_answers import propose_agent_answers
@@ -71,6 +72,7 @@ def test_an_agents_reply_becomes_a_clean_scrubbed_proposal_once(session, st, scr
     for personal in ("Maria", "Lopez", "415"):
         assert personal not in chunk.title + chunk.text + str(chunk.chunk_metadata), personal
     assert chunk.chunk_metadata["conversation_id"] == cid and chunk.created_by == ADMIN.name
+    assert chunk.category == "general"  # a new text, no topic an admin set: never the classifier's guess
     # a second run proposes nothing new (the reply is the chunk's source)
     again = propose_agent_answers(session, st, actor=ADMIN, scrubber=scrubber, clock=clock)
     assert again.proposed == 0 and len(_proposals(session)) == 1
@@ -108,13 +110,21 @@ def test_the_weekly_refresh_task_proposes_the_replies_and_activates_them(db, ses
     v1 = build_version(session, hashing(), st, actor=ADMIN, clock=clock)
     activate_version(session, v1.id, st, actor=ADMIN, clock=clock, force=True)
     _handed_off(session, st, scrubber, ("user", QUESTION), ("agent", REPLY), at=clock.now())
+    canned = _handed_off(session, st, scrubber, ("user", "how much for my 8 year old?"),
+                         ("agent", "The kids price is thirty dollars per child  aged four to twelve."),
+                         at=clock.now())  # a KB text word for word (but a space): its topic
+    corrected = _handed_off(session, st, scrubber, ("user", "can your chef come up to the mountains?"),
+                            ("agent", "Yes, our chef drives to the mountains for a sixty dollar travel fee."),
+                            at=clock.now())
+    intents.correct_intent(session, "travel", ADMIN, conversation_id=corrected, clock=clock)
     session.commit()
     ctx = TaskContext(db.factory, st, FixedClock(clock.now() + dt.timedelta(hours=1)),
                       embedder_loader=hashing)
     refresh = {t.name: t for t in tasks.default_registry(st)}["kb_refresh"]
     result = tasks.run_task(ctx, refresh, "test", trigger="manual", require_due=False)
     assert result.status == "succeeded", result.error
-    assert result.summary["agent_answers"] == {"proposed": 1, "left_out": {}}
+    assert result.summary["agent_answers"] == {"proposed": 3, "left_out": {}}
     session.expire_all()
-    (chunk,) = _proposals(session)
-    assert chunk.status == ChunkStatus.ACTIVE, result.summary  # the gate let it in
+    chunks = {c.chunk_metadata["conversation_id"]: c for c in _proposals(session)}
+    assert [c.status for c in chunks.values()] == [ChunkStatus.ACTIVE] * 3, result.summary  # the gate passed
+    assert chunks[canned].category == "pricing" and chunks[corrected].category == "travel"
