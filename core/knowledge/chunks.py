@@ -473,6 +473,24 @@ def propose_chunk(
     )
 
 
+def question_answer_pairs(session: Session) -> list[tuple[str, str]]:
+    """(question, answer) of every active chunk that came from a conversation (an approved answer
+    or an agent's reply): the customer's whole redacted question when the metadata keeps it,
+    else the title. Redacted text only; training data for the local embedding fine-tune."""
+    rows = session.execute(
+        select(Chunk.title, Chunk.text, Chunk.chunk_metadata).where(
+            Chunk.status == ChunkStatus.ACTIVE,
+            Chunk.source_type.in_((ChunkSource.APPROVED_ANSWER, ChunkSource.AGENT_ANSWER)),
+        ).order_by(Chunk.id)
+    )
+    pairs = []
+    for title, text, meta in rows:
+        question = (meta or {}).get("question") or title
+        if question and text:
+            pairs.append((str(question), str(text)))
+    return pairs
+
+
 def list_update_proposals(session: Session) -> list[Chunk]:
     """Proposed chunks the refresh found near-identical to an existing chunk."""
     q = (

@@ -467,6 +467,8 @@ class Settings(BaseSettings):
                                        "fine-tune (tuned on BANKING77's validation split).")
     local_finetune_learning_rate: float = Field(1e-4, gt=0, le=1e-2, description="Learning rate of the "
                                                 "local embedding fine-tune (tuned with the epochs).")
+    local_finetune_kb_pairs: bool = Field(True, description="The local embedding fine-tune also trains on "
+                                          "the active KB's question/answer chunks from conversations.")
     local_finetune_batch_size: int = Field(
         32, ge=2, le=512, description="Batch size (in-batch negatives) of the local embedding fine-tune."
     )

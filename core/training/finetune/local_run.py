@@ -5,7 +5,10 @@
 1. **claims** it (``queued`` -> ``running`` in one conditional UPDATE, so two runners never
    train the same job);
 2. **trains** the embedding model (``local_provider.train_embedding_model``) from the model
-   production serves, reporting every optimizer step and stopping at the next step when the
+   production serves, on the dataset's (question, answer) pairs and, with
+   ``local_finetune_kb_pairs`` (on by default), the active KB's chunks that came from
+   conversations (approved answers, agents' replies: ``chunks.question_answer_pairs``), each pair
+   once, reporting every optimizer step and stopping at the next step when the
    job run is cancelled or an admin cancels the fine-tune (``finetune cancel``);
 3. **embeds the knowledge base** with the new model, each batch of vectors committed to the
    embedding cache as it is made, then builds a candidate KB version from the cache;
@@ -35,6 +38,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.answering.routing import production_embedder, production_settings
+from core.knowledge.chunks import question_answer_pairs
 from core.knowledge.evaluation import active_questions, evaluate, gate, summary
 from core.knowledge.index import content_hash, embed_text, read_index_file
 from core.knowledge.versions import EMBED_BATCH, active_version, build_version, cached_vectors, embed_chunks
@@ -217,6 +221,9 @@ def run_local_job(
     gate: dict[str, Any] = {}
     try:
         pairs = read_pairs(view.train_path)
+        if settings.local_finetune_kb_pairs:  # the KB's own questions and answers, each pair once
+            with factory() as s:
+                pairs = list(dict.fromkeys(pairs + question_answer_pairs(s)))
         if len(pairs) < 2:
             raise ValidationError(f"the training file has {len(pairs)} question/answer pairs; at least 2 "
                                   "are needed")

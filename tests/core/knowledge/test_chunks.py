@@ -118,6 +118,24 @@ def test_refresh_dedupes_proposals(session, settings):
     assert rep.status == "activated" and rep.embedded_count == 0  # embedded during dedupe already
 
 
+def test_question_answer_pairs_are_the_active_chunks_from_conversations(session, settings):
+    emb, st = hashing(), kb_settings(settings)
+    seed(session)  # imported chunks: not from a conversation
+    approved = knowledge.propose_chunk(session, question="Hi, this is Dana. Do you bring plates?",
+                                       answer="Plates, napkins and chopsticks are included.", actor=ADMIN)
+    agent = knowledge.propose_chunk(session, title="Vegan menu", text="Tofu and vegetables on request.",
+                                    source_type="agent_answer", actor=ADMIN)
+    assert knowledge.question_answer_pairs(session) == []  # proposals are not knowledge yet
+    assert weekly_refresh(session, emb, st, actor=ADMIN).status == "activated"
+    assert approved.status == agent.status == "active"
+    assert knowledge.question_answer_pairs(session) == [
+        ("Hi, this is <PERSON>. Do you bring plates?", "Plates, napkins and chopsticks are included."),
+        ("Vegan menu", "Tofu and vegetables on request."),
+    ]  # the customer's whole (redacted) question where the metadata keeps it, else the title
+    knowledge.archive_chunk(session, agent.id, actor=ADMIN)
+    assert len(knowledge.question_answer_pairs(session)) == 1
+
+
 def test_proposal_takes_the_conversation_intent(session):
     conv = conversation(session, "how much?")
     conv.intent = "pricing"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.knowledge import chunks as knowledge
+from core.knowledge.refresh import weekly_refresh
 from core.knowledge.versions import activate_version, build_version
 from core.platform.clock import FixedClock
 from core.platform.errors import Conflict
@@ -15,8 +17,9 @@ from core.platform.events import recent
 from core.platform.models import FineTuneJob, KBVersion
 from core.platform.progress import JobCancelled
 from core.training.finetune.factory import default_provider_factory
-from core.training.finetune.jobs import get_job
+from core.training.finetune.jobs import get_job, get_job_row, job_view
 from core.training.finetune.launch import cancel, launch
+from core.training.finetune.local_provider import read_pairs
 from core.training.finetune.local_run import run_local_job
 from core.training.finetune.polling import poll
 from tests.factories import ADMIN
@@ -79,6 +82,22 @@ def test_trains_with_progress_per_step_and_gates_a_candidate_kb_version(db, cfg,
     # a job is trained once: a second runner cannot claim it
     with pytest.raises(Conflict, match="only a queued local fine-tune"):
         run_local_job(db.factory, cfg, job_id, actor=ADMIN, base_embedder=minilm)
+
+
+def test_the_kbs_questions_and_answers_train_too(db, cfg, scrubber, minilm):
+    """An active chunk from a conversation joins the dataset's pairs (each pair once)."""
+    with db.session() as s:
+        seed(s)
+        knowledge.propose_chunk(s, question="Do you bring plates and napkins?",
+                                answer="Plates, napkins and chopsticks are included.", actor=ADMIN)
+        assert weekly_refresh(s, minilm, cfg, actor=ADMIN).status == "activated"
+        ds_id = approved_dataset(s, cfg, scrubber, n=8)
+        job = launch(s, cfg, ds_id, ADMIN, provider="local", clock=FixedClock(T0))
+        s.commit()
+        in_file = read_pairs(job_view(cfg, get_job_row(s, job.id)).train_path)
+    done = run_local_job(db.factory, cfg, job.id, actor=ADMIN, base_embedder=minilm, clock=FixedClock(T0))
+    assert done.status == "succeeded", done.error
+    assert done.result["pairs"] == len(set(in_file)) + 1
 
 
 def test_a_cancelled_job_run_stops_between_steps_and_keeps_nothing(db, cfg, scrubber, minilm):
