@@ -63,8 +63,9 @@ def open_page(page: Page, title: str) -> None:
 
 
 # Streamlit scrolls its main area inside the window, so a "full page" screenshot shows only the
-# first screen: the window is made as tall as that area for the picture, then put back.
-CONTENT_HEIGHT_JS = """() => Math.max(...[...document.querySelectorAll(
+# first screen: the window is made as tall as that area (or the document, on other pages) for the
+# picture, then put back.
+CONTENT_HEIGHT_JS = """() => Math.max(document.documentElement.scrollHeight, ...[...document.querySelectorAll(
     '[data-testid="stMain"], [data-testid="stMainBlockContainer"], [data-testid="stSidebarContent"]')]
   .map(e => e.scrollHeight))"""
 
