@@ -74,6 +74,6 @@ clean:
 	rm -rf $(VENV) var
 
 .PHONY: bench-learning
-## make bench-learning: the self-learning benchmark on BANKING77 (about 5-10 minutes; docs/learning_curve.md)
+## make bench-learning: the self-learning benchmark on BANKING77 (about 30 minutes on 2 cores; docs/learning_curve.md)
 bench-learning: install-test
 	$(BIN)/python -m bench.learning_curve

@@ -490,6 +490,13 @@ def summarise(result: dict) -> dict:
             "labels_consumed": f["labels_consumed"][-1],
             "finetunes": f.get("finetunes", []),
         }
+        ff = out["finetune"]  # the whole loop (the fine-tune is in it): the targets of issue 19 on it too
+        ff["target_accuracy_met"] = ff["first_week_accuracy_0_93"] is not None
+        ff["target_live_containment_met"] = bool((ff["average_live_containment"] or 0)
+                                                 >= TARGETS["live_containment"])
+        ff["target_containment_at_precision_met"] = bool(
+            ff["final_containment"] >= TARGETS["containment"]
+            and (ff["final_answered_precision"] or 0) >= TARGETS["precision"])
     nv = result["variants"].get("no_score_prior")
     if v and nv:
         def avg_live(x: dict) -> float:
