@@ -60,11 +60,8 @@ items = query(review.list_queue, **flt, held_first=True, limit=PAGE_SIZE, offset
 ids = [i.id for i in items]
 if (position := st.session_state.pop(POSITION_KEY, None)) is not None and ids:  # after a decision
     st.session_state[ITEM_KEY] = ids[min(position, len(ids) - 1)]
-if st.session_state.get(ITEM_KEY) not in ids:  # new filters: the first matching item, said outright
-    if ids:  # (dropping the key leaves the browser showing the item chosen before)
-        st.session_state[ITEM_KEY] = ids[0]
-    else:
-        st.session_state.pop(ITEM_KEY, None)
+if ids and st.session_state.get(ITEM_KEY) not in ids:  # new filters: the first item, set outright
+    st.session_state[ITEM_KEY] = ids[0]  # (a dropped key left the browser showing the old item)
 
 
 def decided_and_next(k: int, message: str) -> None:
