@@ -452,51 +452,37 @@ TARGETS = {"accuracy": 0.93, "containment": 0.85, "precision": 0.95, "live_conta
            "oos_escalation": 0.80, "in_scope_accuracy": 0.85}
 
 
+def _variant_summary(weeks: list[int], v: dict) -> dict:
+    """A variant's week-12 figures and whether each target of issue 19 is met."""
+    live = [x for x in v["live_containment"] if x is not None]
+    first = next((w for w, a in zip(weeks, v["accuracy"], strict=True) if a >= TARGETS["accuracy"]), None)
+    avg_live = round(float(np.mean(live)), 4) if live else None
+    prec = v["answered_precision"][-1] or 0
+    return {
+        "final_accuracy": v["accuracy"][-1],
+        "first_week_accuracy_0_93": first,
+        "average_live_containment": avg_live,
+        "final_containment": v["containment"][-1],
+        "final_answered_precision": v["answered_precision"][-1],
+        "final_containment_at_p95": v["containment_at_p95"][-1],
+        "labels_consumed": v["labels_consumed"][-1],
+        "target_accuracy_met": first is not None,
+        "target_live_containment_met": avg_live is not None and avg_live >= TARGETS["live_containment"],
+        "target_containment_at_precision_met": bool(
+            v["containment"][-1] >= TARGETS["containment"] and prec >= TARGETS["precision"]),
+    }
+
+
 def summarise(result: dict) -> dict:
     """The targets of issue 19: on the learning variant (accuracy, containment at precision,
     live containment, labels), the score prior's effect, and the out-of-scope variant."""
     out: dict = {"targets": TARGETS}
     v = result["variants"].get("learning")
     if v:
-        live = [x for x in v["live_containment"] if x is not None]
-        first = next((w for w, a in zip(result["weeks"], v["accuracy"], strict=True)
-                      if a >= TARGETS["accuracy"]), None)
-        avg_live = round(float(np.mean(live)), 4) if live else None
-        prec = v["answered_precision"][-1] or 0
-        out.update({
-            "final_accuracy": v["accuracy"][-1],
-            "first_week_accuracy_0_93": first,
-            "average_live_containment": avg_live,
-            "final_containment": v["containment"][-1],
-            "final_answered_precision": v["answered_precision"][-1],
-            "final_containment_at_p95": v["containment_at_p95"][-1],
-            "labels_consumed": v["labels_consumed"][-1],
-            "target_accuracy_met": first is not None,
-            "target_live_containment_met": avg_live is not None and avg_live >= TARGETS["live_containment"],
-            "target_containment_at_precision_met": bool(
-                v["containment"][-1] >= TARGETS["containment"] and prec >= TARGETS["precision"]),
-        })
+        out.update(_variant_summary(result["weeks"], v))
     f = result["variants"].get("finetune")
-    if f:  # the learning loop with the embedding fine-tune cycle in it
-        live = [x for x in f["live_containment"] if x is not None]
-        out["finetune"] = {
-            "final_accuracy": f["accuracy"][-1],
-            "first_week_accuracy_0_93": next((w for w, a in zip(result["weeks"], f["accuracy"], strict=True)
-                                              if a >= TARGETS["accuracy"]), None),
-            "average_live_containment": round(float(np.mean(live)), 4) if live else None,
-            "final_containment": f["containment"][-1],
-            "final_answered_precision": f["answered_precision"][-1],
-            "final_containment_at_p95": f["containment_at_p95"][-1],
-            "labels_consumed": f["labels_consumed"][-1],
-            "finetunes": f.get("finetunes", []),
-        }
-        ff = out["finetune"]  # the whole loop (the fine-tune is in it): the targets of issue 19 on it too
-        ff["target_accuracy_met"] = ff["first_week_accuracy_0_93"] is not None
-        ff["target_live_containment_met"] = bool((ff["average_live_containment"] or 0)
-                                                 >= TARGETS["live_containment"])
-        ff["target_containment_at_precision_met"] = bool(
-            ff["final_containment"] >= TARGETS["containment"]
-            and (ff["final_answered_precision"] or 0) >= TARGETS["precision"])
+    if f:  # the whole loop (the fine-tune cycle is in it): the targets of issue 19 on it too
+        out["finetune"] = _variant_summary(result["weeks"], f) | {"finetunes": f.get("finetunes", [])}
     nv = result["variants"].get("no_score_prior")
     if v and nv:
         def avg_live(x: dict) -> float:

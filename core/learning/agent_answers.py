@@ -44,6 +44,7 @@ from core.platform.errors import ValidationError
 from core.platform.models import Chunk, Conversation, ConversationOutcome, Message
 from core.platform.services import Scrubber
 from core.platform.statuses import ChunkSource, ChunkStatus, MessageRole
+from core.review.queue import question_of
 
 BATCH = 200
 PERSON = "<PERSON>"  # the scrubber's placeholder for a name
@@ -103,14 +104,6 @@ def _category(session: Session, reply: Message, known: dict[str, str]) -> str:
     return conv.intent if conv.intent and conv.intent_source == "admin" else "general"
 
 
-def _question(session: Session, reply: Message) -> Message | None:
-    """The customer's last message before ``reply`` in its conversation."""
-    return session.scalars(
-        select(Message).where(Message.conversation_id == reply.conversation_id, Message.id < reply.id,
-                              Message.role == MessageRole.USER).order_by(Message.id.desc()).limit(1)
-    ).first()
-
-
 def _why_not(session: Session, settings: Settings, reply: Message,
              question: Message | None) -> str | None:
     """Why this reply must not become knowledge (None when it may)."""
@@ -151,7 +144,7 @@ def propose_agent_answers(
     while replies := _first_replies(session, since, after):
         for reply in replies:
             after = reply.id
-            question = _question(session, reply)
+            question = question_of(session, reply)
             if (why := _why_not(session, settings, reply, question)) is not None:
                 left_out[why] += 1
                 continue

@@ -102,7 +102,8 @@ def _norm(text: str) -> str:
 
 
 def question_of(session: Session, message: Message) -> Message | None:
-    """The customer message an assistant message answered (the last user message before it)."""
+    """The customer message an assistant's (or agent's) message answered: the last user message
+    before it."""
     return session.scalar(
         select(Message)
         .where(

@@ -45,14 +45,16 @@ def test_every_page_renders_in_plain_words(app):
         assert app.locator('[data-testid="stException"]').count() == 0, f"{title} raised"
         name = f"{i:02d}-{title.lower().replace(' ', '-')}"
         screenshot(app, name)
-        assert not_plain(page_text(app)) == [], (title, not_plain(page_text(app)))
+        found = not_plain(page_text(app))
+        assert found == [], (title, found)
         tabs = app.get_by_role("tab")
         for t in range(1, tabs.count()):  # the first tab is open already
             tab = tabs.nth(t)
             label = tab.inner_text().strip()
             tab.click()
             app.wait_for_timeout(300)
-            assert not_plain(page_text(app)) == [], (title, label, not_plain(page_text(app)))
+            found = not_plain(page_text(app))
+            assert found == [], (title, label, found)
             screenshot(app, f"{name}-{label.lower().replace(' ', '-')}")
 
 
