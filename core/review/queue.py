@@ -27,6 +27,7 @@ from enum import StrEnum
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
+from core.knowledge.handoff import handoff_reason
 from core.knowledge.scoring import messages_with_flagged_chunks
 from core.knowledge.staleness import messages_with_stale_chunks
 from core.platform.actors import Actor, require
@@ -226,13 +227,30 @@ def _flagged_answer_ids(session: Session, since: dt.datetime) -> set[int]:
     return out
 
 
+def _agent_answered(session: Session, since: dt.datetime) -> set[int]:
+    """Conversations a human agent replied in since ``since`` with a reply the KB can learn
+    (``core.learning.agent_answers`` leaves out hand-off texts, replies to a named person,
+    flagged and unsafe ones: those conversations stay in the queue)."""
+    rows = session.execute(
+        select(Message.conversation_id, Message.redacted_content).where(
+            Message.role == MessageRole.AGENT, Message.created_at >= since,
+            Message.safe_for_training.is_(True), Message.flagged.is_(False))
+    )
+    return {cid for cid, text in rows
+            if "<PERSON>" not in (text or "") and handoff_reason(text or "") is None}
+
+
 def refresh_queue(
     session: Session, settings: Settings, clock: Clock | None = None, days: int = 30, *, actor: Actor,
     checkpoint: Callable[[], None] | None = None,
 ) -> int:
     """Scan the assistant messages of the last ``days`` days and queue those with a down
     vote, a low confidence, an escalated conversation, a low CSAT, a stale chunk, or a
-    profanity/abuse flag on the answer or on the question it answers (``flagged``).
+    profanity/abuse flag on the answer or on the question it answers (``flagged``). With
+    ``kb_learn_from_agent_answers`` on, a handed-off conversation a human agent replied in is
+    not queued for its escalation or its low confidence: the agent's reply already goes to the
+    KB's gate (``core.learning.agent_answers``), and the admins' time goes to answers no person
+    has seen (its other reasons, a down vote or a low CSAT, still queue it).
     ``actor`` needs the review right (the runner acts as ``SYSTEM``). Returns how many reasons
     were newly added. ``checkpoint()`` (``session.commit`` on a live database) is called after
     every ``FLAG_BATCH`` reasons added, so the write lock is never held for long."""
@@ -246,15 +264,18 @@ def refresh_queue(
         candidates.setdefault(mid, set()).add(reason)
 
     base = (
-        select(Message.id, Message.confidence, Conversation.escalated_at, ConversationOutcome.csat)
+        select(Message.id, Message.conversation_id, Message.confidence, Conversation.escalated_at,
+               ConversationOutcome.csat)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(ConversationOutcome, ConversationOutcome.conversation_id == Conversation.id)
         .where(Message.role == MessageRole.ASSISTANT, Message.created_at >= since)
     )
-    for mid, conf, escalated_at, csat in session.execute(base):
-        if conf is not None and conf < settings.review_confidence_below:
+    learned = _agent_answered(session, since) if settings.kb_learn_from_agent_answers else set()
+    for mid, cid, conf, escalated_at, csat in session.execute(base):
+        handled = escalated_at is not None and cid in learned
+        if conf is not None and conf < settings.review_confidence_below and not handled:
             add(mid, Reason.LOW_CONFIDENCE)
-        if escalated_at is not None:
+        if escalated_at is not None and not handled:
             add(mid, Reason.ESCALATION)
         if csat is not None and csat < settings.review_csat_below:
             add(mid, Reason.LOW_CSAT)

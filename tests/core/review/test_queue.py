@@ -109,3 +109,48 @@ def test_list_queue_filters_by_reason_channel_intent_and_pages_with_a_true_count
     assert review.queue_intents(session) == ["menu", "pricing"]
     with pytest.raises(ValidationError):
         review.count_queue(session, reason="bad_answer")
+
+
+def _handed_off(session, settings, agent_reply: str, csat: int | None = None) -> int:
+    """A conversation: a question, an unsure assistant answer, then a human agent's reply."""
+    from core.conversations import ingest, schemas
+    from core.platform.pii import get_scrubber
+
+    at = T0
+    conv = schemas.ConversationIn(
+        channel="web", external_user_id="visitor-1",
+        messages=[
+            schemas.MessageIn(role="user", content="Do you bring a propane grill to a park?", created_at=at),
+            schemas.MessageIn(role="assistant", content="Let me check with the team.", confidence=0.1,
+                              created_at=at + dt.timedelta(minutes=1)),
+            schemas.MessageIn(role="agent", content=agent_reply, created_at=at + dt.timedelta(minutes=2)),
+        ],
+        outcome=schemas.OutcomeIn(csat=csat) if csat is not None else None,
+    )
+    rep = ingest.store_conversations(session, [conv], get_scrubber(settings), settings, FixedClock(at))
+    return rep.conversation_ids[0]
+
+
+def test_handed_off_conversations_whose_agent_reply_the_kb_learns_leave_the_queue(session, settings):
+    """With agent replies learned, a handed-off conversation an agent answered reusably is not
+    queued for its escalation or low confidence; a hand-off reply, one to a named person or a low
+    CSAT keeps it queued; with the setting off every escalation is queued."""
+    learn = settings.model_copy(update={"kb_learn_from_agent_answers": True})
+    learned = _handed_off(session, learn, "Yes: our chef brings a propane grill to any park.")
+    handoff = _handed_off(session, learn, "I've passed this to our team, someone will get back to you.")
+    named = _handed_off(session, learn, "Hi Maria Lopez, yes we bring the grill.")
+    unhappy = _handed_off(session, learn, "Yes: our chef brings a propane grill to any park.", csat=1)
+    session.commit()
+
+    def queued() -> dict[int, list[str]]:
+        return {r.conversation_id: sorted(r.reasons) for r in review.list_queue(session)}
+
+    review.refresh_queue(session, learn, FixedClock(NOW), actor=REVIEWER)
+    got = queued()
+    assert learned not in got
+    assert got[handoff] == ["escalation", "low_confidence"]
+    assert got[named] == ["escalation", "low_confidence"]
+    assert got[unhappy] == ["low_csat"]
+
+    review.refresh_queue(session, settings, FixedClock(NOW), actor=REVIEWER)  # the setting off (default)
+    assert queued()[learned] == ["escalation", "low_confidence"]
