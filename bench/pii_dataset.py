@@ -1047,6 +1047,126 @@ def _heldout3_rows(n: int, seed: int) -> list[dict]:
     return rows
 
 
+# --- development generator v6 (issue 18, fifth round): other locales, frames, seed -------------
+# Locales none of the other sets uses (romanised: Bengali, Tamil, Marathi, Gujarati, Oriya, Hebrew,
+# Arabic of Saudi Arabia; ar_JO's phones), frames written afresh for this set: a caterer's
+# customers writing about tastings, deposits, directions, the day's contact and changes of plan.
+DEV6_FILE = DATA_DIR / "dev_v6.jsonl"
+DEV6_LOCALES = ["bn_BD", "ta_IN", "mr_IN", "gu_IN", "or_IN", "he_IL", "ar_SA", "ar_JO"]
+DEV6_IBAN_LOCALES = ["ro_RO", "sk_SK", "pl_PL", "it_CH", "fr_CH", "de_CH", "nl_NL", "cs_CZ"]
+DEV6_CITIES = ["Lake Tahoe", "Tahoe", "Carson City", "Sausalito", "Mill Valley", "Novato", "San Rafael",
+               "Cupertino", "Gilroy", "Morgan Hill", "Los Gatos", "Saratoga", "Hayward", "Dublin",
+               "Antioch", "Brentwood", "Lodi", "Elk Grove", "Vacaville", "Fairfield"]
+DEV6_FRAMES = [
+    # names
+    "This is {NAME} - I emailed last week about a tasting for two.",
+    "{NAME} and {NAMEB} are the bride and groom, I'm the maid of honor.",
+    "could you ask {TITLE} {NAMES} to call me? she has the final count",
+    "The contact on the day will be my brother {NAMEG}.",
+    "Names for the place cards: {NAME}; {NAMEB}; {NAMEC}.",
+    "i think {NAMEG} took our order last time, she was lovely",
+    "Please address the invoice to {NAMEM}, Finance Department.",
+    "Best wishes,\n{NAME}",
+    "Sent on behalf of {TITLE} {NAME}",
+    "{NAMES} party of {SIZE}, {DATE}, backyard.",
+    "my son {NAMEG} is allergic to sesame, can the chef skip it for him?",
+    "it's {NAMEL} from the tasting yesterday!",
+    "Tell chef {NAMEG} thank you, the kids loved the onion volcano.",
+    "Can {NAMEG} and {NAMEB} both be on the booking? They're splitting the bill.",
+    "Our event planner {NAME} will confirm the menu by {DATE}.",
+    # addresses
+    "Address for the dinner is {ADDR}.",
+    "Directions: {ADDRML}\n(take the second driveway)",
+    "We've rented {UNIT} at the resort, come up to the top floor.",
+    "My husband is deployed, please mail the receipt to {MIL}",
+    "Hosting at {ADDRNP} this year instead of our house.",
+    "{ADDR}, ring the bell twice",
+    "The venue changed to {ADDR} - can you still make it?",
+    "Deliver the extra trays to {UNIT}, {ADDRNP} before {TIME}.",
+    # phones and e-mails
+    "Text me at {PHONE} when you're on your way.",
+    "work: {PHONEX} / mobile: {PHONE}",
+    "Reach {NAMEG} on {PHONEL}, that's the landline at the venue.",
+    "my email is {EMAIL} (not the one on your list)",
+    "Reply all please, and add {EMAIL}.",
+    "Confirmation should go to {EMAIL}, thanks",
+    # payment and the rest
+    "Card for the balance: {CARD}",
+    "here's my maestro card {MAESTRO}, exp 11/28",
+    "ssn {SSN}, the corporate form asks for it",
+    "Social Security Number: {SSNN}",
+    "please wire the refund to {IBAN}, thank you",
+    "IBAN for the return: {IBAN}",
+    "website says access denied for {IP}",
+    "my router ip is {IPV} if that helps your IT guy",
+    # hard negatives
+    "can the chef drive out to {CITY} for a party of {SIZE}?",
+    "We're near {CITY}, is there a travel fee on top of {PRICE}?",
+    "Does the {MENU} come with {MENU}? Asking for {SIZE} guests on {DATE}.",
+    "{BRAND} sent me to {URL}, is that you?",
+    "Booked you through {BRAND} for {DATE} at {TIME}, confirmation {ORDER}.",
+    "How early can you arrive in {CITY}? Dinner is at {TIME}.",
+    "Is it {PRICE} for kids under {SIZE} too?",
+    "We'll be {SIZE} adults in {CITY} and {CITYB} the next day.",
+]
+DEV6_OPENERS = ["", "Hello, ", "Hi Ember Grill! ", "Good afternoon. ", "hey ", "", "Re: your quote - ",
+                "Namaste, "]
+DEV6_CLOSERS = ["", " Thank you so much!", " Regards", " thx", " Sent from Outlook for Android", "",
+                " Shukran!"]
+DEV6_TITLES = ["Dr.", "Mrs.", "Mr.", "Ms.", "Rabbi", "Capt."]
+DEV6_NOW = 1_796_500_000  # 2026-12-05 UTC: Faker's dates end here, as DEV4_NOW
+
+
+def dev6_rows(n: int = 800, seed: int = 18_6800) -> list[dict]:
+    """A development set: locales DEV6_LOCALES, frames DEV6_FRAMES (no other set uses them)."""
+    with _frozen_now(DEV6_NOW):
+        return _dev6_rows(n, seed)
+
+
+def _dev6_rows(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    fakers = {loc: _RomanisedAny(_faker(loc, seed + i)) for i, loc in enumerate(DEV6_LOCALES)}
+    ibans = [_faker(loc, seed + 100 + i) for i, loc in enumerate(DEV6_IBAN_LOCALES)]
+    rows = []
+    for i in range(n):
+        loc = rng.choice(DEV6_LOCALES)
+        f = fakers[loc]
+        parts: list = [rng.choice(DEV6_OPENERS)]
+        for fr in rng.sample(DEV6_FRAMES, rng.choice([1, 2, 2, 3])):
+            us = _faker("en_US", rng.randrange(10**6))
+            values = _values(f, loc, rng)
+            while sum(c.isdigit() for c in values["PHONE"][1]) < 7:  # service numbers
+                values["PHONE"] = ("PHONE_NUMBER", phone(f, loc, rng))
+            values["CITY"] = rng.choice(DEV6_CITIES + [f.city()])
+            values["CITYB"] = rng.choice(DEV6_CITIES)
+            values["NAMEB"] = ("PERSON", _v3_person(f, loc, rng))
+            values["NAMEC"] = ("PERSON", _v3_person(f, loc, rng))
+            values["NAMEG"] = ("PERSON", _v3_person(f, loc, rng, "given"))
+            values["NAMES"] = ("PERSON", _v3_person(f, loc, rng, "surname"))
+            values["NAMEM"] = ("PERSON", _v3_person(f, loc, rng, "middle"))
+            values["NAMEL"] = ("PERSON", _v3_person(f, loc, rng, "given").lower())
+            values["TITLE"] = rng.choice(DEV6_TITLES)
+            values["ADDRML"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "multiline"))
+            values["ADDRNP"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "nopostcode"))
+            values["UNIT"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "unit"))
+            values["MIL"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "military"))
+            values["PHONEL"] = ("PHONE_NUMBER",
+                                f"{rng.randint(2, 9)}{rng.randint(10, 99)}-{rng.randint(1000, 9999)}")
+            values["PHONEX"] = ("PHONE_NUMBER", _phone_local(us, rng))
+            values["MAESTRO"] = ("CREDIT_CARD", us.credit_card_number(card_type="maestro"))
+            area = rng.randint(900, 999)
+            values["SSNN"] = ("US_SSN", f"{area}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}")
+            values["IBAN"] = ("IBAN_CODE", _iban_from(f, ibans, rng))
+            values["IPV"] = ("IP_ADDRESS", f.ipv6() if rng.random() < 0.7 else f.ipv4_private())
+            parts += _fill(fr, values) + [rng.choice([" ", " ", "\n"])]
+        parts.append(rng.choice(DEV6_CLOSERS))
+        text, ents = _render(parts)
+        stripped = text.rstrip()
+        rows.append({"id": f"dev-v6-{i:04d}", "split": "dev", "locale": loc,
+                     "text": stripped, "entities": [e for e in ents if e["end"] <= len(stripped)]})
+    return rows
+
+
 def _dump(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
@@ -1062,7 +1182,7 @@ def main() -> None:
     args = parser.parse_args()
     outputs = [(HELDOUT_FILE, heldout_rows)] + ([] if args.heldout_only else [
         (TUNE_FILE, tune_rows), (DEV_FILE, dev_rows), (DEV4_FILE, dev4_rows), (DEV5_FILE, dev5_rows),
-        (HELDOUT3_FILE, heldout3_rows)])
+        (HELDOUT3_FILE, heldout3_rows), (DEV6_FILE, dev6_rows)])
     bad = False
     for path, make in outputs:
         content = _dump(make())
