@@ -15,6 +15,9 @@ Run: ``.venv/bin/python -m bench.pii_dataset`` writes
 - ``tests/data/pii/dev_v5.jsonl`` from ``dev5_rows()`` (issue 18, fourth round): locales
   ``DEV5_LOCALES`` (Philippine, generic and romanised Cyrillic/Greek ones) and frames
   ``DEV5_FRAMES`` no other set uses; written and scored before any change of that round.
+- ``tests/data/pii/dev_v6.jsonl`` from ``dev6_rows()`` (issue 18, fifth round): locales
+  ``DEV6_LOCALES`` (romanised Bengali, Tamil, Marathi, Gujarati, Oriya, Hebrew, Arabic; ar_JO) and
+  frames ``DEV6_FRAMES`` no other set uses; written and scored before any change of that round.
 - ``tests/data/pii/heldout_v3.jsonl`` from ``heldout3_rows()`` (issue 18, fifth round): the new
   held-out set, 650 texts, locales ``HELDOUT3_LOCALES`` (romanised Georgian, Armenian, Korean,
   Devanagari, Arabic and Persian ones, fr_QC) and frames ``HELDOUT3_FRAMES`` no other set uses,

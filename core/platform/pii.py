@@ -40,6 +40,7 @@ from core.platform.errors import ValidationError
 from core.platform.pii_addresses import extend_address, find_more_addresses, merge_spans
 from core.platform.pii_lexicon import (
     find_capitalised_names,
+    find_lowercase_intro_names,
     is_english,
     ner_windows,
     plain_first_word,
@@ -302,7 +303,8 @@ class Scrubber:
             _make_recognizer("US_SSN", find_ssns, "SsnRecognizer"),
             _make_recognizer("STREET_ADDRESS", find_all_addresses, "StreetAddressRecognizer"),
             _make_recognizer("DATE_OF_BIRTH", find_dobs, "DateOfBirthRecognizer"),
-            _make_recognizer("PERSON", find_context_names, "NameContextRecognizer"),
+            _make_recognizer("PERSON", lambda t: find_context_names(t) + find_lowercase_intro_names(t),
+                             "NameContextRecognizer"),
             _make_recognizer("PERSON", lambda t: find_capitalised_names(t, self.names.never_a_name,
                                                                         self.names.is_place),
                              "CapitalisedNameRecognizer"),

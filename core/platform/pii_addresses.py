@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 import warnings
 
-from core.platform.pii_lexicon import MONTH_NAMES, is_english
-from core.platform.pii_names import place_names
+from core.platform.pii_lexicon import MONTH_NAMES, is_english, proper_names
+from core.platform.pii_names import town_names
 from core.platform.pii_recognizers import NAME_STOP_WORDS
 
 # USPS street suffixes (full names; abbreviations are in core.platform.pii_recognizers).
@@ -281,7 +281,15 @@ def find_more_addresses(text: str) -> list[tuple[int, int, float]]:
         if m.group("type").lower() not in ("via", "pl.", "os.", "al."):  # "paid 20 Via Zelle"
             out.append((m.start(), extend_address(text, m.end()), 0.8))
     for m in _INDIAN.finditer(text):
+        if m.group(0)[:1].isdigit() and (re.search(r"(?i:exp|expires|expiry|valid|thru)\.?[ \t:]*\Z",
+                                                   text[max(0, m.start() - 10):m.start()])
+                                         or not _foreign_word(m.group(0))):
+            continue  # "exp 11/28 Sent from my phone", "12/24 Thank you"
         out.append((m.start(), extend_address(text, m.end()), 0.75))
+    for m in _NUMBER_TOWN_POSTCODE.finditer(text):
+        if _foreign_word(m.group("street")):
+            out.append((m.start(), extend_address(text, m.end()), 0.75))
+    out += _after_address_cue(text)
     for m in _STREET_FIRST_TYPE_NONUM.finditer(text):
         end = extend_address(text, m.end())
         if re.search(rf"(?:{_POSTCODE})", text[m.end():end]):
@@ -330,7 +338,48 @@ def _street_then_town(m: re.Match) -> bool:
     if not any(w[:1].isupper() and not is_english(w.lower()) and w.lower() not in NAME_STOP_WORDS
                for w in words):
         return False  # "Table 12, Napa", "March 5, Fresno"
-    return m.group("town").lower() in place_names()
+    return m.group("town").lower() in town_names()
+
+
+def _foreign_word(span: str) -> bool:
+    """A capitalised word that is no English word, or one the word list knows only as a name:
+    what street and town names of other languages have and prose does not."""
+    words = re.findall(r"[^\W\d_][\w'’‘]*", span)
+    return any(w[:1].isupper() and w.lower() not in NAME_STOP_WORDS and w.lower() not in MONTH_NAMES
+               and (not is_english(w.lower()) or w.lower() in proper_names()) for w in words)
+
+
+# a house number, a street of capitalised words, a town and a postcode after it, with no street type
+# ("7191 Nakkirar, Tanchavur-798055", "54 Bhushan Aher, Akola 668113", "3 Rohini Jadhav\nParabhani
+# 785150")
+_NUMBER_TOWN_POSTCODE = re.compile(
+    rf"(?<![\w$#/.,\-])\d{{1,5}}[A-Za-z]?(?:/\d{{1,5}})?,?[ \t]+(?P<street>(?:{_CAP}[ \t]+){{0,3}}{_CAP}),?"
+    rf"[ \t]*\n?[ \t]*(?:{_CAP}[ \t]+){{0,2}}{_CAP}(?:[ \t]*-[ \t]*|[ \t]+)\d{{4,6}}(?![\w\-/.])")
+# where an address follows: "The address for the dinner is ...", "Venue:", "Directions:", "the party's
+# at ...", "Hosting at ...", "deliver the trays to ...", "come to ..."
+_ADDRESS_CUE = re.compile(
+    r"(?:\b(?:address|location|venue|directions|destination|place)\b[^.\n:?!]{0,30}?"
+    r"(?:\bis\b|:|\bchanged to\b|\bmoved to\b|\bnow\b)"
+    r"|\b(?:party|party's|dinner|event|reception|wedding|hosting|celebration|we're|we are|we'll be|i'm|i am|"
+    r"we live|i live|located|staying|held|hosted|it's|it is|set up|setup)[ \t]+(?:is[ \t]+|will be[ \t]+|"
+    r"'s[ \t]+)?(?:at|in)"
+    r"|\b(?:deliver|ship|mail|send|bring|come|drive|go|head|move|moved|moving|post|forward)\b[^.\n?!]{0,30}?"
+    r"\bto)[ \t]*(?:\n[ \t]*)?(?=[\dA-Z])", re.IGNORECASE)
+# the street after such a cue: a house number and capitalised words, or capitalised words and a number
+_CUE_STREET = re.compile(
+    rf"(?:\d{{1,5}}[A-Za-z]?(?:/\d{{1,5}}[A-Za-z]?)*,?[ \t]+(?:{_CAP}[ \t]+){{0,3}}{_CAP}"
+    rf"|(?:{_CAP}[ \t]+){{0,4}}\d{{1,5}}[A-Za-z]?(?:/\d{{1,5}}[A-Za-z]?)*)(?![\w\-/.]?\d|[ \t]\d)")
+
+
+def _after_address_cue(text: str) -> list[tuple[int, int, float]]:
+    """A street of capitalised words and a house number right after a cue that an address follows,
+    in any language ("Address for the dinner is Hmlkim 27, Brkai", "Hosting at 17 Znqa Siah")."""
+    out = []
+    for cue in _ADDRESS_CUE.finditer(text):
+        m = _CUE_STREET.match(text, cue.end())
+        if m and _foreign_word(m.group(0)) and _plain_street(m.group(0)):
+            out.append((m.start(), extend_address(text, m.end()), 0.75))
+    return out
 
 
 _NUMBER_BEFORE = re.compile(

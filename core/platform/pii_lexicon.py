@@ -86,7 +86,78 @@ _CHAT = {"hiya", "heya", "hola", "ciao", "merci", "danke", "gracias", "obrigado"
          "kiitos", "tack", "takk", "dank", "dankjewel", "bedankt", "dziękuję", "dekuji", "děkuji", "hvala",
          "köszönöm", "mulțumesc", "shukran", "arigato", "xiexie", "namaste", "kamsahamnida",
          "gracies", "graças", "mabuhay", "kumusta", "privet", "zdravstvuyte", "yassou", "geia", "kalimera",
-         "servus", "moin", "hallo", "salut", "bonjour", "buenos", "buenas", "bom", "boa"}
+         "servus", "moin", "hallo", "salut", "bonjour", "buenos", "buenas", "bom", "boa",
+         "shukriya", "dhanyavad", "dhanyavaad", "dhanyawad", "dhanyabad", "nandri", "vanakkam", "namaskar",
+         "namaskaram", "namaskara", "salaam", "salam", "assalamu", "alaikum", "shalom", "toda", "todah",
+         "marhaba", "ahlan", "yalla", "inshallah", "mashallah", "alhamdulillah", "jazakallah", "sawasdee",
+         "annyeong", "annyeonghaseyo", "gamsahamnida", "khob", "madloba", "gamarjoba", "barev", "mersi",
+         "khodahafez", "rahmat", "habari", "jambo", "sannu", "nagode", "ese", "daalu", "merhaba",
+         "teşekkürler", "tesekkurler", "sukriya", "dhonnobad", "aloha", "mahalo", "cheers"}
+
+
+# a self-introduction with the name in lower case in a text that has capitals elsewhere ("Hi! it's
+# tushar from the tasting"): a word that is no English word, before a pause or "from", "here"...
+_LOWER_INTRO = re.compile(
+    r"\b(?:it's|it’s|its|it is|this is|i'm|i’m|im|i am|my name is|my name's|name's)[ \t]+"
+    r"(?P<name>[a-z][a-z'’-]{2,})(?=[ \t]*(?:[,.!?;:)\n]|$)|[ \t]+(?:from|here|again|btw|checking|"
+    r"following|writing|texting|with|about)\b)")
+
+
+def find_lowercase_intro_names(text: str) -> list[tuple[int, int, float]]:
+    """A name in lower case right after a self-introduction, in a text with capitals elsewhere
+    (texts all in lower case have their own rules in ``find_context_names``)."""
+    if not any(ch.isupper() for ch in text):
+        return []
+    out = []
+    for m in _LOWER_INTRO.finditer(text):
+        name = m.group("name")
+        if (not is_english(name) or name in proper_names()) and name not in NAME_STOP_WORDS \
+                and name not in DOMAIN_WORDS and not is_chat_word(name):
+            out.append((m.start("name"), m.end("name"), 0.6))
+    return out
+
+
+def is_chat_word(word: str) -> bool:
+    """A greeting, thanks or chat word (of English or another language): never a name."""
+    return word.lower().strip(".,!?'’") in _CHAT
+
+
+# month names written as other languages say the English ones ("Januyari", "Aktobar", "Disenbar"):
+# their consonants, read loosely (p/b/f/v, k/g/q/c, t/d, s/z/ch/sh, m/n), are a month's
+_SKELETON_PAIRS = (("ch", "s"), ("sh", "s"), ("ph", "f"), ("th", "t"), ("kh", "k"), ("gh", "g"), ("dh", "d"),
+                   ("bh", "b"), ("ck", "k"))
+_SKELETON_LETTERS = str.maketrans({"p": "b", "f": "b", "v": "b", "g": "k", "q": "k", "c": "k", "t": "d",
+                                   "z": "s", "m": "n", "x": "ks"})
+
+
+def _skeleton(word: str) -> str:
+    w = word.lower()
+    for a, b in _SKELETON_PAIRS:
+        w = w.replace(a, b)
+    w = "".join(ch for ch in w if ch.isalpha() and ch not in "aeiouyhw")
+    return re.sub(r"(.)\1+", r"\1", w.translate(_SKELETON_LETTERS))
+
+
+_MONTH_SKELETONS = frozenset(_skeleton(m) for m in ("january february march april may june july august "
+                                                    "september october november december").split())
+
+
+def _within_one(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def month_like(word: str) -> bool:
+    """The word sounds like an English month name (used only next to a day number)."""
+    sk = _skeleton(word)
+    if len(sk) < 3:
+        return False
+    return sk in _MONTH_SKELETONS or (len(sk) >= 4 and any(_within_one(sk, m) for m in _MONTH_SKELETONS
+                                                           if len(m) >= 4))
 
 
 @lru_cache(maxsize=1)
@@ -229,7 +300,7 @@ def find_capitalised_names(text: str, skip: Callable[[str], bool],
     prev_end = -1
     for m in _TOKEN.finditer(text):
         s, e, tok = m.start(), m.end(), m.group(0).rstrip(".")
-        if run and not re.fullmatch(r"[ \t]+|[ \t]*-[ \t]*", text[prev_end:s]):
+        if run and not re.fullmatch(r"[ \t]|[ \t]?-[ \t]?", text[prev_end:s]):  # not over a sentence gap
             close()
         prev_end = e
         low = tok.lower()

@@ -17,7 +17,11 @@ candidates and, for PERSON ones only:
   training until someone checks it, since a person may carry a place's name; US towns of 5,000
   people or more (``small_us_places``) too, after "in", "from", "near", "serve", "cover", "visit";
 - drops form labels ("Allergies:", "NAME:", "Callback request:") and trims a two-word brand
-  ("Irene Bengtsson Uber Eats" -> "Irene Bengtsson").
+  ("Irene Bengtsson Uber Eats" -> "Irene Bengtsson");
+- makes what follows going somewhere ("come to Tahoe", "drive out to Mill Valley") and a lone
+  unknown word after "in"/"near" uncertain; drops titles alone, greetings and thanks of any
+  language, departments ("Finance Department"), "Sent from ..." and month names as other
+  languages say them next to a day number ("Januyari 3"); cuts a name at a two-space gap.
 
 ``NameGrower`` grows accepted names over an adjacent capitalised word and over the other items of
 a list they are in ("Elaine, Jennifer French and Grace"); what it adds goes through the filter.
@@ -27,12 +31,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from core.platform.pii_lexicon import MONTH_NAMES, is_english, proper_names
+from core.platform.pii_lexicon import MONTH_NAMES, is_chat_word, is_english, month_like, proper_names
 from core.platform.pii_lexicon import sentence_start as _sentence_start
-from core.platform.pii_recognizers import NAME_LIKE_DOMAIN
+from core.platform.pii_recognizers import NAME_LIKE_DOMAIN, TITLES
 
 _URL = re.compile(r"(?:https?://|www\.)\S*|\b[\w.-]+@[\w.-]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|us|"
                   r"uk|de|fr|ly|app|biz|info|example)\b(?:/\S*)?", re.IGNORECASE)
@@ -47,7 +52,7 @@ Groupon Uber Lyft DoorDash Grubhub Postmates Instacart Airbnb Vrbo Expedia Booki
 Target Safeway Kroger Trader Joe's Whole Foods Etsy Shopify Wix Squarespace Zoom Slack Teams Alexa Siri
 iPhone Android Samsung Ticketmaster Evite Paperless Calendly Venmo's Zelle's
 """.split()) | {"uber eats", "google maps", "cash app", "apple pay", "google pay", "whole foods",
-                "trader joe's"}
+                "trader joe's", "social security"}
 _BRAND_PHRASES = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(b) for b in sorted(
     (b for b in KNOWN_BRANDS if " " in b), key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
 _PLACE_BEFORE = re.compile(r"(?:\b(?:in|from|near|to|around|outside|of|at|into|toward|towards|via|"
@@ -60,6 +65,26 @@ _STATE_AFTER = re.compile(r"^\s*,?\s*(?:[A-Z]{2}\b|California|Texas|Florida|Oreg
 _LIST_BEFORE = re.compile(
     r"((?<!\w)[^\W\d_a-z][\w'’‘.\-]*(?:\s[^\W\d_a-z][\w'’‘.\-]*)?)\s*(?:,|\bor\b|\band\b)\s*$")
 _CONTACT_WORDS = {"email", "mail", "phone", "cell", "mobile", "tel", "number", "no", "address"}
+# going somewhere: what follows is a place ("can your chef come to Tahoe?", "drive out to Mill Valley")
+_TRAVEL_TO = re.compile(r"\b(?:come|comes|coming|came|drive|drives|driving|drove|travel|travels|travell?ing|"
+                        r"go|goes|going|went|head|heading|fly|flying|get|getting|make it|commute|trek|"
+                        r"relocat(?:e|ing)|move|moving|moved|cater|catering)"
+                        r"(?:[ \t]+(?:out|up|down|over|back|all the way|here|there))*[ \t]+to[ \t]+$",
+                        re.IGNORECASE)
+# where something is: after these a lone capitalised word no cue calls a name is a place
+_IN_PLACE = re.compile(r"\b(?:in|near|around|outside|based near|close to)[ \t]+$", re.IGNORECASE)
+# a day number next to a word: "Aktobar 12", "12 Januyari", "Disenbar 3, 2027"
+_DAY_AFTER = re.compile(r"[ \t]+\d{1,2}(?:st|nd|rd|th)?(?:,?[ \t]+\d{4})?(?![\d:/.\-]|[ \t]*(?:guests|people|"
+                        r"ppl|adults|kids|pm|am)\b)")
+_DAY_BEFORE = re.compile(r"(?<![\d/.\-])\d{1,2}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?$")
+# a department or organisation, not a person: "Finance Department", "Accounts Team"
+_ORG_WORDS = frozenset("department dept office team division committee accounts services center centre "
+                       "council ministry bureau desk group company corporation corp inc llc ltd foundation "
+                       "association club society agency firm".split())
+_INTRO_BEFORE = re.compile(r"\b(?:it's|it’s|its|it is|this is|i'm|i’m|im|i am|my name is|name's)[ \t]+$",
+                           re.IGNORECASE)
+_GREETING_BEFORE = re.compile(r"(?:(?:^|\n)[ \t]*(?:hi|hey|hello|dear|hiya|heya)"
+                              r"|\b(?:thanks|thank you|thx|ty))[ \t,]+$", re.IGNORECASE)
 UNCERTAIN_SCORE = 0.4
 Candidate = tuple[str, int, int, float]
 
@@ -75,6 +100,17 @@ def place_names() -> frozenset[str]:
     names |= {s["name"] for s in gc.get_us_states().values()}
     names |= {c["name"] for c in gc.get_countries().values()}
     return frozenset(n.lower() for n in names)
+
+
+@lru_cache(maxsize=1)
+def town_names() -> frozenset[str]:
+    """``place_names()`` and the same names without accents, as customers type them ("Kozani",
+    "Kilkis" for Kozáni, Kilkís): the towns an address may end with (a name like Leon for León
+    is not made a place by it)."""
+    names = place_names()
+    decomposed = (unicodedata.normalize("NFKD", n) for n in names)
+    plain = ("".join(c for c in n if not unicodedata.combining(c)) for n in decomposed)
+    return names | frozenset(plain)
 
 
 @lru_cache(maxsize=1)
@@ -165,6 +201,39 @@ class NameFilter:
         words = word.split()  # "Grace:" is a speaker, "Allergies:" a label
         return all(is_english(w) and w.lower() not in proper_names() for w in words)
 
+    @staticmethod
+    def _not_a_person(text: str, s: int, e: int, word: str, words: list[str]) -> bool:
+        """Titles alone, greetings and thanks of any language, departments, months said the way
+        other languages say them (next to a day number), an English word after "hey" that starts
+        a sentence ("hey Reply all")."""
+        lows = [w.lower().strip(".,'’‘") for w in words]
+        if not lows:
+            return False
+        if all(w in TITLES for w in lows) or (len(words) == 1 and is_chat_word(words[0])):
+            return True
+        if lows == ["sent"] and re.match(r"[ \t]+(?:from|on behalf|via)\b", text[e:e + 16]):
+            return True  # "Sent from Outlook for Android"
+        if len(words) > 1 and lows[-1] in _ORG_WORDS and all(is_english(w) for w in lows):
+            return True
+        if len(words) == 1 and (month_like(word) or lows[0] == "jun") and (_DAY_AFTER.match(text, e)
+                                                     or _DAY_BEFORE.search(text[max(0, s - 12):s])):
+            return True
+        return len(words) == 1 and bool(_GREETING_BEFORE.search(text[max(0, s - 12):s])) \
+            and is_english(lows[0]) and lows[0] not in proper_names() \
+            and bool(re.match(r"[ \t]+[a-z]", text[e:e + 2]))
+
+    def _a_place_here(self, text: str, s: int, e: int, word: str, words: list[str], score: float) -> bool:
+        """Going to or being in a place: "come to Tahoe", "drive out to Mill Valley" (any
+        candidate), "arrive in Maturai", "near Kozhikkotu" (a word no cue called a name)."""
+        if re.match(r"['’]s\b", text[e:e + 3]) or re.search(r"['’]s\Z", text[s:e]):
+            return False  # "come to Priya's house"
+        one_place = len(words) == 1 or word.lower() in self.places or bool(_PLACE_SHAPE.fullmatch(word))
+        if not one_place:
+            return False
+        if _TRAVEL_TO.search(text[max(0, s - 40):s]):
+            return True
+        return score < 0.7 and bool(_IN_PLACE.search(text[max(0, s - 24):s]))
+
     def _after_a_place(self, before: str) -> bool:
         """"Monterey or Vallejo": a place name right after another one and "or", "and" or a comma."""
         m = _LIST_BEFORE.search(before)
@@ -190,9 +259,22 @@ class NameFilter:
             if any(s < be and bs < e for bs, be in blocked) or low in _URL_WORDS or low in KNOWN_BRANDS \
                     or low in MONTH_NAMES or self._all_allowed(text, s, e):
                 continue
-            if has_upper and " " not in word and word.islower():
-                continue
+            if has_upper and " " not in word and word.islower() \
+                    and not _INTRO_BEFORE.search(text[max(0, s - 16):s]):
+                continue  # "tysm"; not "it's tushar from the tasting"
             if self._is_label(text, s, e, word):
+                continue
+            words = word.split()
+            if self._not_a_person(text, s, e, word, words):
+                continue
+            cut = re.search(r"[ \t]{2,}|\n", text[s:e]) if len(words) > 1 else None
+            if cut and all(is_english(w.lower()) and w.lower() not in proper_names()
+                           for w in re.findall(r"[^\W\d_][\w'’‘-]*", text[s + cut.end():e])):
+                e = s + cut.start()  # "Alajlan  Sent from Outlook": a new sentence after the gap
+                word = text[s:e].strip(" .,'’‘")
+                low, words = word.lower(), word.split()
+            if self._a_place_here(text, s, e, word, words, score):
+                out.append((t, s, e, min(score, UNCERTAIN_SCORE)))  # "come to Tahoe", "arrive in Maturai"
                 continue
             if low in self.places and (_PLACE_BEFORE.search(text[max(0, s - 20):s])
                                        or _STATE_AFTER.match(text[e:e + 20])
@@ -209,10 +291,10 @@ class NameFilter:
 # --- growing found names: adjacent capitalised words, lists ----------------------------------
 _WORD_RIGHT = re.compile(r"[ \t]([^\W\d_][\w'’‘-]*)")
 _WORD_LEFT = re.compile(r"([^\W\d_][\w'’‘-]*)[ \t]\Z")
-_LIST_RIGHT = re.compile(r"[ \t]*(?:,[ \t]*(?:and[ \t]+|&[ \t]*)?|and[ \t]+|&[ \t]*|or[ \t]+)"
+_LIST_RIGHT = re.compile(r"[ \t]*(?:[,;][ \t]*(?:and[ \t]+|&[ \t]*)?|and[ \t]+|&[ \t]*|or[ \t]+)"
                          r"([^\W\d_a-z][\w'’‘-]*(?:[ \t][^\W\d_a-z][\w'’‘-]*){0,2})(?![\w'’‘-])")
 _LIST_LEFT = re.compile(r"(?<![\w'’‘-])([^\W\d_a-z][\w'’‘-]*(?:[ \t][^\W\d_a-z][\w'’‘-]*){0,2})"
-                        r"[ \t]*(?:,|\band|&|\bor)[ \t]*\Z")
+                        r"[ \t]*(?:[,;]|\band|&|\bor)[ \t]*\Z")
 # sentence-opening words that are not part of the name after them ("Call Maria", "Ask Wei")
 _IMPERATIVES = frozenset("call text ask tell email invite thank send book ping contact confirm remind let "
                          "have get meet welcome congrats congratulations bring pay invoice bill".split())

@@ -70,6 +70,10 @@ _SIGNOFF = (r"(?:thanks(?: so much| again| in advance)?|thank you(?: so much)?|t
             r"regards|best regards|kind regards|warm regards|warmest regards|many thanks|sincerely|"
             r"yours truly|best wishes|best|all the best|respectfully|ta|love|xo|xoxo|talk soon|"
             r"take care|blessings|warmly|warm wishes|with thanks|yours|cordially|gratefully|rgds|all best)")
+# titles before a name; a title alone is no name
+_TITLE_WORDS = ("dr|mr|mrs|ms|miss|mx|prof|professor|doctor|sr|sra|herr|frau|mme|mlle|capt|captain|col|"
+                "sgt|lt|maj|rev|pastor|rabbi|imam|sheikh|judge|officer")
+TITLES = frozenset(_TITLE_WORDS.split("|"))
 _NAME_WORD = r"[^\W\d_][^\W\d_'’‘.-]*(?:['’‘-][^\W\d_]+)*\.?"
 _NAME = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}"
 
@@ -311,7 +315,7 @@ _CUE_RXS = [
      rf"e-mail|chat|list|booking|conversation)\b", 0.75),
     (rf"\bboth\s+(?P<name>{_NAME})\s+and\b", 0.7),
     (rf"(?P<rname>{_NAME})\s+and\s+(?:i|me)\b", 0.7),
-    (rf"\b(?:my|our|your|his|her|their)\s+(?:husband|wife|partner|spouse|son|daughter|mom|mother|dad|father|friend|"
+    (rf"\b(?:my|our|your|his|her|their)\s+(?:(?:event|wedding|party)\s+)?(?:husband|wife|partner|spouse|son|daughter|mom|mother|dad|father|friend|"
      rf"coworker|co-worker|colleague|boss|manager|sister|brother|fianc[eé]e?|assistant|neighbor|"
      rf"cousin|aunt|uncle|planner|boyfriend|girlfriend)(?:'s name is|\s+is|,)?\s+(?P<name>{_NAME})", 0.85),
     # roles at the event: "Our coordinator is X", "the florist is X", "account holder X"
@@ -323,7 +327,13 @@ _CUE_RXS = [
      rf"invoice out to|"
      rf"paid by|booked by|organi[sz]ed by|hosted by|arranged by|sent by|signed by)"
      rf"\s+(?P<name>{_NAME})", 0.75),
-    (rf"\b(?:dr|mr|mrs|ms|miss|mx|prof|sr|sra|herr|frau|mme|mlle)\.?[ \t]+(?P<name>{_NAME})", 0.8),
+    (rf"\b(?:{_TITLE_WORDS})\.?[ \t]+(?P<name>{_NAME})", 0.8),
+    (rf"\bchef[ \t]+(?P<name>{_NAME})[ \t]*(?:[,.!?;]|thank|know|is|was|did|said|made|cooked|again|\n|$)",
+     0.7),
+    # "Khan party of 28", "the Okafor family reunion" (the name is no English word: not "Birthday party")
+    (rf"(?:^|[.!?,;:]\s+|\n|\b(?:the|a)\s+)(?P<rname>{_NAME})\s+(?:party|family|household)\s+"
+     rf"(?:of|for|reunion|dinner|wedding)\b", 0.7),
+    (rf"\breach[ \t]+(?P<name>{_NAME})[ \t]+(?:on|at)[ \t]+[+(\d]", 0.7),
     (rf"(?:^|\n|[.!?]\s)\s*(?:thanks|thank you|cheers|regards|best),[ \t]+(?P<name>{_NAME})", 0.75),
     (rf"\b(?:ask for|cc|copy|thanks to|per)\s+(?P<name>{_NAME})", 0.7),
     (rf"(?P<rname>{_NAME})\s+(?:referred|recommended|told|sent|gave)\s+(?:us|me)\b", 0.8),
@@ -343,6 +353,7 @@ _CUE_RXS = [
      rf"(?P<name>{_NAME})", 0.9),
 ]
 _CUES = [(re.compile(rx, re.IGNORECASE), score) for rx, score in _CUE_RXS]
+_PARTY_CUE = next(rx for rx, _score in _CUES if "(?:party|family|household)" in rx.pattern)
 # a cue whose name comes first is tried at every word: test its words after the name first (cheap)
 _CUE_TAILS = {rx: re.compile(rx.pattern.split("(?P<rname>" + _NAME + ")", 1)[1], re.IGNORECASE)
               for rx, _score in _CUES if "rname" in rx.groupindex}
@@ -359,7 +370,8 @@ def _is_name_word(word: str, lowercase_text: bool, next_word: str = "") -> bool:
     if word and low in NAME_LIKE_DOMAIN and word[0].isupper() and not lowercase_text \
             and not next_word[:1].isdigit() and (low not in _MONTH_NAMES_LIKE or next_word[:1].isupper()):
         return True
-    if not word or low in NAME_STOP_WORDS or low in DOMAIN_WORDS or any(ch.isdigit() for ch in word):
+    if not word or low in NAME_STOP_WORDS or low in DOMAIN_WORDS or any(ch.isdigit() for ch in word) \
+            or low.rstrip(".") in TITLES:
         return False
     return lowercase_text or word[0].isupper()
 
@@ -395,6 +407,11 @@ def _name_tokens(text: str, s: int, e: int, lowercase_text: bool,
     return s, end
 
 
+# what kind of party it is, not whose ("Birthday party of 20", "Holiday party for 40")
+_EVENT_WORDS = frozenset("""birthday surprise retirement graduation engagement wedding holiday office company
+corporate work pool garden block dance house tea cocktail bachelor bachelorette anniversary baby shower
+welcome farewell reunion private small large big whole dinner lunch brunch backyard beach graduation
+christmas halloween easter football superbowl game family kids teen sweet quinceanera rehearsal""".split())
 def find_context_names(text: str) -> list[tuple[int, int, float]]:
     """Names introduced by context: self-introductions, greetings, sign-offs, relations."""
     lowercase_text = not any(ch.isupper() for ch in text)
@@ -406,6 +423,8 @@ def find_context_names(text: str) -> list[tuple[int, int, float]]:
         for m in rx.finditer(text):
             g = "rname" if right else "name"
             span = _name_tokens(text, m.start(g), m.end(g), lowercase_text, from_right=right)
+            if span and rx is _PARTY_CUE and _EVENT_WORDS & set(text[span[0]:span[1]].lower().split()):
+                continue  # "Birthday party of 20"
             if span:
                 out.append((span[0], span[1], score if not lowercase_text else score - 0.1))
     return out
