@@ -1,5 +1,6 @@
 """Tests of core.platform.pii: every entity type in several formats, hard negatives, offsets, safety,
-batch == single, the `supportloop pii scan` command, and the held-out quality targets."""
+batch == single, the `supportloop pii scan` command, and the held-out quality targets (held-out set
+v3)."""
 
 from __future__ import annotations
 
@@ -244,21 +245,23 @@ def test_cli_scan_missing_file(tmp_path):
 
 
 def test_heldout_targets_met(scrubber):
-    """Quality gate on the frozen held-out set v2 (issue 18): structured recall and precision."""
-    from bench.pii import evaluate, targets_missed
+    """Quality gate on the frozen held-out set v3 (issue 18, fifth round; heldout_v2 is no longer
+    read): structured recall and precision."""
+    from bench.pii import HELDOUT_SPLIT, evaluate, targets_missed
 
-    report = evaluate(scrubber, "heldout_v2")
-    assert report["messages"] >= 600
+    assert HELDOUT_SPLIT == "heldout_v3"
+    report = evaluate(scrubber, HELDOUT_SPLIT)
+    assert report["messages"] >= 650
     missed = [m for m in targets_missed(report) if not m.startswith("names_addresses_recall")]
     assert missed == [], missed
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: names + street addresses recall on held-out v2 is "
-                   "below 0.90 (0.899 measured; see docs/pii.md, Quality)")
+@pytest.mark.xfail(strict=True, reason="issue 18: names + street addresses recall on held-out v3 is "
+                   "below 0.90 (0.883 measured, 669 of 758; see docs/pii.md, Quality)")
 def test_heldout_names_addresses_target_met(scrubber):
-    from bench.pii import evaluate, targets_missed
+    from bench.pii import HELDOUT_SPLIT, evaluate, targets_missed
 
-    report = evaluate(scrubber, "heldout_v2")
+    report = evaluate(scrubber, HELDOUT_SPLIT)
     assert not [m for m in targets_missed(report) if m.startswith("names_addresses_recall")]
 
 
