@@ -97,6 +97,10 @@ def bench_settings(tmp: Path, args: argparse.Namespace, name: str = "learning"):
         kb_gate_tolerance=args.gate_tolerance,
         kb_score_rank_weight=0.0 if name == "no_score_prior" else Settings().kb_score_rank_weight,
         kb_learn_from_agent_answers=name != "votes_only",  # votes_only learns from the votes alone
+        # admins review every answer the assistant was not sure of (not only those under 0.5: at
+        # this threshold no answer sent is under 0.5); the hand-offs agents answered are learned
+        # from the agents' replies and leave the queue (core.review.queue.refresh_queue)
+        review_confidence_below=1.0,
     )
 
 
@@ -656,6 +660,8 @@ def main(argv: list[str] | None = None) -> dict:
                                      "other variants": _default("kb_score_rank_weight")},
             "kb_score_floor": args.floor,
             "kb_score_ceiling": args.ceiling,
+            "review_confidence_below": {"out_of_scope": _default("review_confidence_below"),
+                                        "other variants": 1.0},
             "out_of_scope_settings": args.oos_settings or "product defaults",
             "product_defaults": {k: _default(k) for k in (
                 "kb_confidence_method", "kb_search_k", "kb_vote_temperature", "kb_score_floor",
