@@ -1000,6 +1000,37 @@ def _v3_address(f, loc: str, rng: random.Random, style: str = "") -> str:  # noq
     return address(f, loc, rng)
 
 
+def _v3_values(f, loc: str, rng: random.Random, cities: list[str], titles: list[str], ibans: list) -> dict:  # noqa: ANN001
+    """The values one frame of the v3 held-out or v6 development set is filled with (the value
+    makers are shared; each set passes its own cities and titles). Draws from ``rng`` in a fixed
+    order: the frozen files depend on it."""
+    us = _faker("en_US", rng.randrange(10**6))
+    values = _values(f, loc, rng)
+    while sum(c.isdigit() for c in values["PHONE"][1]) < 7:  # service numbers ("100" of ar_PS)
+        values["PHONE"] = ("PHONE_NUMBER", phone(f, loc, rng))
+    values["CITY"] = rng.choice(cities + [f.city()])
+    values["CITYB"] = rng.choice(cities)
+    values["NAMEB"] = ("PERSON", _v3_person(f, loc, rng))
+    values["NAMEC"] = ("PERSON", _v3_person(f, loc, rng))
+    values["NAMEG"] = ("PERSON", _v3_person(f, loc, rng, "given"))
+    values["NAMES"] = ("PERSON", _v3_person(f, loc, rng, "surname"))
+    values["NAMEM"] = ("PERSON", _v3_person(f, loc, rng, "middle"))
+    values["NAMEL"] = ("PERSON", _v3_person(f, loc, rng, "given").lower())
+    values["TITLE"] = rng.choice(titles)
+    values["ADDRML"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "multiline"))
+    values["ADDRNP"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "nopostcode"))
+    values["UNIT"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "unit"))
+    values["MIL"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "military"))
+    values["PHONEL"] = ("PHONE_NUMBER", f"{rng.randint(2, 9)}{rng.randint(10, 99)}-{rng.randint(1000, 9999)}")
+    values["PHONEX"] = ("PHONE_NUMBER", _phone_local(us, rng))
+    values["MAESTRO"] = ("CREDIT_CARD", us.credit_card_number(card_type="maestro"))
+    area = rng.randint(900, 999)
+    values["SSNN"] = ("US_SSN", f"{area}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}")
+    values["IBAN"] = ("IBAN_CODE", _iban_from(f, ibans, rng))
+    values["IPV"] = ("IP_ADDRESS", f.ipv6() if rng.random() < 0.7 else f.ipv4_private())
+    return values
+
+
 def heldout3_rows(n: int = 650, seed: int = 18_6650) -> list[dict]:
     """The held-out set v3: locales HELDOUT3_LOCALES, frames HELDOUT3_FRAMES (no other set uses them)."""
     with _frozen_now(HELDOUT3_NOW):
@@ -1016,31 +1047,7 @@ def _heldout3_rows(n: int, seed: int) -> list[dict]:
         f = fakers[loc]
         parts: list = [rng.choice(HELDOUT3_OPENERS)]
         for fr in rng.sample(HELDOUT3_FRAMES, rng.choice([1, 2, 2, 3])):
-            us = _faker("en_US", rng.randrange(10**6))
-            values = _values(f, loc, rng)
-            while sum(c.isdigit() for c in values["PHONE"][1]) < 7:  # ar_PS's service numbers ("100")
-                values["PHONE"] = ("PHONE_NUMBER", phone(f, loc, rng))
-            values["CITY"] = rng.choice(HELDOUT3_CITIES + [f.city()])
-            values["CITYB"] = rng.choice(HELDOUT3_CITIES)
-            values["NAMEB"] = ("PERSON", _v3_person(f, loc, rng))
-            values["NAMEC"] = ("PERSON", _v3_person(f, loc, rng))
-            values["NAMEG"] = ("PERSON", _v3_person(f, loc, rng, "given"))
-            values["NAMES"] = ("PERSON", _v3_person(f, loc, rng, "surname"))
-            values["NAMEM"] = ("PERSON", _v3_person(f, loc, rng, "middle"))
-            values["NAMEL"] = ("PERSON", _v3_person(f, loc, rng, "given").lower())
-            values["TITLE"] = rng.choice(HELDOUT3_TITLES)
-            values["ADDRML"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "multiline"))
-            values["ADDRNP"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "nopostcode"))
-            values["UNIT"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "unit"))
-            values["MIL"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "military"))
-            values["PHONEL"] = ("PHONE_NUMBER",
-                                f"{rng.randint(2, 9)}{rng.randint(10, 99)}-{rng.randint(1000, 9999)}")
-            values["PHONEX"] = ("PHONE_NUMBER", _phone_local(us, rng))
-            values["MAESTRO"] = ("CREDIT_CARD", us.credit_card_number(card_type="maestro"))
-            area = rng.randint(900, 999)
-            values["SSNN"] = ("US_SSN", f"{area}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}")
-            values["IBAN"] = ("IBAN_CODE", _iban_from(f, ibans, rng))
-            values["IPV"] = ("IP_ADDRESS", f.ipv6() if rng.random() < 0.7 else f.ipv4_private())
+            values = _v3_values(f, loc, rng, HELDOUT3_CITIES, HELDOUT3_TITLES, ibans)
             parts += _fill(fr, values) + [rng.choice([" ", " ", "\n"])]
         parts.append(rng.choice(HELDOUT3_CLOSERS))
         text, ents = _render(parts)
@@ -1136,31 +1143,7 @@ def _dev6_rows(n: int, seed: int) -> list[dict]:
         f = fakers[loc]
         parts: list = [rng.choice(DEV6_OPENERS)]
         for fr in rng.sample(DEV6_FRAMES, rng.choice([1, 2, 2, 3])):
-            us = _faker("en_US", rng.randrange(10**6))
-            values = _values(f, loc, rng)
-            while sum(c.isdigit() for c in values["PHONE"][1]) < 7:  # service numbers
-                values["PHONE"] = ("PHONE_NUMBER", phone(f, loc, rng))
-            values["CITY"] = rng.choice(DEV6_CITIES + [f.city()])
-            values["CITYB"] = rng.choice(DEV6_CITIES)
-            values["NAMEB"] = ("PERSON", _v3_person(f, loc, rng))
-            values["NAMEC"] = ("PERSON", _v3_person(f, loc, rng))
-            values["NAMEG"] = ("PERSON", _v3_person(f, loc, rng, "given"))
-            values["NAMES"] = ("PERSON", _v3_person(f, loc, rng, "surname"))
-            values["NAMEM"] = ("PERSON", _v3_person(f, loc, rng, "middle"))
-            values["NAMEL"] = ("PERSON", _v3_person(f, loc, rng, "given").lower())
-            values["TITLE"] = rng.choice(DEV6_TITLES)
-            values["ADDRML"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "multiline"))
-            values["ADDRNP"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "nopostcode"))
-            values["UNIT"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "unit"))
-            values["MIL"] = ("STREET_ADDRESS", _v3_address(f, loc, rng, "military"))
-            values["PHONEL"] = ("PHONE_NUMBER",
-                                f"{rng.randint(2, 9)}{rng.randint(10, 99)}-{rng.randint(1000, 9999)}")
-            values["PHONEX"] = ("PHONE_NUMBER", _phone_local(us, rng))
-            values["MAESTRO"] = ("CREDIT_CARD", us.credit_card_number(card_type="maestro"))
-            area = rng.randint(900, 999)
-            values["SSNN"] = ("US_SSN", f"{area}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}")
-            values["IBAN"] = ("IBAN_CODE", _iban_from(f, ibans, rng))
-            values["IPV"] = ("IP_ADDRESS", f.ipv6() if rng.random() < 0.7 else f.ipv4_private())
+            values = _v3_values(f, loc, rng, DEV6_CITIES, DEV6_TITLES, ibans)
             parts += _fill(fr, values) + [rng.choice([" ", " ", "\n"])]
         parts.append(rng.choice(DEV6_CLOSERS))
         text, ents = _render(parts)
