@@ -10,7 +10,7 @@ from core.ops import alerts, jobruns, queue, tasks
 from core.platform.clock import SystemClock
 from pages.alert_rules import rules_tab
 from pages.format import plain, show_dict, when
-from pages.jobs_view import finished_table, job_name, live_queue, summary_text
+from pages.jobs_view import finished_table, follow, job_name, live_queue, summary_text
 from pages.resources import login_required, query, run_action, settings, transaction
 
 user = login_required("view")
@@ -105,6 +105,7 @@ def _run_now(names: list[str]) -> None:
     if c2.button("Queue now", icon=":material/play_arrow:"):
         run = run_action("Queue", queue.enqueue, name, {}, actor=user, clock=clock, task_names=set(names))
         if run is not None:
+            follow("all", run.id)
             st.success(f"{job_name(name)} queued as job run #{run.id}; the queue above shows its progress.")
 
 

@@ -78,6 +78,12 @@ def _fragment_run() -> bool:
     return bool(ctx and ctx.fragment_ids_this_run)
 
 
+def follow(key: str, run_id: int) -> None:
+    """The view ``key`` (a ``live_queue`` of every kind) reruns the page when run ``run_id``, queued
+    from this page, has ended, even when it ran between two readings and was never seen open."""
+    st.session_state[f"{key}-follow"] = run_id
+
+
 @st.fragment(run_every="2s")
 def live_queue(user: Actor, kinds: tuple[str, ...] = (), key: str = "queue", empty: str = "") -> None:
     """Queued and running runs (only ``kinds`` when given) with progress and cancel."""
@@ -104,9 +110,11 @@ def _queue(user: Actor, kinds: tuple[str, ...], key: str, empty: str) -> None:
         # readings, never seen open): the fragment's own refresh reruns the whole page to show
         # its results. A whole-page run leaves that to it: stopping a page run here would lose
         # the click that started it (a button further down the page).
-        ended = st.session_state.get(f"{key}-was-busy") or latest != st.session_state[f"{key}-last-finished"]
+        ended = (st.session_state.get(f"{key}-was-busy") or latest != st.session_state[f"{key}-last-finished"]
+                 or st.session_state.get(f"{key}-follow") is not None)
         if ended and _fragment_run():
             st.session_state[f"{key}-was-busy"] = False
+            st.session_state[f"{key}-follow"] = None
             st.session_state[f"{key}-last-finished"] = latest
             refresh_data()
             st.rerun(scope="app")
