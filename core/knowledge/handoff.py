@@ -204,6 +204,21 @@ def handoff_reason(text: str) -> str | None:
     return f"reads as a hand-off: it {what} (\u201c{said.text[:80]}\u201d) and answers nothing"
 
 
+PERSON = "<PERSON>"  # the scrubber's placeholder for a name
+
+
+def agent_reply_left_out(text: str) -> str | None:
+    """Why an agent's (redacted) reply is no general knowledge, or None when it may be: a
+    hand-off or apology text, or a reply addressed to a named person ("Hi <PERSON>, I've refunded
+    your card": written for one customer). ``core.learning.agent_answers`` leaves these out and
+    the review queue keeps their conversations."""
+    if handoff_reason(text) is not None:
+        return "a hand-off or apology text"
+    if PERSON in text:
+        return "addressed to a person"
+    return None
+
+
 def is_handoff(text: str) -> bool:
     """Whether ``text`` is a hand-off, escalation or apology that answers nothing."""
     return handoff_reason(text) is not None

@@ -36,7 +36,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from core.knowledge.chunks import propose_chunk
-from core.knowledge.handoff import handoff_reason
+from core.knowledge.handoff import agent_reply_left_out
 from core.platform.actors import Actor
 from core.platform.clock import Clock, SystemClock
 from core.platform.config import Settings
@@ -47,7 +47,6 @@ from core.platform.statuses import ChunkSource, ChunkStatus, MessageRole
 from core.review.queue import question_of
 
 BATCH = 200
-PERSON = "<PERSON>"  # the scrubber's placeholder for a name
 
 
 @dataclass
@@ -109,10 +108,8 @@ def _why_not(session: Session, settings: Settings, reply: Message,
     """Why this reply must not become knowledge (None when it may)."""
     if question is None:
         return "no customer question before it"
-    if handoff_reason(reply.redacted_content or "") is not None:
-        return "a hand-off or apology text"
-    if PERSON in (reply.redacted_content or ""):  # "Hi <PERSON>, I've refunded your card": for one customer
-        return "addressed to a person"
+    if (why := agent_reply_left_out(reply.redacted_content or "")) is not None:
+        return why
     if reply.flagged or question.flagged:
         return "flagged"
     if not (reply.safe_for_training and question.safe_for_training):

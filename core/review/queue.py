@@ -27,7 +27,7 @@ from enum import StrEnum
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from core.knowledge.handoff import handoff_reason
+from core.knowledge.handoff import agent_reply_left_out
 from core.knowledge.scoring import messages_with_flagged_chunks
 from core.knowledge.staleness import messages_with_stale_chunks
 from core.platform.actors import Actor, require
@@ -236,8 +236,7 @@ def _agent_answered(session: Session, since: dt.datetime) -> set[int]:
             Message.role == MessageRole.AGENT, Message.created_at >= since,
             Message.safe_for_training.is_(True), Message.flagged.is_(False))
     )
-    return {cid for cid, text in rows
-            if "<PERSON>" not in (text or "") and handoff_reason(text or "") is None}
+    return {cid for cid, text in rows if agent_reply_left_out(text or "") is None}
 
 
 def refresh_queue(

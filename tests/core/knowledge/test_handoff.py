@@ -5,7 +5,7 @@ bench/handoff.py says how each was used)."""
 import pytest
 
 from bench.handoff import LISTS, measure
-from core.knowledge.handoff import handoff_reason, is_handoff, sentences
+from core.knowledge.handoff import agent_reply_left_out, handoff_reason, is_handoff, sentences
 
 HANDOFFS = [
     "I've passed this to our team",
@@ -53,3 +53,10 @@ def test_precision_and_recall_on_the_held_out_lists(name, precision, recall):
     result = measure(LISTS[name])
     assert result["tp"] + result["fn"] == result["examples"] // 2
     assert result["precision"] >= precision and result["recall"] >= recall, result["errors"]
+
+
+def test_an_agent_reply_is_left_out_when_it_hands_off_or_is_written_for_one_person():
+    assert agent_reply_left_out("Yes: our chef brings a propane grill to any park.") is None
+    assert agent_reply_left_out("I've passed this to our team; someone will get back to you.") == \
+        "a hand-off or apology text"
+    assert agent_reply_left_out("Hi <PERSON>, I've refunded your card.") == "addressed to a person"
