@@ -43,6 +43,7 @@ import json
 import random
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1038,21 +1039,34 @@ def heldout3_rows(n: int = 650, seed: int = 18_6650) -> list[dict]:
 
 
 def _heldout3_rows(n: int, seed: int) -> list[dict]:
+    return _v3_set_rows(n, seed, HELDOUT3_LOCALES, HELDOUT3_IBAN_LOCALES,
+                        lambda i, rng: HELDOUT3_LOCALES[i % len(HELDOUT3_LOCALES)],
+                        (HELDOUT3_OPENERS, HELDOUT3_FRAMES, HELDOUT3_CLOSERS), HELDOUT3_CITIES,
+                        HELDOUT3_TITLES, "heldout-v3", "heldout")
+
+
+def _v3_set_rows(n: int, seed: int, locales: list[str], iban_locales: list[str],
+                 pick: Callable[[int, random.Random], str], texts: tuple[list, list, list],
+                 cities: list[str], titles: list[str], prefix: str, split: str) -> list[dict]:
+    """``n`` rows of the v3 held-out or v6 development set: ``pick(i, rng)`` chooses each row's
+    locale; ``texts`` are the set's openers, frames and closers. Draws from ``rng`` in a fixed
+    order: the frozen files depend on it."""
+    openers, frames, closers = texts
     rng = random.Random(seed)
-    fakers = {loc: _RomanisedAny(_faker(loc, seed + i)) for i, loc in enumerate(HELDOUT3_LOCALES)}
-    ibans = [_faker(loc, seed + 100 + i) for i, loc in enumerate(HELDOUT3_IBAN_LOCALES)]
+    fakers = {loc: _RomanisedAny(_faker(loc, seed + i)) for i, loc in enumerate(locales)}
+    ibans = [_faker(loc, seed + 100 + i) for i, loc in enumerate(iban_locales)]
     rows = []
     for i in range(n):
-        loc = HELDOUT3_LOCALES[i % len(HELDOUT3_LOCALES)]
+        loc = pick(i, rng)
         f = fakers[loc]
-        parts: list = [rng.choice(HELDOUT3_OPENERS)]
-        for fr in rng.sample(HELDOUT3_FRAMES, rng.choice([1, 2, 2, 3])):
-            values = _v3_values(f, loc, rng, HELDOUT3_CITIES, HELDOUT3_TITLES, ibans)
+        parts: list = [rng.choice(openers)]
+        for fr in rng.sample(frames, rng.choice([1, 2, 2, 3])):
+            values = _v3_values(f, loc, rng, cities, titles, ibans)
             parts += _fill(fr, values) + [rng.choice([" ", " ", "\n"])]
-        parts.append(rng.choice(HELDOUT3_CLOSERS))
+        parts.append(rng.choice(closers))
         text, ents = _render(parts)
         stripped = text.rstrip()
-        rows.append({"id": f"heldout-v3-{i:04d}", "split": "heldout", "locale": loc,
+        rows.append({"id": f"{prefix}-{i:04d}", "split": split, "locale": loc,
                      "text": stripped, "entities": [e for e in ents if e["end"] <= len(stripped)]})
     return rows
 
@@ -1134,23 +1148,8 @@ def dev6_rows(n: int = 800, seed: int = 18_6800) -> list[dict]:
 
 
 def _dev6_rows(n: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
-    fakers = {loc: _RomanisedAny(_faker(loc, seed + i)) for i, loc in enumerate(DEV6_LOCALES)}
-    ibans = [_faker(loc, seed + 100 + i) for i, loc in enumerate(DEV6_IBAN_LOCALES)]
-    rows = []
-    for i in range(n):
-        loc = rng.choice(DEV6_LOCALES)
-        f = fakers[loc]
-        parts: list = [rng.choice(DEV6_OPENERS)]
-        for fr in rng.sample(DEV6_FRAMES, rng.choice([1, 2, 2, 3])):
-            values = _v3_values(f, loc, rng, DEV6_CITIES, DEV6_TITLES, ibans)
-            parts += _fill(fr, values) + [rng.choice([" ", " ", "\n"])]
-        parts.append(rng.choice(DEV6_CLOSERS))
-        text, ents = _render(parts)
-        stripped = text.rstrip()
-        rows.append({"id": f"dev-v6-{i:04d}", "split": "dev", "locale": loc,
-                     "text": stripped, "entities": [e for e in ents if e["end"] <= len(stripped)]})
-    return rows
+    return _v3_set_rows(n, seed, DEV6_LOCALES, DEV6_IBAN_LOCALES, lambda i, rng: rng.choice(DEV6_LOCALES),
+                        (DEV6_OPENERS, DEV6_FRAMES, DEV6_CLOSERS), DEV6_CITIES, DEV6_TITLES, "dev-v6", "dev")
 
 
 def _dump(rows: list[dict]) -> str:
