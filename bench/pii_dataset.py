@@ -23,6 +23,11 @@ Run: ``.venv/bin/python -m bench.pii_dataset`` writes
   Devanagari, Arabic and Persian ones, fr_QC) and frames ``HELDOUT3_FRAMES`` no other set uses,
   its own seed and fixed "now"; written and frozen (sha256 in docs/pii.md) before any change of
   that round, never tuned on. Write it alone with ``HELDOUT3_FILE.write_text(_dump(heldout3_rows()))``.
+- ``tests/data/pii/heldout_v4.jsonl`` from ``heldout4_rows()`` (issue 18, sixth round): the new
+  held-out set, 650 texts, locales ``HELDOUT4_LOCALES`` (th_TH and si_LK romanised, am_ET's phones)
+  and frames ``HELDOUT4_FRAMES`` no other set uses, its own seed and fixed "now"; written and
+  frozen (sha256 in docs/pii.md) before any change of that round, never tuned on. Write it alone
+  with ``HELDOUT4_FILE.write_text(_dump(heldout4_rows()))``.
 
 Both sets mix personal data (names from many cultures, with middle initials, single given names
 or surnames, titles; national phone formats, extensions, seven-digit local numbers; addresses of
@@ -1047,13 +1052,16 @@ def _heldout3_rows(n: int, seed: int) -> list[dict]:
 
 def _v3_set_rows(n: int, seed: int, locales: list[str], iban_locales: list[str],
                  pick: Callable[[int, random.Random], str], texts: tuple[list, list, list],
-                 cities: list[str], titles: list[str], prefix: str, split: str) -> list[dict]:
-    """``n`` rows of the v3 held-out or v6 development set: ``pick(i, rng)`` chooses each row's
-    locale; ``texts`` are the set's openers, frames and closers. Draws from ``rng`` in a fixed
-    order: the frozen files depend on it."""
+                 cities: list[str], titles: list[str], prefix: str, split: str,
+                 wrap: Callable | None = None) -> list[dict]:
+    """``n`` rows of the v3/v4 held-out or v6/v7 development set: ``pick(i, rng)`` chooses each
+    row's locale; ``texts`` are the set's openers, frames and closers; ``wrap(locale, faker,
+    seed)`` romanises a locale's Faker (``_RomanisedAny`` when not given). Draws from ``rng`` in a
+    fixed order: the frozen files depend on it."""
     openers, frames, closers = texts
     rng = random.Random(seed)
-    fakers = {loc: _RomanisedAny(_faker(loc, seed + i)) for i, loc in enumerate(locales)}
+    wrap = wrap or (lambda loc, f, s: _RomanisedAny(f))
+    fakers = {loc: wrap(loc, _faker(loc, seed + i), seed + 200 + i) for i, loc in enumerate(locales)}
     ibans = [_faker(loc, seed + 100 + i) for i, loc in enumerate(iban_locales)]
     rows = []
     for i in range(n):
@@ -1152,6 +1160,274 @@ def _dev6_rows(n: int, seed: int) -> list[dict]:
                         (DEV6_OPENERS, DEV6_FRAMES, DEV6_CLOSERS), DEV6_CITIES, DEV6_TITLES, "dev-v6", "dev")
 
 
+# --- romanising Thai and Sinhala (issue 18, sixth round) ---------------------------------------
+# th_TH and si_LK are the Faker locales no earlier set uses that carry names (and, for th_TH,
+# addresses and phones) of their own; their customers write them in Latin letters. Thai is
+# romanised syllable by syllable as people commonly write it (RTGS-like, no tones): vowels written
+# before their consonant come after it, an unwritten vowel is "a" before a syllable and "o" in a
+# closed one, final consonants take their final sound, silent letters (with the thanthakhat) drop;
+# Thai address words are spelled out (ถนน/ถ. Thanon, ซอย Soi, ตำบล/ต. Tambon, อำเภอ/อ. Amphoe,
+# จังหวัด/จ. Changwat). Sinhala is romanised letter by letter like the other Brahmic scripts.
+_THAI_INITIAL = dict(zip("กขฃคฅฆงจฉชซฌญฎฏฐฑฒณดตถทธนบปผฝพฟภมยรฤลฦวศษสหฬอฮ",
+                         ["k", "kh", "kh", "kh", "kh", "kh", "ng", "ch", "ch", "ch", "s", "ch", "y", "d",
+                          "t", "th", "th", "th", "n", "d", "t", "th", "th", "th", "n", "b", "p", "ph",
+                          "f", "ph", "f", "ph", "m", "y", "r", "rue", "l", "lue", "w", "s", "s", "s", "h",
+                          "l", "", "h"], strict=True))
+_THAI_FINAL = dict(zip("กขคฆงจชซญฎฏฐฑฒณดตถทธนบปพฟภมยรลวศษสฬ",
+                       ["k", "k", "k", "k", "ng", "t", "t", "t", "n", "t", "t", "t", "t", "t", "n", "t",
+                        "t", "t", "t", "t", "n", "p", "p", "p", "p", "p", "m", "i", "n", "n", "o", "t",
+                        "t", "t", "n"], strict=True))
+_THAI_AFTER = {"ะ": "a", "ั": "a", "า": "a", "ำ": "am", "ิ": "i", "ี": "i", "ึ": "ue", "ื": "ue",
+               "ุ": "u", "ู": "u", "็": ""}
+_THAI_BEFORE = {"เ": "e", "แ": "ae", "โ": "o", "ใ": "ai", "ไ": "ai"}
+_THAI_WORDS = [("ถนน", "Thanon "), ("ถ.", "Thanon "), ("ซอย", "Soi "), ("ซ.", "Soi "), ("ตำบล", "Tambon "),
+               ("ต.", "Tambon "), ("อำเภอ", "Amphoe "), ("อ.", "Amphoe "), ("จังหวัด", "Changwat "),
+               ("จ.", "Changwat "), ("หมู่บ้าน", "Mu Ban ")]
+_SINHALA_CONSONANTS = dict(zip(
+    [*range(0x0D9A, 0x0DB2), *range(0x0DB3, 0x0DBC), 0x0DBD, *range(0x0DC0, 0x0DC7)],
+    ["k", "kh", "g", "gh", "ng", "ng", "ch", "chh", "j", "jh", "ny", "gny", "nj", "t", "th", "d", "dh",
+     "n", "nd", "th", "th", "d", "dh", "n", "nd", "p", "ph", "b", "bh", "m", "mb", "y", "r", "l", "w",
+     "sh", "sh", "s", "h", "l", "f"], strict=True))
+_SINHALA_VOWELS = dict(zip(range(0x0D85, 0x0D97), ["a", "aa", "ae", "ae", "i", "ee", "u", "oo", "ri",
+                                                    "ri", "li", "li", "e", "ee", "ai", "o", "o", "au"],
+                           strict=True))
+_SINHALA_SIGNS = {0x0DCF: "a", 0x0DD0: "ae", 0x0DD1: "ae", 0x0DD2: "i", 0x0DD3: "ee", 0x0DD4: "u",
+                  0x0DD6: "oo", 0x0DD8: "ru", 0x0DD9: "e", 0x0DDA: "e", 0x0DDB: "ai", 0x0DDC: "o",
+                  0x0DDD: "o", 0x0DDE: "au", 0x0DDF: "lu", 0x0DF2: "ru"}
+
+
+def _thai_word(word: str) -> str:
+    import unicodedata  # reason: only the generators romanise
+
+    word = re.sub("[\u0e48-\u0e4b]", "", word)              # tone marks
+    word = re.sub("[ก-ฮ][ิุ]?\u0e4c", "", word)            # silent letters (thanthakhat)
+    word = word.replace("ๆ", "").replace("ฯ", "")
+    n = len(word)
+
+    def cons(k: int) -> bool:
+        return k < n and word[k] in _THAI_INITIAL
+
+    def voiced(k: int) -> str | None:
+        """The vowel the consonant at k carries after it (and how many letters it takes), if any."""
+        nxt, nxt2 = word[k + 1:k + 2], word[k + 2:k + 3]
+        if nxt == "ั" and nxt2 == "ว":
+            return "ua"
+        if nxt == "ื" and nxt2 == "อ":
+            return "ue"
+        if nxt in _THAI_AFTER:
+            return _THAI_AFTER[nxt]
+        if nxt == "อ" and word[k] != "อ":
+            return "o"
+        if nxt == "ว" and cons(k + 2):
+            return "ua"
+        return None
+
+    def width(k: int) -> int:
+        nxt, nxt2 = word[k + 1:k + 2], word[k + 2:k + 3]
+        return 3 if (nxt == "ั" and nxt2 == "ว") or (nxt == "ื" and nxt2 == "อ") else 2
+
+    out: list[str] = []
+    vowel = False  # the syllable being written has its vowel and no final yet
+    i = 0
+    while i < n:
+        ch = word[i]
+        if ch in _THAI_BEFORE and cons(i + 1):
+            v = _THAI_BEFORE[ch]
+            out.append(_THAI_INITIAL[word[i + 1]])
+            i += 2
+            rest = word[i:i + 2]
+            if v == "e" and rest[:1] == "า":
+                v, i = "ao", i + 1
+            elif v == "e" and rest == "ีย":
+                v, i = "ia", i + 2
+            elif v == "e" and rest == "ือ":
+                v, i = "uea", i + 2
+            elif v == "e" and rest[:1] == "อ":
+                v, i = "oe", i + 1
+            elif rest[:1] in ("ะ", "็"):
+                i += 1
+            out.append(v)
+            vowel = True
+            continue
+        if ch in _THAI_INITIAL:
+            v = voiced(i)
+            if v is not None:
+                out.append(_THAI_INITIAL[ch] + v)
+                i += width(i)
+                vowel = True
+                continue
+            if vowel and (not cons(i + 1) or voiced(i + 1) is not None):
+                out.append(_THAI_FINAL.get(ch, ""))
+                vowel = False
+                i += 1
+                continue
+            run = i  # bare consonants from i: an unwritten vowel between them
+            while cons(run) and voiced(run) is None and word[run - 1:run] not in _THAI_BEFORE:
+                run += 1
+            r = run - i
+            if r % 2:
+                out.append(_THAI_INITIAL[ch] + ("a" if r > 1 or cons(run) else "o"))
+                i += 1
+                r -= 1
+            for k in range(i, i + r, 2):
+                out.append(_THAI_INITIAL[word[k]] + "o" + _THAI_FINAL.get(word[k + 1], ""))
+            i += r
+            vowel = False
+            continue
+        if ch in _THAI_AFTER:
+            out.append(_THAI_AFTER[ch])
+        elif ch.isdigit() and not ch.isascii():
+            out.append(str(unicodedata.digit(ch)))
+        else:
+            out.append(ch)
+            vowel = False
+        i += 1
+    return "".join(out)
+
+
+def _sinhala_word(word: str) -> str:
+    out: list[str] = []
+    for k, ch in enumerate(word):
+        cp = ord(ch)
+        nxt = ord(word[k + 1]) if k + 1 < len(word) else 0
+        if nxt == 0x200D:  # zero-width joiner inside a conjunct
+            nxt = ord(word[k + 2]) if k + 2 < len(word) else 0
+        if cp in _SINHALA_CONSONANTS:
+            out.append(_SINHALA_CONSONANTS[cp] + ("" if nxt in _SINHALA_SIGNS or nxt == 0x0DCA else "a"))
+        elif cp in _SINHALA_VOWELS:
+            out.append(_SINHALA_VOWELS[cp])
+        elif cp in _SINHALA_SIGNS:
+            out.append(_SINHALA_SIGNS[cp])
+        elif cp in (0x0D82, 0x0D83):
+            out.append("n" if cp == 0x0D82 else "h")
+        elif cp in (0x0DCA, 0x200D, 0x200C):
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def romanise_v4(text: str) -> str:
+    """Latin letters for Thai and Sinhala (and whatever romanise_any knows)."""
+    for thai, lat in _THAI_WORDS:
+        text = re.sub(rf"(?<![ก-๛]){re.escape(thai)}(?=[ก-๛])", lat, text)
+    text = re.sub(r"(?<![ก-๛])หมู่(?= )", "Mu", text)
+    words = []
+    for w in re.split(r"(\s+)", text):
+        if any("\u0e00" <= c <= "\u0e7f" for c in w):
+            w = re.sub("[\u0e00-\u0e7f]+", lambda m: _thai_word(m.group()).capitalize(), w)
+        elif any("\u0d80" <= c <= "\u0dff" for c in w):
+            w = re.sub("[\u0d80-\u0dff\u200d]+", lambda m: _sinhala_word(m.group()).capitalize(), w)
+        words.append(w)
+    return romanise_any("".join(words))
+
+
+class _RomanisedV4(_Romanised):
+    """Strings in Latin letters (romanise_v4); si_LK has no phones of its own and takes am_ET's."""
+
+    def __init__(self, f, phones=None) -> None:  # noqa: ANN001
+        super().__init__(f)
+        self._phones = phones
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        src = self._phones if self._phones is not None and name in ("phone_number", "msisdn") else self._f
+        attr = getattr(src, name)
+        if not callable(attr):
+            return attr
+        return lambda *a, **k: (lambda v: romanise_v4(v) if isinstance(v, str) else v)(attr(*a, **k))
+
+
+# --- held-out generator v4 (issue 18, sixth round): written and frozen before any change ------
+# The Faker locales no other set uses that have data of their own: th_TH (Thai names, addresses
+# and phones, romanised) and si_LK (Sinhala names, romanised; Faker gives it US-style addresses
+# made with its surnames, and no phones: it takes am_ET's Ethiopian numbers), frames of their own:
+# customers of a hibachi caterer over e-mail, SMS and chat. Never tuned on: the round's work reads
+# dev_v7 and the older development sets only.
+HELDOUT4_FILE = DATA_DIR / "heldout_v4.jsonl"
+HELDOUT4_LOCALES = ["th_TH", "si_LK"]
+HELDOUT4_PHONE_LOCALE = {"si_LK": "am_ET"}
+HELDOUT4_IBAN_LOCALES = ["da_DK", "es_ES", "it_IT", "pt_PT", "nl_BE", "en_GB"]
+HELDOUT4_CITIES = ["Santa Rosa", "Benicia", "Martinez", "Alameda", "San Leandro", "Union City", "Milpitas",
+                   "Sunnyvale", "Mountain View", "Menlo Park", "Redwood City", "Burlingame", "Pacifica",
+                   "Windsor", "Rohnert Park", "Sebastopol", "Calistoga", "St. Helena", "Manteca", "Turlock"]
+HELDOUT4_FRAMES = [
+    # names
+    "{NAME} again - sorry to bug you, did the deposit go through?",
+    "Me and {NAMEB} will be there early to set up the tables.",
+    "The birthday girl is {NAMEG}, she's turning 16 on {DATE}!",
+    "Please make the receipt out to {TITLE} {NAMEM}.",
+    "Cheers,\n{NAMEG}",
+    "{NAMES} here. What time does the chef usually show up?",
+    "Our host on the night is {NAME}; she'll let the chef in.",
+    "Spoke with {NAMEG} on the phone yesterday and she said {PRICE} was fine.",
+    "Booking under my maiden name, {NAME}.",
+    "Attendees: {NAME} / {NAMEB} / {NAMEC}",
+    "lol {NAMEL} here again, forgot to ask about dessert",
+    "Thank you {NAMEG}! Everyone is still talking about the fire show.",
+    "My assistant {NAME} handles scheduling, loop her in please.",
+    "I'm planning a surprise for my dad {NAMEG}, don't call the house!",
+    "From: {NAME} <{EMAIL}>\nSubject: graduation dinner",
+    "We'd like {NAMES} as our chef again if he is free that night.",
+    # addresses
+    "Drop-off spot: {ADDR}",
+    "The event is at my parents' house:\n{ADDRML}",
+    "ship the gift card to {ADDR} please, it's for my aunt",
+    "we're renting a place at {ADDRNP} for the weekend",
+    "{UNIT} is ours, the building has a loading dock",
+    "can you send a voucher to my son's unit? {MIL}",
+    "I moved! Update my file to {ADDR}.",
+    "Setup will be in the backyard of {ADDRNP}, gate code is 4411.",
+    "{ADDR} is the place, there's a blue mailbox out front.",
+    # phones and e-mails
+    "best number to reach me: {PHONE}",
+    "text {PHONEL} not my email, I never check it",
+    "Ph. {PHONEX} (desk) or {PHONE} (mobile)",
+    "{NAMEG}'s cell is {PHONE} in case I don't pick up",
+    "send the menu pdf to {EMAIL} pls",
+    "I wrote from {EMAIL} last week but got no reply.",
+    "new email: {EMAIL}",
+    # payment and the rest
+    "Charge {CARD} for the remaining balance.",
+    "Debit card is a Maestro: {MAESTRO}",
+    "card {CARD}, the billing zip is the same as the event's",
+    "The vendor onboarding form wants my SSN - {SSN}",
+    "tax id (SSN) {SSNN}",
+    "Bank details for the refund: {IBAN}",
+    "refund to {IBAN} pls, the card was cancelled",
+    "Your checkout page blocked me, my IP address is {IP}.",
+    "{IPV} - that's the address the support chat shows for me",
+    "Error 403 from {IP} when I try to pay online",
+    # hard negatives
+    "Any chance you cater in {CITY}? Around {SIZE} people on {DATE}.",
+    "Is the {MENU} included or extra? {BRAND} charged {PRICE} for it.",
+    "Found you on {BRAND}, the link {URL} didn't load though.",
+    "We'll need the grill by {TIME} on {DATE}, about {SIZE} adults, order {ORDER}.",
+    "Do you have a minimum, like {PRICE}, for parties under {SIZE}?",
+    "Could you do {MENU} for the kids and something lighter for the adults?",
+    "We're between {CITY} and {CITYB}, how is the travel fee worked out?",
+    "My friends in {CITY} used {BRAND} and loved the {MENU}.",
+    "Is {URL} the right page to leave a review?",
+]
+HELDOUT4_OPENERS = ["", "Hi again, ", "Good morning! ", "Hey guys, ", "Hello Ember Grill team - ", "",
+                    "Question: ", "Dear Sir/Madam, "]
+HELDOUT4_CLOSERS = ["", " Thanks a bunch!", " thx!!", " Warm regards,", " Sent from Yahoo Mail", "",
+                    " Have a great day."]
+HELDOUT4_TITLES = ["Dr.", "Mrs.", "Mr.", "Ms.", "Miss", "Rev."]
+HELDOUT4_NOW = 1_796_550_000  # 2026-12-06 UTC: Faker's dates end here, as DEV4_NOW
+
+
+def heldout4_rows(n: int = 650, seed: int = 18_7650) -> list[dict]:
+    """The held-out set v4: locales HELDOUT4_LOCALES, frames HELDOUT4_FRAMES (no other set uses them)."""
+    with _frozen_now(HELDOUT4_NOW):
+        return _v3_set_rows(n, seed, HELDOUT4_LOCALES, HELDOUT4_IBAN_LOCALES,
+                            lambda i, rng: HELDOUT4_LOCALES[i % len(HELDOUT4_LOCALES)],
+                            (HELDOUT4_OPENERS, HELDOUT4_FRAMES, HELDOUT4_CLOSERS), HELDOUT4_CITIES,
+                            HELDOUT4_TITLES, "heldout-v4", "heldout",
+                            wrap=lambda loc, f, seed: _RomanisedV4(
+                                f, _faker(HELDOUT4_PHONE_LOCALE[loc], seed) if loc in HELDOUT4_PHONE_LOCALE
+                                else None))
+
+
 def _dump(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
@@ -1167,7 +1443,7 @@ def main() -> None:
     args = parser.parse_args()
     outputs = [(HELDOUT_FILE, heldout_rows)] + ([] if args.heldout_only else [
         (TUNE_FILE, tune_rows), (DEV_FILE, dev_rows), (DEV4_FILE, dev4_rows), (DEV5_FILE, dev5_rows),
-        (HELDOUT3_FILE, heldout3_rows), (DEV6_FILE, dev6_rows)])
+        (HELDOUT3_FILE, heldout3_rows), (DEV6_FILE, dev6_rows), (HELDOUT4_FILE, heldout4_rows)])
     bad = False
     for path, make in outputs:
         content = _dump(make())
