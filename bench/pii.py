@@ -230,14 +230,17 @@ def main(argv: list[str] | None = None) -> None:
     print(_table("dev_v5 (developed against: fourth round, other locales and frames)", dev5))
     dev6 = evaluate(scrubber, "dev_v6", limit)
     print(_table("dev_v6 (developed against: fifth round, other locales and frames)", dev6))
+    dev7 = evaluate(scrubber, "dev_v7", limit)
+    print(_table("dev_v7 (developed against: sixth round, other locales and frames)", dev7))
     if args.errors:
-        for e in tune["errors"] + dev["errors"] + dev4["errors"] + dev5["errors"] + dev6["errors"]:
+        for e in (tune["errors"] + dev["errors"] + dev4["errors"] + dev5["errors"] + dev6["errors"]
+                  + dev7["errors"]):
             print(f"  {e['id']} {e['kind']:<8} {e['type']:<15} {e['span']!r}")
     if args.no_heldout:
-        for rep in (tune, dev, dev4, dev5, dev6):
+        for rep in (tune, dev, dev4, dev5, dev6, dev7):
             del rep["errors"]
         results["tune"], results["dev"], results["dev_v4"], results["dev_v5"] = tune, dev, dev4, dev5
-        results["dev_v6"] = dev6
+        results["dev_v6"], results["dev_v7"] = dev6, dev7
         texts = [r["text"] for r in load_split("dev_v4")[:limit]]
         results["speed_dev_v4"] = sp = speed(scrubber, texts)
         print(f"\nspeed ({sp['messages']} dev_v4 texts): single p50 {sp['single_ms_p50']} ms "
@@ -253,8 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     print("targets: " + ("all met" if not held["targets_missed"] else "; ".join(held["targets_missed"])))
     # no per-example held-out results
     del held["errors"], tune["errors"], dev["errors"], dev4["errors"], dev5["errors"], dev6["errors"]
+    del dev7["errors"]
     results["heldout"], results["tune"], results["dev"] = held, tune, dev
-    results["dev_v4"], results["dev_v5"], results["dev_v6"] = dev4, dev5, dev6
+    results["dev_v4"], results["dev_v5"], results["dev_v6"], results["dev_v7"] = dev4, dev5, dev6, dev7
     texts = [r["text"] for r in load_split(HELDOUT_SPLIT)[:limit]]
     sp = speed(scrubber, texts)
     results["ms_per_message_p50"] = sp["single_ms_p50"]

@@ -28,6 +28,9 @@ Run: ``.venv/bin/python -m bench.pii_dataset`` writes
   and frames ``HELDOUT4_FRAMES`` no other set uses, its own seed and fixed "now"; written and
   frozen (sha256 in docs/pii.md) before any change of that round, never tuned on. Write it alone
   with ``HELDOUT4_FILE.write_text(_dump(heldout4_rows()))``.
+- ``tests/data/pii/dev_v7.jsonl`` from ``dev7_rows()`` (issue 18, sixth round): locales
+  ``DEV7_LOCALES`` (ar_AA romanised, ar_AE's phones) and frames ``DEV7_FRAMES`` no other set
+  uses; written and scored before any change of that round.
 
 Both sets mix personal data (names from many cultures, with middle initials, single given names
 or surnames, titles; national phone formats, extensions, seven-digit local numbers; addresses of
@@ -1428,6 +1431,85 @@ def heldout4_rows(n: int = 650, seed: int = 18_7650) -> list[dict]:
                                 else None))
 
 
+# --- development generator v7 (issue 18, sixth round): other locales, frames, seed -------------
+# The last Faker locales with data of their own that no other set uses: ar_AA (Arabic names,
+# romanised; US-style addresses made with them) and ar_AE (United Arab Emirates phones; its rows
+# take their names and addresses from an ar_AA Faker), frames written afresh for this set.
+DEV7_FILE = DATA_DIR / "dev_v7.jsonl"
+DEV7_LOCALES = ["ar_AA", "ar_AE"]
+DEV7_IBAN_LOCALES = ["de_DE", "fr_FR", "de_AT", "en_IE"]
+DEV7_CITIES = ["Ukiah", "Clearlake", "Lakeport", "Willits", "Fort Bragg", "Mendocino", "Cloverdale", "Dixon",
+               "Winters", "Woodland", "Yuba City", "Marysville", "Grass Valley", "Nevada City", "Placerville",
+               "Sonora", "Oakdale", "Galt", "Ione", "Angels Camp"]
+DEV7_FRAMES = [
+    # names
+    "Hello, my name is {NAME} and I'd like a quote for {DATE}.",
+    "{NAMEG} said you might have a cancellation on {DATE}?",
+    "Can the invoice show {NAMEM} as the payer?",
+    "We're celebrating {NAMEG}'s retirement, {SIZE} guests.",
+    "Best,\n{NAMEM}\nOffice Manager",
+    "I'm {NAMEG}'s sister, she asked me to follow up.",
+    "Kind thanks to {TITLE} {NAMES} for recommending you.",
+    "Contact for the day: {NAME} ({PHONE})",
+    "{NAMEB} is gluten free and {NAMEC} doesn't eat shellfish.",
+    "{NAMEL} from the wedding on {DATE} - quick q",
+    "Our son {NAMEG} wants to help the chef flip shrimp, is that ok?",
+    "Could {NAME} pick up the leftover sauce on Monday?",
+    "The guest of honor, {NAME}, is turning 80.",
+    "Signed, {NAME}",
+    "Please cc {NAMEG} on everything, she's my co-host.",
+    "{TITLE} {NAME} will be paying by check.",
+    # addresses
+    "Our new place: {ADDR}",
+    "Venue address\n{ADDRML}",
+    "Please invoice {NAME}, {ADDR}.",
+    "It's at {ADDRNP}, the house with the red door.",
+    "we're staying in {UNIT} at the resort",
+    "Mail the certificate to {MIL} (he's deployed)",
+    "Party location changed to {ADDR}!",
+    "{ADDRNP} - park on the street, not the driveway.",
+    # phones and e-mails
+    "Cell: {PHONE}",
+    "You can call {NAMEG} at {PHONEL} anytime.",
+    "Home {PHONEX} / work {PHONE}",
+    "My email changed to {EMAIL}.",
+    "Please use {EMAIL} for the contract.",
+    "Reply to {EMAIL} not this address.",
+    # payment and the rest
+    "Visa: {CARD}",
+    "Maestro card {MAESTRO}, expiry next year",
+    "SSN for the W-9: {SSN}",
+    "my social is {SSNN}",
+    "Send the refund to IBAN {IBAN}.",
+    "Account: {IBAN}",
+    "Site shows blocked IP {IP}",
+    "my connection is {IPV}, does that help?",
+    # hard negatives
+    "Do you serve {CITY}? It's about 40 minutes past {CITYB}.",
+    "What does {MENU} cost per person for {SIZE}?",
+    "We saw your truck at {BRAND} in {CITY} last month.",
+    "Is {URL} your real website?",
+    "Quote {ORDER}: {SIZE} adults on {DATE}, {PRICE} total?",
+    "Can you start at {TIME} instead? We're in {CITY}.",
+    "Does {PRICE} include the {MENU}?",
+    "{CITY} is where the party is, {SIZE} people.",
+]
+DEV7_OPENERS = ["", "Salam, ", "Hi, ", "Good evening team, ", "Hey! ", "", "Following up - "]
+DEV7_CLOSERS = ["", " Thanks in advance.", " Best", " ty!", " Sent from my Samsung", "", " Much appreciated"]
+DEV7_TITLES = ["Dr.", "Mrs.", "Mr.", "Ms.", "Sheikh", "Eng."]
+DEV7_NOW = 1_796_560_000  # 2026-12-06 UTC: Faker's dates end here, as DEV4_NOW
+
+
+def dev7_rows(n: int = 800, seed: int = 18_7800) -> list[dict]:
+    """A development set: locales DEV7_LOCALES, frames DEV7_FRAMES (no other set uses them)."""
+    with _frozen_now(DEV7_NOW):
+        return _v3_set_rows(n, seed, DEV7_LOCALES, DEV7_IBAN_LOCALES, lambda i, rng: rng.choice(DEV7_LOCALES),
+                            (DEV7_OPENERS, DEV7_FRAMES, DEV7_CLOSERS), DEV7_CITIES, DEV7_TITLES,
+                            "dev-v7", "dev",
+                            wrap=lambda loc, f, seed: _RomanisedV4(_faker("ar_AA", seed), f) if loc == "ar_AE"
+                            else _RomanisedV4(f))
+
+
 def _dump(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
@@ -1443,7 +1525,8 @@ def main() -> None:
     args = parser.parse_args()
     outputs = [(HELDOUT_FILE, heldout_rows)] + ([] if args.heldout_only else [
         (TUNE_FILE, tune_rows), (DEV_FILE, dev_rows), (DEV4_FILE, dev4_rows), (DEV5_FILE, dev5_rows),
-        (HELDOUT3_FILE, heldout3_rows), (DEV6_FILE, dev6_rows), (HELDOUT4_FILE, heldout4_rows)])
+        (HELDOUT3_FILE, heldout3_rows), (DEV6_FILE, dev6_rows), (HELDOUT4_FILE, heldout4_rows),
+        (DEV7_FILE, dev7_rows)])
     bad = False
     for path, make in outputs:
         content = _dump(make())

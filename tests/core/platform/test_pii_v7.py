@@ -54,3 +54,20 @@ def test_romanise_v4():
     assert romanise_v4("สมชาย") == "Somchai"
     assert romanise_v4("ถนนสุขุมวิท ๑๒") == "Thanon Sukhumwit 12"
     assert romanise_v4("ක්‍රිෂාන්ත") == "Krishantha"
+
+
+def test_dev_v7_is_its_own_set():
+    from bench.pii_dataset import (
+        DEV7_FILE,
+        DEV7_LOCALES,
+        HELDOUT4_LOCALES,
+        HELDOUT4_PHONE_LOCALE,
+        _dump,
+        dev7_rows,
+    )
+
+    held = set(HELDOUT4_LOCALES) | set(HELDOUT4_PHONE_LOCALE.values())
+    assert not set(DEV7_LOCALES) & (_locales_before_v4() | held)
+    on_disk = DEV7_FILE.read_text(encoding="utf-8")
+    _check_rows(on_disk, 800, DEV7_LOCALES)
+    assert _dump(dev7_rows()) == on_disk  # a regeneration gives the same file
