@@ -50,7 +50,7 @@ _WORD = r"[^\W\d_][\w'’‘.\-]*"
 _CAP = r"[^\W\d_a-z][\w'’‘.\-]*"
 _NUMBER_FIRST = re.compile(
     rf"(?<![\w$#/.,\-])\d{{1,6}}(?:st|nd|rd|th|[A-Za-z])?(?:-\d{{1,4}}|-[A-Z](?![\w]))?,?\s+"
-    rf"(?:(?:{_CAP}|\d{{1,3}}(?:st|nd|rd|th))\s+){{0,3}}?"
+    rf"(?:(?:{_CAP}|\d{{1,3}}(?:st|nd|rd|th))\s+){{0,5}}?"
     rf"(?i:{'|'.join(_USPS)})\b\.?", re.UNICODE)
 _FRENCH = re.compile(
     rf"(?<![\w$#/.,\-])\d{{1,5}}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|impasse|allée|"

@@ -36,7 +36,8 @@ _PARTICLES = {"van", "von", "de", "der", "den", "da", "do", "dos", "das", "del",
               "le", "du", "des", "ter", "ten", "bin", "binti", "al", "el", "y", "e", "mac", "mc", "ó",
               "ní", "nic", "ua", "af", "zu", "dela", "st", "ibn", "abu", "bint"}
 _TITLES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "sr", "sra", "srta", "herr", "frau", "mme", "mlle",
-           "sir", "dame", "rev", "fr", "capt", "lt", "col", "gen", "hon", "mst", "dott", "ing", "dipl"}
+           "sir", "dame", "rev", "fr", "capt", "lt", "col", "gen", "hon", "mst", "dott", "ing", "dipl", "eng",
+           "engr", "sheikh", "sheikha"}
 # month and weekday names of other languages (dates in a customer's own language are not names)
 MONTH_NAMES = _MONTHS = frozenset("""
 enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre
@@ -69,7 +70,12 @@ sichen lyutyi lyutyy berezen kviten traven cherven lypen lipen serpen veresen zh
 ianouarios fevrouarios martios aprilios maios iounios ioulios avgoustos septemvrios oktovrios noemvrios
 dekemvrios ianouariou fevrouariou martiou apriliou maiou iouniou iouliou avgoustou septemvriou oktovriou
 noemvriou dekemvriou
+kanun shubat shbat shabat adhar nysan ayyar ayar iyar hziran hzyran huzayran tammuz tamuz tmwz aylul
+aylwl ailul ilul tishrin tshrin tashrin teshrin ab
 """.split())
+# the Arabic (Levantine) months of two words: "Kanun al-Thani", "Tishrin Alawl" as romanised
+ARABIC_MONTH = re.compile(r"(?:kanun|tishrin|tshrin|tashrin|teshrin)[ \t]+(?:al[ \t-]?|el[ \t-]?)?"
+                          r"(?:awwal|awal|awl|auwal|thani|thany|tani|thaani)", re.IGNORECASE)
 _CONTRACTIONS = {"re", "d", "m", "ll", "ve", "s", "t", "clock"}
 _SUFFIXES = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("es", ""),
              ("s", ""), ("er", ""), ("er", "e"), ("ers", ""), ("est", ""), ("ly", ""), ("'s", ""),
@@ -103,9 +109,33 @@ _LOWER_INTRO = re.compile(
     r"following|writing|texting|with|about)\b)")
 
 
+# a message (or sentence) that opens with the writer's name in lower case and where they know the
+# business from ("abd alalim from the wedding on ... - quick q")
+LOWER_OPENING = re.compile(
+    r"(?:^|[.!?\n][ \t]*|(?:^|\n)[ \t]*(?:hi|hello|hey|salam|salaam|hiya|heya|"
+    r"good (?:morning|afternoon|evening)"
+    r"(?: team)?|following up)[ \t]*[,!.:-]?[ \t]+)(?P<name>[a-z][a-z'’-]+(?:[ \t][a-z][a-z'’-]+)?)"
+    r"(?=[ \t]+from[ \t]+(?:the|our|your|last|yesterday)\b)", re.IGNORECASE)
+
+
+_KIN = {"mom", "mum", "dad", "mama", "papa", "grandma", "grandpa", "nana", "auntie", "bro", "sis", "hubby"}
+
+
+def _lower_name(name: str) -> bool:
+    """Lower-case words that can be a name opening a message: no stop, domain, chat or kin word,
+    and one that is no English word as written (an "-ed"/"-d" look-alike such as "rashd" counts;
+    a plural of an English word, "photos", does not)."""
+    words = name.split()
+    return all(w.islower() and w not in NAME_STOP_WORDS and w not in DOMAIN_WORDS and not is_chat_word(w)
+               and w not in _TITLES and w not in _KIN for w in words) \
+        and any((not is_english(w, inflected=False) and not (w.endswith("s") and is_english(w[:-1])))
+                or w in proper_names() for w in words)
+
+
 def find_lowercase_intro_names(text: str) -> list[tuple[int, int, float]]:
-    """A name in lower case right after a self-introduction, in a text with capitals elsewhere
-    (texts all in lower case have their own rules in ``find_context_names``)."""
+    """A name in lower case right after a self-introduction, or opening the message before "from
+    the ...", in a text with capitals elsewhere (texts all in lower case have their own rules in
+    ``find_context_names``)."""
     if not any(ch.isupper() for ch in text):
         return []
     out = []
@@ -113,6 +143,9 @@ def find_lowercase_intro_names(text: str) -> list[tuple[int, int, float]]:
         name = m.group("name")
         if (not is_english(name) or name in proper_names()) and name not in NAME_STOP_WORDS \
                 and name not in DOMAIN_WORDS and not is_chat_word(name):
+            out.append((m.start("name"), m.end("name"), 0.6))
+    for m in LOWER_OPENING.finditer(text):
+        if _lower_name(m.group("name")):
             out.append((m.start("name"), m.end("name"), 0.6))
     return out
 

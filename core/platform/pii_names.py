@@ -35,7 +35,15 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from core.platform.pii_lexicon import MONTH_NAMES, is_chat_word, is_english, month_like, proper_names
+from core.platform.pii_lexicon import (
+    ARABIC_MONTH,
+    LOWER_OPENING,
+    MONTH_NAMES,
+    is_chat_word,
+    is_english,
+    month_like,
+    proper_names,
+)
 from core.platform.pii_lexicon import sentence_start as _sentence_start
 from core.platform.pii_recognizers import NAME_LIKE_DOMAIN, TITLES
 
@@ -50,12 +58,13 @@ Outlook Hotmail Yahoo iCloud Facebook Messenger Instagram WhatsApp Telegram Sign
 LinkedIn Pinterest YouTube Reddit Yelp Tripadvisor OpenTable Resy Tock Eventbrite Thumbtack Nextdoor
 Groupon Uber Lyft DoorDash Grubhub Postmates Instacart Airbnb Vrbo Expedia Booking Amazon Costco Walmart
 Target Safeway Kroger Trader Joe's Whole Foods Etsy Shopify Wix Squarespace Zoom Slack Teams Alexa Siri
-iPhone Android Samsung Ticketmaster Evite Paperless Calendly Venmo's Zelle's
+iPhone Android Samsung Ticketmaster Evite Paperless Calendly Venmo's Zelle's Maestro JCB UnionPay
 """.split()) | {"uber eats", "google maps", "cash app", "apple pay", "google pay", "whole foods",
                 "trader joe's", "social security"}
 _BRAND_PHRASES = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(b) for b in sorted(
     (b for b in KNOWN_BRANDS if " " in b), key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
 _PLACE_BEFORE = re.compile(r"(?:\b(?:in|from|near|to|around|outside|of|at|into|toward|towards|via|"
+                           r"past|beyond|"
                            r"downtown|north of|south of|east of|west of|out of|serve|serving|cover|covering|"
                            r"service|visit|visiting)\s+)$", re.IGNORECASE)
 # a form label, not a name: "Allergies: ...", "NAME: ...", "Callback request: ..."
@@ -72,7 +81,27 @@ _TRAVEL_TO = re.compile(r"\b(?:come|comes|coming|came|drive|drives|driving|drove
                         r"(?:[ \t]+(?:out|up|down|over|back|all the way|here|there))*[ \t]+to[ \t]+$",
                         re.IGNORECASE)
 # where something is: after these a lone capitalised word no cue calls a name is a place
-_IN_PLACE = re.compile(r"\b(?:in|near|around|outside|based near|close to)[ \t]+$", re.IGNORECASE)
+_IN_PLACE = re.compile(r"\b(?:in|near|around|outside|based near|close to|past|beyond)[ \t]+$", re.IGNORECASE)
+# what a caterer serves is a place: "Do you serve Mendocino?"
+_SERVE_BEFORE = re.compile(r"\b(?:serve|serves|serving|cover|covers|covering|service|cater in|catering in)"
+                           r"[ \t]+$", re.IGNORECASE)
+# what is said of a place, not a person: "Ione is where the party is", "X is about 40 miles away"
+_PLACE_AFTER = re.compile(r"[ \t]+(?:is|'s|’s)[ \t]+(?:where|(?:about|around|only|just)[ \t]+\d+[ \t]*"
+                          r"(?:miles|mi|minutes|mins|hours|hrs|km)\b)", re.IGNORECASE)
+# a place name's first word: "(serve) New Mrtqimouth", "(past) Fort Bragg"
+_PLACE_PREFIX = re.compile(r"(?:New|North|South|East|West|Port|Lake|Mount|Mt\.|Fort|Saint|St\.|San|Santa)"
+                           r"[ \t]+$")
+# a date: a word or two after "on", "by", "until"... and before a day number ("on Aylul 12")
+_DATE_BEFORE = re.compile(r"\b(?:on|by|until|till|before|after|from|for|since)[ \t]+(?:the[ \t]+)?$",
+                          re.IGNORECASE)
+# its day number, which may end the sentence ("on Aktobar 18.")
+_DATE_DAY_AFTER = re.compile(r"[ \t]+\d{1,2}(?:st|nd|rd|th)?(?:,?[ \t]+\d{4})?"
+                             r"(?!\d|[:/\-]|\.\d|[ \t]*(?:guests|people|ppl|adults|kids|pm|am)\b)")
+_SIGNOFF_WORDS = frozenset("signed regards cheers best sincerely cordially warmly yours thanks".split())
+# job titles: "Office Manager" on the line after a signature is no name
+_JOB_WORDS = frozenset("manager director coordinator assistant secretary officer planner supervisor "
+                       "administrator president ceo cfo coo owner treasurer receptionist accountant "
+                       "executive associate specialist consultant".split())
 # a day number next to a word: "Aktobar 12", "12 Januyari", "Disenbar 3, 2027"
 _DAY_AFTER = re.compile(r"[ \t]+\d{1,2}(?:st|nd|rd|th)?(?:,?[ \t]+\d{4})?(?![\d:/.\-]|[ \t]*(?:guests|people|"
                         r"ppl|adults|kids|pm|am)\b)")
@@ -132,14 +161,15 @@ def small_us_places() -> frozenset[str]:
 
 
 _SMALL_PLACE_BEFORE = re.compile(r"(?:\b(?:in|from|near|around|outside|downtown|north of|south of|"
-                                 r"east of|west of|serve|serving|cover|covering|visit|visiting)\s+)$",
+                                 r"east of|west of|serve|serving|cover|covering|visit|visiting|past|"
+                                 r"beyond)\s+)$",
                                  re.IGNORECASE)
 
 
 # how town names are made (a person's name rarely is): "West Rolftown", "Saint Joly", "Sandraborough"
 _PLACE_SHAPE = re.compile(
     r"(?:(?:North|South|East|West|New|Port|Lake|Mount|Mt\.|Fort|Saint|St\.|San|Santa|Nueva|Nuevo|Villa|"
-    r"Ciudad|Bad)\s+\S+(?:\s+\S+)?|\S*(?:town|ville|burg|burgh|borough|bury|haven|mouth|chester|furt|stadt|"
+    r"Ciudad|Bad)\s+\S+(?:\s+\S+)?|\S*(?:town|ville|burg|burgh|borough|bury|haven|mouth|chester|furt|stadt|stad|"
     r"side|view|-sur-\S+))", re.UNICODE)  # not -berg, -port, -land: Goldberg, Davenport, Copeland
 
 
@@ -215,10 +245,27 @@ class NameFilter:
             return True  # "Sent from Outlook for Android"
         if len(words) > 1 and lows[-1] in _ORG_WORDS and all(is_english(w) for w in lows):
             return True
+        if len(words) > 1 and _JOB_WORDS & set(lows) and all(is_english(w) and w not in proper_names()
+                                                              for w in lows):
+            return True  # "Office Manager" under a signature
+        if len(words) == 1 and lows[0] in _SIGNOFF_WORDS:
+            return True  # "Signed, ..."
+        prev = re.search(r"([^\W\d_]+)[ \t]+\Z", text[max(0, s - 20):s])
+        if len(words) == 1 and prev and prev.group(1).lower() in _JOB_WORDS and prev.group(1)[0].isupper() \
+                and is_english(lows[0]) and lows[0] not in proper_names():
+            return True  # "Office Manager Reply to ..." (not "my assistant Rice")
+        if ARABIC_MONTH.fullmatch(word) or (re.fullmatch(r"(?:al|el)[ -]?(?:awwal|awal|awl|thani|thany|tani)",
+                                                         lows[0] if len(words) == 1 else "")
+                                            and ARABIC_MONTH.search(text[max(0, s - 10):e])):
+            return True  # "Kanun Althani 2"
+        if len(words) <= 2 and _DATE_BEFORE.search(text[max(0, s - 12):s]) \
+                and _DATE_DAY_AFTER.match(text, e) and not any(w in proper_names() for w in lows):
+            return True  # "on Aylul 12": a month of any language
         if len(words) == 1 and (month_like(word) or lows[0] == "jun") and (_DAY_AFTER.match(text, e)
                                                      or _DAY_BEFORE.search(text[max(0, s - 12):s])):
             return True
-        return len(words) == 1 and bool(_GREETING_BEFORE.search(text[max(0, s - 12):s])) \
+        return len(words) == 1 and words[0][:1].isupper() \
+            and bool(_GREETING_BEFORE.search(text[max(0, s - 12):s])) \
             and is_english(lows[0]) and lows[0] not in proper_names() \
             and bool(re.match(r"[ \t]+[a-z]", text[e:e + 2]))
 
@@ -227,12 +274,18 @@ class NameFilter:
         candidate), "arrive in Maturai", "near Kozhikkotu" (a word no cue called a name)."""
         if re.match(r"['’]s\b", text[e:e + 3]) or re.search(r"['’]s\Z", text[s:e]):
             return False  # "come to Priya's house"
+        before = text[max(0, s - 24):s]
+        if len(words) > 1 and (_IN_PLACE.search(before) or _SMALL_PLACE_BEFORE.search(before)
+                               or _PLACE_AFTER.match(text, e)) and all(
+                is_english(w.lower()) and w.lower() not in proper_names() for w in words):
+            return True  # "in Angels Camp", "Grass Valley is where...": English words make a place
         one_place = len(words) == 1 or word.lower() in self.places or bool(_PLACE_SHAPE.fullmatch(word))
         if not one_place:
             return False
-        if _TRAVEL_TO.search(text[max(0, s - 40):s]):
+        if _TRAVEL_TO.search(text[max(0, s - 40):s]) or _PLACE_AFTER.match(text, e) \
+                or _SERVE_BEFORE.search(before):
             return True
-        return score < 0.7 and bool(_IN_PLACE.search(text[max(0, s - 24):s]))
+        return score < 0.7 and bool(_IN_PLACE.search(before))
 
     def _after_a_place(self, before: str) -> bool:
         """"Monterey or Vallejo": a place name right after another one and "or", "and" or a comma."""
@@ -260,8 +313,10 @@ class NameFilter:
                     or low in MONTH_NAMES or self._all_allowed(text, s, e):
                 continue
             if has_upper and " " not in word and word.islower() \
-                    and not _INTRO_BEFORE.search(text[max(0, s - 16):s]):
-                continue  # "tysm"; not "it's tushar from the tasting"
+                    and not _INTRO_BEFORE.search(text[max(0, s - 16):s]) \
+                    and not any(m.start("name") == s
+                                for m in LOWER_OPENING.finditer(text, max(0, s - 40), e + 30)):
+                continue  # "tysm"; not "it's tushar from the tasting", "juyn from the wedding"
             if self._is_label(text, s, e, word):
                 continue
             words = word.split()
@@ -281,7 +336,9 @@ class NameFilter:
                                        or self._after_a_place(text[max(0, s - 40):s])):
                 score = min(score, UNCERTAIN_SCORE)
             elif (low in self.small_places or _PLACE_SHAPE.fullmatch(word)) and (
-                    _SMALL_PLACE_BEFORE.search(text[max(0, s - 20):s]) or _STATE_AFTER.match(text[e:e + 20])
+                    _SMALL_PLACE_BEFORE.search(text[max(0, s - 20):s])
+                    or _SMALL_PLACE_BEFORE.search(_PLACE_PREFIX.sub("", text[max(0, s - 30):s]))
+                    or _STATE_AFTER.match(text[e:e + 20])
                     or self._after_a_place(text[max(0, s - 40):s])):
                 score = min(score, UNCERTAIN_SCORE)  # "near Sonoma", "Visiting West Rolftown"
             out.append((t, s, e, score))

@@ -83,4 +83,16 @@ def find_phones(text: str) -> list[tuple[int, int, float]]:
             # "+52 241052800": the matcher read the national part only; the country code is the number's too
             score = max(seen.pop(span) for span in inside)
             seen[m.span()] = score
-    return [(s, e, score) for (s, e), score in seen.items()]
+    return [_bracketed(text, s, e) + (score,) for (s, e), score in seen.items()]
+
+
+_BRACKETED_PLUS = re.compile(r"\((\+[1-9][\d .\-]{6,18}\d)\)")
+
+
+def _bracketed(text: str, s: int, e: int) -> tuple[int, int]:
+    """"(+49 569575694) 7319 Aldqaq Divide": a "+" number in brackets ends at its bracket (the
+    matcher read the house number after it as the number's end)."""
+    m = _BRACKETED_PLUS.match(text, s)
+    if m and m.end() < e and len(re.sub(r"\D", "", m.group(1))) >= _DIGITS_MIN:
+        return m.start(1), m.end(1)
+    return s, e

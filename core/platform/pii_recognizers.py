@@ -72,7 +72,7 @@ _SIGNOFF = (r"(?:thanks(?: so much| again| in advance)?|thank you(?: so much)?|t
             r"take care|blessings|warmly|warm wishes|with thanks|yours|cordially|gratefully|rgds|all best)")
 # titles before a name; a title alone is no name
 _TITLE_WORDS = ("dr|mr|mrs|ms|miss|mx|prof|professor|doctor|sr|sra|herr|frau|mme|mlle|capt|captain|col|"
-                "sgt|lt|maj|rev|pastor|rabbi|imam|sheikh|judge|officer")
+                "sgt|lt|maj|rev|pastor|rabbi|imam|sheikh|sheikha|judge|officer|eng|engr")
 TITLES = frozenset(_TITLE_WORDS.split("|"))
 _NAME_WORD = r"[^\W\d_][^\W\d_'’‘.-]*(?:['’‘-][^\W\d_]+)*\.?"
 _NAME = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}"
@@ -303,6 +303,10 @@ _CUE_RXS = [
     (rf"(?:^|[.!?,]\s+|\n)(?P<rname>{_NAME})[ \t]+here\b", 0.8),
     (rf"\b(?:contact|contact person|guest|host|organi[sz]er|attendee|customer|client)\s*:\s*"
      rf"(?P<name>{_NAME})", 0.85),
+    # the contact person of a day or event: "Contact for the day: X (555...)"
+    (rf"\bcontact (?:for|on|at) (?:the )?(?:day|night|event|party|venue|site|evening)\s*:\s*"
+     rf"(?P<name>{_NAME})",
+     0.85),
     # what only people do: "Crespo will bring the cake", "Can Erika pick up", "Is Ramona still the chef"
     (rf"(?P<rname>{_NAME})\s+(?:will|can|could|would|should|might|may)\s+(?:bring|meet|greet|pick|come|"
      rf"join|host|pay|call|text|email|help|handle|cook|arrive|attend|"
@@ -343,6 +347,8 @@ _CUE_RXS = [
     # what only people are or do: "Rita is worried", "Gil loved the Chateaubriand", "Marina can't have nuts"
     (rf"(?P<rname>{_NAME})\s+(?:loved|loves|enjoyed|adored|is vegan|is vegetarian|is allergic|is pregnant|"
      rf"is worried|was worried|is nervous|can't (?:have|eat)|cannot (?:have|eat)|can’t (?:have|eat)|"
+     rf"is (?:gluten|dairy|nut|egg)[- ]free|is lactose[- ]intolerant|is (?:celiac|coeliac|diabetic|"
+     rf"pescatarian|kosher|halal)|(?:doesn't|doesn’t|does not|won't|won’t|will not|can't|can’t) eat|"
      rf"had to wait|has to leave|will let (?:you|us|them) in)\b", 0.7),
     (rf"(?:^|[.!?]\s+|\n)\s*(?:call|text|email|e-mail|ask|tell|contact|ping|phone)\s+(?P<name>{_NAME})", 0.7),
     (rf"(?:^|\n)\s*(?:caller|customer|client)\s*:\s*(?:(?:yes|yeah|sure|ok|okay|hi)[,.]?\s+)?"
