@@ -4,9 +4,14 @@
 
 1. takes the proposed chunks (archiving those that read as a hand-off, ``core.knowledge.handoff``,
    and leaving out those the gate blamed while unchanged) and deduplicates them against the
-   knowledge base: the same text as an existing chunk is archived as a duplicate; at least
-   ``kb_dedupe_similarity`` similar to an existing chunk becomes an *update proposal* for that
-   chunk (listed for an admin, not added); anything else joins the candidate;
+   knowledge base: the same question and answer as an existing chunk (case, spacing and end
+   punctuation aside) is archived as a duplicate; at least ``kb_dedupe_similarity`` similar to
+   an existing chunk becomes an *update proposal* for that chunk (listed for an admin, not
+   added); anything else joins the candidate. A *new phrasing* (:func:`new_phrasing`: the same
+   answer as a chunk, to a question worded differently) is never a duplicate or an update of
+   that chunk: it teaches retrieval another way customers ask, so it joins the candidate.
+   (Question and answer are embedded together, so every question answered with the same text
+   looks alike; before this rule most new phrasings ended as update proposals nobody needed.)
 2. builds a candidate version from the active chunks plus the accepted proposals (only
    new or changed texts are embedded, thanks to the embedding cache); nothing changed and
    no ``force``: no build, status ``unchanged``;
@@ -172,6 +177,21 @@ def outcome_text(
             f"significantly fewer evaluation questions correctly ({why}).{blame}")
 
 
+def _wording(chunk: Chunk) -> tuple[str, str]:
+    """A chunk's question (title) and answer (text), case, spacing and end punctuation aside."""
+    def norm(text: str) -> str:
+        return " ".join((text or "").casefold().split()).strip(" .?!")
+
+    return norm(chunk.title), norm(chunk.text)
+
+
+def new_phrasing(proposal: Chunk, chunk: Chunk) -> bool:
+    """Whether ``proposal`` gives the same answer as ``chunk`` to a question worded differently
+    (case, spacing and end punctuation aside): another way to ask, not a duplicate."""
+    (q1, a1), (q2, a2) = _wording(proposal), _wording(chunk)
+    return a1 == a2 and q1 != q2
+
+
 def dedupe_proposals(
     session: Session,
     proposals: list[Chunk],
@@ -186,20 +206,27 @@ def dedupe_proposals(
         matrix = np.stack([vectors[c.content_hash] for c in active])
     else:
         matrix = np.zeros((0, 1), dtype=np.float32)
+    active_keys = [_wording(c) for c in active]
+    by_wording = dict(zip(active_keys, active, strict=True))
+    active_answers = np.array([k[1] for k in active_keys], dtype=object)
+    active_questions = np.array([k[0] for k in active_keys], dtype=object)
     accepted: list[Chunk] = []
     updates: list[dict] = []
     archived: list[int] = []
     for p in proposals:
         v = vectors[p.content_hash]
-        if p.content_hash in by_hash:
-            p.duplicate_of_id, p.status = by_hash[p.content_hash].id, ChunkStatus.ARCHIVED
+        question, answer = _wording(p)
+        same = by_hash.get(p.content_hash) or by_wording.get((question, answer))
+        if same is not None:
+            p.duplicate_of_id, p.status = same.id, ChunkStatus.ARCHIVED
             archived.append(p.id)
             continue
         twin = next(
             (
                 a
                 for a in accepted
-                if a.content_hash == p.content_hash or float(vectors[a.content_hash] @ v) >= threshold
+                if a.content_hash == p.content_hash
+                or (not new_phrasing(p, a) and float(vectors[a.content_hash] @ v) >= threshold)
             ),
             None,
         )
@@ -209,6 +236,8 @@ def dedupe_proposals(
             continue
         if len(matrix):
             sims = matrix @ v
+            # the chunks it is a new phrasing of never count as its near twins
+            sims = np.where((active_answers == answer) & (active_questions != question), -np.inf, sims)
             best = int(np.argmax(sims))
             if float(sims[best]) >= threshold:
                 p.duplicate_of_id = active[best].id

@@ -177,8 +177,8 @@ class Settings(BaseSettings):
         0.92,
         ge=0,
         le=1,
-        description="A proposed chunk at least this similar to an existing chunk becomes an "
-        "update proposal for that chunk instead of a new chunk.",
+        description="A proposed chunk at least this similar to an existing chunk becomes an update proposal "
+        "for it instead of a new chunk (not when it gives the same answer to a differently worded question).",
     )
     kb_stale_days: int = Field(
         30, ge=1, description="Days without an update or review after which a chunk is flagged stale."

@@ -118,6 +118,28 @@ def test_refresh_dedupes_proposals(session, settings):
     assert rep.status == "activated" and rep.embedded_count == 0  # embedded during dedupe already
 
 
+def test_refresh_adds_new_phrasings_of_an_answer(session, settings):
+    """Another question with an existing chunk's answer is knowledge (a new way to ask), not an
+    update proposal, however alike question + answer embed; the same question again is a
+    duplicate, case and end punctuation aside."""
+    emb, st = hashing(), kb_settings(settings)
+    seed(session)
+    weekly_refresh(session, emb, st, actor=ADMIN)
+    adult = knowledge.chunk_by_external_id(session, "price-adult")
+    phrasing = knowledge.propose_chunk(session, question="What is the adult price?", answer=adult.text,
+                                       actor=ADMIN)
+    again = knowledge.propose_chunk(session, title="adult PRICE?", text=adult.text, actor=ADMIN)
+    # what the rule is for: embedded with the long shared answer, the two read as near twins
+    vecs = emb.encode([f"{phrasing.title}\n{adult.text}", f"{adult.title}\n{adult.text}"])
+    assert float(vecs[0] @ vecs[1]) >= st.kb_dedupe_similarity
+    rep = weekly_refresh(session, emb, st, actor=ADMIN)
+    assert rep.status == "activated" and rep.update_proposals == []
+    assert rep.added_chunk_ids == [phrasing.id] and phrasing.status == "active"
+    assert again.status == "archived" and again.duplicate_of_id == adult.id
+    assert rep.duplicates_archived == [again.id]
+    assert knowledge.list_update_proposals(session) == []
+
+
 def test_question_answer_pairs_are_the_active_chunks_from_conversations(session, settings):
     emb, st = hashing(), kb_settings(settings)
     seed(session)  # imported chunks: not from a conversation
