@@ -88,6 +88,10 @@ _SERVE_BEFORE = re.compile(r"\b(?:serve|serves|serving|cover|covers|covering|ser
 # what is said of a place, not a person: "Ione is where the party is", "X is about 40 miles away"
 _PLACE_AFTER = re.compile(r"[ \t]+(?:is|'s|’s)[ \t]+(?:where|(?:about|around|only|just)[ \t]+\d+[ \t]*"
                           r"(?:miles|mi|minutes|mins|hours|hrs|km)\b)", re.IGNORECASE)
+# how customers speak of a town they know (a known place only): "Sonoma is fine for us", "Visalia was
+# lovely last year"
+_KNOWN_PLACE_AFTER = re.compile(r"[ \t]+(?:is|was|works|would work|sounds)[ \t]+(?:fine|good|great|ok|okay|"
+                                r"perfect|lovely|beautiful|nice|close|far|better|best)\b", re.IGNORECASE)
 # a place name's first word: "(serve) New Mrtqimouth", "(past) Fort Bragg"
 _PLACE_PREFIX = re.compile(r"(?:New|North|South|East|West|Port|Lake|Mount|Mt\.|Fort|Saint|St\.|San|Santa)"
                            r"[ \t]+$")
@@ -331,7 +335,9 @@ class NameFilter:
             if self._a_place_here(text, s, e, word, words, score):
                 out.append((t, s, e, min(score, UNCERTAIN_SCORE)))  # "come to Tahoe", "arrive in Maturai"
                 continue
-            if low in self.places and (_PLACE_BEFORE.search(text[max(0, s - 20):s])
+            if (low in self.places or low in self.small_places) and _KNOWN_PLACE_AFTER.match(text, e):
+                score = min(score, UNCERTAIN_SCORE)  # "Sonoma is fine for us"
+            elif low in self.places and (_PLACE_BEFORE.search(text[max(0, s - 20):s])
                                        or _STATE_AFTER.match(text[e:e + 20])
                                        or self._after_a_place(text[max(0, s - 40):s])):
                 score = min(score, UNCERTAIN_SCORE)

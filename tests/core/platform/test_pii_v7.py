@@ -165,3 +165,12 @@ def test_a_month_of_any_language_may_end_the_sentence(scrubber):
     text = "Asking for 8 guests on Cheptampar 19. could you ask Dr. Kannatachan to call me?"
     res = scrubber.scrub(text)
     assert "Cheptampar" in res.text and redacted(res, text, "Kannatachan")
+
+
+def test_a_known_town_spoken_of_is_uncertain_not_a_name(scrubber):
+    for text, place in [("Sonoma is fine for us, we can drive there with 27 people.", "Sonoma"),
+                        ("Visalia was lovely last year, Google Maps reviews were spot on.", "Visalia")]:
+        res = scrubber.scrub(text)
+        assert res.text == text and not res.safe and [text[e.start:e.end] for e in res.uncertain] == [place]
+    text = "Maria was lovely to work with."
+    assert redacted(scrubber.scrub(text), text, "Maria")
