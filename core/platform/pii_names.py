@@ -92,6 +92,10 @@ _PLACE_AFTER = re.compile(r"[ \t]+(?:is|'s|’s)[ \t]+(?:where|(?:about|around|o
 # lovely last year"
 _KNOWN_PLACE_AFTER = re.compile(r"[ \t]+(?:is|was|works|would work|sounds)[ \t]+(?:fine|good|great|ok|okay|"
                                 r"perfect|lovely|beautiful|nice|close|far|better|best)\b", re.IGNORECASE)
+# what only a person is the object of: "I spoke to Austin", "talked with Florence"
+_PERSON_TO = re.compile(r"\b(?:spoke|spoken|speaking|talked|talking|chatted|chatting|emailed|texted|wrote|"
+                        r"written|replied|introduced|married|engaged|listened)[ \t]+(?:to|with)[ \t]+$",
+                        re.IGNORECASE)
 # a place name's first word: "(serve) New Mrtqimouth", "(past) Fort Bragg"
 _PLACE_PREFIX = re.compile(r"(?:New|North|South|East|West|Port|Lake|Mount|Mt\.|Fort|Saint|St\.|San|Santa)"
                            r"[ \t]+$")
@@ -335,7 +339,9 @@ class NameFilter:
             if self._a_place_here(text, s, e, word, words, score):
                 out.append((t, s, e, min(score, UNCERTAIN_SCORE)))  # "come to Tahoe", "arrive in Maturai"
                 continue
-            if (low in self.places or low in self.small_places) and _KNOWN_PLACE_AFTER.match(text, e):
+            if _PERSON_TO.search(text[max(0, s - 24):s]):
+                pass  # "I spoke to Austin yesterday": only a person is spoken to
+            elif (low in self.places or low in self.small_places) and _KNOWN_PLACE_AFTER.match(text, e):
                 score = min(score, UNCERTAIN_SCORE)  # "Sonoma is fine for us"
             elif low in self.places and (_PLACE_BEFORE.search(text[max(0, s - 20):s])
                                        or _STATE_AFTER.match(text[e:e + 20])

@@ -174,3 +174,10 @@ def test_a_known_town_spoken_of_is_uncertain_not_a_name(scrubber):
         assert res.text == text and not res.safe and [text[e.start:e.end] for e in res.uncertain] == [place]
     text = "Maria was lovely to work with."
     assert redacted(scrubber.scrub(text), text, "Maria")
+
+
+def test_a_place_name_spoken_to_is_a_person(scrubber):
+    for text, name in [("Good day! I spoke to Austin yesterday and she said the quote would do.", "Austin"),
+                       ("I talked with Florence about the menu.", "Florence")]:
+        res = scrubber.scrub(text)
+        assert redacted(res, text, name) and res.safe, text
