@@ -4,12 +4,11 @@ held-out set v3."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.factories.pii import demo_scrubber, redacted
+from tests.factories.pii import check_set_rows, demo_scrubber, redacted
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data" / "pii"
@@ -26,27 +25,12 @@ def _older_locales() -> set[str]:
     return set(HELDOUT_LOCALES + TUNE_LOCALES + DEV_LOCALES + DEV4_LOCALES + DEV5_LOCALES)
 
 
-def _check_rows(on_disk: str, n: int, locales: list[str]) -> None:
-    rows = [json.loads(line) for line in on_disk.splitlines()]
-    assert len(rows) == n and {r["locale"] for r in rows} == set(locales)
-    for r in rows:
-        assert "{" not in r["text"]  # every placeholder was filled
-        assert not any(ord(ch) > 0x24F and ch.isalpha() for ch in r["text"])  # romanised
-        for e in r["entities"]:
-            assert r["text"][e["start"]:e["end"]].strip()
-    counts: dict[str, int] = {}
-    for r in rows:
-        for e in r["entities"]:
-            counts[e["type"]] = counts.get(e["type"], 0) + 1
-    assert len(counts) == 8 and min(counts.values()) >= 50, counts
-
-
 def test_dev_v6_is_its_own_set():
     from bench.pii_dataset import DEV6_FILE, DEV6_LOCALES, HELDOUT3_LOCALES, _dump, dev6_rows
 
     assert not set(DEV6_LOCALES) & (_older_locales() | set(HELDOUT3_LOCALES))
     on_disk = DEV6_FILE.read_text(encoding="utf-8")
-    _check_rows(on_disk, 800, DEV6_LOCALES)
+    check_set_rows(on_disk, 800, DEV6_LOCALES)
     assert _dump(dev6_rows()) == on_disk  # a regeneration gives the same file
 
 
@@ -60,7 +44,7 @@ def test_heldout_v3_is_the_frozen_file():
 
     assert not set(HELDOUT3_LOCALES) & _older_locales()
     on_disk = HELDOUT3_FILE.read_text(encoding="utf-8")
-    _check_rows(on_disk, 650, HELDOUT3_LOCALES)
+    check_set_rows(on_disk, 650, HELDOUT3_LOCALES)
     assert _dump(heldout3_rows()) == on_disk
     doc = (ROOT / "docs" / "pii.md").read_text(encoding="utf-8")
     recorded = re.search(r"heldout_v3\.jsonl` sha256 `([0-9a-f]{64})`", doc).group(1)

@@ -4,12 +4,11 @@ the kinds of misses dev_v7 and the older development sets showed."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.factories.pii import demo_scrubber, redacted
+from tests.factories.pii import check_set_rows, demo_scrubber, redacted
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,21 +25,6 @@ def _locales_before_v4() -> set[str]:
                + d.DEV6_LOCALES + d.HELDOUT3_LOCALES)
 
 
-def _check_rows(on_disk: str, n: int, locales: list[str]) -> None:
-    rows = [json.loads(line) for line in on_disk.splitlines()]
-    assert len(rows) == n and {r["locale"] for r in rows} == set(locales)
-    for r in rows:
-        assert "{" not in r["text"]  # every placeholder was filled
-        assert not any(ord(ch) > 0x24F and ch.isalpha() for ch in r["text"])  # romanised
-        for e in r["entities"]:
-            assert r["text"][e["start"]:e["end"]].strip()
-    counts: dict[str, int] = {}
-    for r in rows:
-        for e in r["entities"]:
-            counts[e["type"]] = counts.get(e["type"], 0) + 1
-    assert len(counts) == 8 and min(counts.values()) >= 50, counts
-
-
 def test_heldout_v4_is_the_frozen_file():
     """The held-out set v4 regenerates identically and is the file whose sha256 docs/pii.md records."""
     import hashlib
@@ -50,7 +34,7 @@ def test_heldout_v4_is_the_frozen_file():
 
     assert not (set(HELDOUT4_LOCALES) | set(HELDOUT4_PHONE_LOCALE.values())) & _locales_before_v4()
     on_disk = HELDOUT4_FILE.read_text(encoding="utf-8")
-    _check_rows(on_disk, 650, HELDOUT4_LOCALES)
+    check_set_rows(on_disk, 650, HELDOUT4_LOCALES)
     assert _dump(heldout4_rows()) == on_disk
     doc = (ROOT / "docs" / "pii.md").read_text(encoding="utf-8")
     recorded = re.search(r"heldout_v4\.jsonl` sha256 `([0-9a-f]{64})`", doc).group(1)
@@ -78,7 +62,7 @@ def test_dev_v7_is_its_own_set():
     held = set(HELDOUT4_LOCALES) | set(HELDOUT4_PHONE_LOCALE.values())
     assert not set(DEV7_LOCALES) & (_locales_before_v4() | held)
     on_disk = DEV7_FILE.read_text(encoding="utf-8")
-    _check_rows(on_disk, 800, DEV7_LOCALES)
+    check_set_rows(on_disk, 800, DEV7_LOCALES)
     assert _dump(dev7_rows()) == on_disk  # a regeneration gives the same file
 
 
