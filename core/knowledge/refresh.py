@@ -177,7 +177,7 @@ def outcome_text(
             f"significantly fewer evaluation questions correctly ({why}).{blame}")
 
 
-def _wording(chunk: Chunk) -> tuple[str, str]:
+def wording(chunk: Chunk) -> tuple[str, str]:
     """A chunk's question (title) and answer (text), case, spacing and end punctuation aside."""
     def norm(text: str) -> str:
         return " ".join((text or "").casefold().split()).strip(" .?!")
@@ -185,11 +185,10 @@ def _wording(chunk: Chunk) -> tuple[str, str]:
     return norm(chunk.title), norm(chunk.text)
 
 
-def new_phrasing(proposal: Chunk, chunk: Chunk) -> bool:
-    """Whether ``proposal`` gives the same answer as ``chunk`` to a question worded differently
-    (case, spacing and end punctuation aside): another way to ask, not a duplicate."""
-    (q1, a1), (q2, a2) = _wording(proposal), _wording(chunk)
-    return a1 == a2 and q1 != q2
+def new_phrasing(proposal: tuple[str, str], chunk: tuple[str, str]) -> bool:
+    """Whether a proposal gives the same answer as a chunk to a question worded differently
+    (both as :func:`wording` gives them): another way to ask, not a duplicate."""
+    return proposal[1] == chunk[1] and proposal[0] != chunk[0]
 
 
 def dedupe_proposals(
@@ -206,27 +205,23 @@ def dedupe_proposals(
         matrix = np.stack([vectors[c.content_hash] for c in active])
     else:
         matrix = np.zeros((0, 1), dtype=np.float32)
-    active_keys = [_wording(c) for c in active]
-    by_wording = dict(zip(active_keys, active, strict=True))
-    active_answers = np.array([k[1] for k in active_keys], dtype=object)
-    active_questions = np.array([k[0] for k in active_keys], dtype=object)
+    active_words = [wording(c) for c in active]
+    by_wording = dict(zip(active_words, active, strict=True))
+    active_questions = np.array([w[0] for w in active_words], dtype=object)
+    active_answers = np.array([w[1] for w in active_words], dtype=object)
     accepted: list[Chunk] = []
+    accepted_words: list[tuple[str, str]] = []
     updates: list[dict] = []
     archived: list[int] = []
     for p in proposals:
         v = vectors[p.content_hash]
-        question, answer = _wording(p)
-        same = by_hash.get(p.content_hash) or by_wording.get((question, answer))
-        if same is not None:
-            p.duplicate_of_id, p.status = same.id, ChunkStatus.ARCHIVED
-            archived.append(p.id)
-            continue
-        twin = next(
+        words = wording(p)
+        twin = by_hash.get(p.content_hash) or by_wording.get(words) or next(
             (
                 a
-                for a in accepted
-                if a.content_hash == p.content_hash
-                or (not new_phrasing(p, a) and float(vectors[a.content_hash] @ v) >= threshold)
+                for a, w in zip(accepted, accepted_words, strict=True)
+                if w == words
+                or (not new_phrasing(words, w) and float(vectors[a.content_hash] @ v) >= threshold)
             ),
             None,
         )
@@ -237,7 +232,7 @@ def dedupe_proposals(
         if len(matrix):
             sims = matrix @ v
             # the chunks it is a new phrasing of never count as its near twins
-            sims = np.where((active_answers == answer) & (active_questions != question), -np.inf, sims)
+            sims = np.where((active_answers == words[1]) & (active_questions != words[0]), -np.inf, sims)
             best = int(np.argmax(sims))
             if float(sims[best]) >= threshold:
                 p.duplicate_of_id = active[best].id
@@ -251,6 +246,7 @@ def dedupe_proposals(
                 )
                 continue
         accepted.append(p)
+        accepted_words.append(words)
     session.flush()
     return accepted, updates, archived
 
