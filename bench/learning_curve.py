@@ -407,8 +407,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ceiling", type=float, default=None, help="kb_score_ceiling (tuned)")
     p.add_argument("--no-tune", action="store_true", help="no tuning: vote, k 10, temperature 0.05, "
                    "threshold 0.7 unless given")
-    p.add_argument("--finetune-weeks", default="6,10", help="weeks after whose refresh the finetune variant "
-                   "runs the embedding fine-tune cycle (at most two)")
+    p.add_argument("--finetune-weeks", default="6,12", help="weeks after whose refresh the finetune variant "
+                   "runs the embedding fine-tune cycle (at most two; default one on demand mid-quarter and "
+                   "the product's quarterly one, which falls at the end of week 12)")
     p.add_argument("--val-share", type=float, default=0.1, help="share of each intent's training questions "
                    "held out as the validation split (tuning only)")
     p.add_argument("--oos-intents", type=int, default=20, help="intents held out as out-of-scope in the "
@@ -569,7 +570,9 @@ def merge(paths: list[str], out: Path, plot_path: str | None = None) -> dict:
     found = {k: v for r in runs for k, v in r["variants"].items()}
     base["variants"] = {k: found[k] for k in VARIANTS if k in found}
     base["runtime_s"] = max(r["runtime_s"] for r in runs)
-    base["config"]["parallel_runs"] = len(runs)
+    base["config"]["parallel_runs"] = sum(r["config"].get("parallel_runs", 1) for r in runs)
+    ft = [r for r in runs if "finetune" in r["variants"]]  # the last one's finetune variant is kept
+    base["config"]["finetune_weeks"] = ft[-1]["config"].get("finetune_weeks") if ft else None
     base["summary"] = summarise(base)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(base, indent=2) + "\n", encoding="utf-8")
@@ -656,6 +659,7 @@ def main(argv: list[str] | None = None) -> dict:
             "kb_search_k": args.k,
             "kb_escalation_threshold": args.threshold,
             "kb_gate_tolerance": args.gate_tolerance,
+            "finetune_weeks": args.finetune_weeks,
             "kb_score_rank_weight": {"no_score_prior": 0.0,
                                      "other variants": _default("kb_score_rank_weight")},
             "kb_score_floor": args.floor,

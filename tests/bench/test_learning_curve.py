@@ -44,6 +44,7 @@ def test_json_has_the_documented_shape(result):
     (cycle,) = data["variants"]["finetune"]["finetunes"]
     assert cycle["week"] == 2 and cycle["outcome"] == "skipped" and "examples" in cycle["reason"]
     assert data["summary"]["finetune"]["finetunes"] == [cycle]
+    assert data["config"]["finetune_weeks"] == [2]
     assert len(data["variants"]["out_of_scope"]["oos_escalation"]) == 3
     assert set(data["summary"]) >= {"out_of_scope", "score_prior_effect", "labels_consumed", "targets"}
     tuning = data["config"]["tuning"]
@@ -86,11 +87,15 @@ def test_unknown_variant_is_refused():
 def test_runs_of_different_variants_merge_into_one_result(result, tmp_path):
     data = json.loads(result.read_text())
     parts = []
-    for names in (("learning", "out_of_scope"), ("static", "ceiling")):
-        part = dict(data, variants={n: data["variants"][n] for n in names})
-        parts.append(tmp_path / f"{names[0]}.json")
+    for names, weeks in ((("learning", "finetune", "out_of_scope"), [2]), (("static", "ceiling"), None),
+                         (("finetune",), [1, 2])):
+        part = dict(data, variants={n: data["variants"][n] for n in names},
+                    config=dict(data["config"], finetune_weeks=weeks, parallel_runs=len(names)))
+        parts.append(tmp_path / f"{len(parts)}.json")
         parts[-1].write_text(json.dumps(part))
     merged = learning_curve.main(["--merge", *map(str, parts), "--out", str(tmp_path / "all.json")])
-    assert list(merged["variants"]) == ["learning", "static", "ceiling", "out_of_scope"]
+    assert list(merged["variants"]) == ["learning", "finetune", "static", "ceiling", "out_of_scope"]
+    # the later run's finetune variant is kept, with the weeks it fine-tuned in; every process counts
+    assert merged["config"]["finetune_weeks"] == [1, 2] and merged["config"]["parallel_runs"] == 6
     assert merged["summary"]["out_of_scope"] == data["summary"]["out_of_scope"]
     assert (tmp_path / "all.png").stat().st_size > 0
