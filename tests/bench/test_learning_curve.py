@@ -87,10 +87,10 @@ def test_unknown_variant_is_refused():
 def test_runs_of_different_variants_merge_into_one_result(result, tmp_path):
     data = json.loads(result.read_text())
     parts = []
-    for names, weeks in ((("learning", "finetune", "out_of_scope"), [2]), (("static", "ceiling"), None),
-                         (("finetune",), [1, 2])):
-        part = dict(data, variants={n: data["variants"][n] for n in names},
-                    config=dict(data["config"], finetune_weeks=weeks, parallel_runs=len(names)))
+    # two single runs, then an earlier merge of four processes whose finetune ran in weeks 1 and 2
+    for names, extra in ((("learning", "finetune", "out_of_scope"), {}), (("static", "ceiling"), {}),
+                         (("finetune",), {"finetune_weeks": [1, 2], "parallel_runs": 4})):
+        part = dict(data, variants={n: data["variants"][n] for n in names}, config=data["config"] | extra)
         parts.append(tmp_path / f"{len(parts)}.json")
         parts[-1].write_text(json.dumps(part))
     merged = learning_curve.main(["--merge", *map(str, parts), "--out", str(tmp_path / "all.json")])
